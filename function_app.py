@@ -1,0 +1,105 @@
+"""Azure Functions entry points (Python v2 model). Each trigger decodes its input, calls one
+application function from ``shared`` and encodes the result; no business logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from importlib import resources
+
+import azure.functions as func
+
+from shared.app import ingest, manage, sync
+from shared.app.responses import Reply
+from shared.bootstrap import Services, build_services
+from shared.config import Settings
+from shared.errors import ConfigurationError
+
+app = func.FunctionApp()
+logger = logging.getLogger("connector")
+
+_services_by_loop: dict[asyncio.AbstractEventLoop, Services] = {}
+_build_lock = asyncio.Lock()
+
+
+async def _services() -> Services:
+    """Built on first use, once per event loop (the SDKs' connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    services = _services_by_loop.get(loop)
+    if services is None:
+        async with _build_lock:
+            services = _services_by_loop.get(loop)
+            if services is None:
+                try:
+                    services = build_services(Settings.from_env(os.environ))
+                except ConfigurationError as exc:
+                    logger.critical("configuration error: %s", exc)
+                    raise
+                _services_by_loop[loop] = services
+    return services
+
+
+def _http(reply: Reply) -> func.HttpResponse:
+    return func.HttpResponse(reply.body, status_code=reply.status, mimetype=reply.content_type,
+                             headers=reply.headers or None)
+
+
+@app.function_name("planning_events")
+@app.route(route="planning/events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+async def planning_events(req: func.HttpRequest) -> func.HttpResponse:
+    reply = await ingest.ingest_planning_events(req.get_body(), req.headers.get("content-type"), await _services())
+    return _http(reply)
+
+
+@app.function_name("planning_sync")
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="planning-events", connection="ServiceBusConnection",
+                               is_sessions_enabled=True)
+async def planning_sync(msg: func.ServiceBusMessage) -> None:
+    delivery = sync.Delivery(
+        message_id=msg.message_id,
+        delivery_count=msg.delivery_count or 1,
+        session_id=msg.session_id,
+        application_properties=msg.application_properties or {},
+    )
+    await sync.sync_planning_message(msg.get_body(), delivery, await _services())
+
+
+@app.function_name("manage_resources")
+@app.route(route="manage/resources", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def manage_resources(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await manage.list_resources(await _services()))
+
+
+@app.function_name("manage_resource")
+@app.route(route="manage/resources/{email}", methods=["GET", "PUT"], auth_level=func.AuthLevel.ADMIN)
+async def manage_resource(req: func.HttpRequest) -> func.HttpResponse:
+    email = req.route_params["email"]
+    if req.method == "PUT":
+        return _http(await manage.put_resource(email, req.get_body(), await _services()))
+    return _http(await manage.get_resource(email, await _services()))
+
+
+@app.function_name("manage_deadletters")
+@app.route(route="manage/deadletters", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def manage_deadletters(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await manage.list_dead_letters(await _services()))
+
+
+@app.function_name("manage_deadletter_replay")
+@app.route(route="manage/deadletters/{id}/replay", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+async def manage_deadletter_replay(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await manage.replay_dead_letter(req.route_params["id"], await _services()))
+
+
+@app.function_name("manage_deadletter")
+@app.route(route="manage/deadletters/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ADMIN)
+async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await manage.discard_dead_letter(req.route_params["id"], await _services()))
+
+
+@app.function_name("openapi")
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    document = resources.files("shared.schemas").joinpath("openapi.json").read_bytes()
+    return func.HttpResponse(document, mimetype="application/json")

@@ -1,0 +1,227 @@
+// Microsoft 365 Calendar Connector: the whole Azure footprint in one resource group.
+//
+//   az deployment group create -g <rg> -f infra/main.bicep -p infra/parameters/<env>.json \
+//     -p graphTenantId=<tenant guid> graphClientId=<app client id>
+//
+// Identity based throughout: one user-assigned managed identity, data-plane roles scoped to each resource,
+// no storage keys, no Service Bus SAS, secrets only as Key Vault references. See docs/deployment.md.
+
+targetScope = 'resourceGroup'
+
+@description('Environment name, part of every resource name (e.g. dev, test, prod).')
+@minLength(2)
+@maxLength(8)
+param environmentName string
+
+@description('Azure region of every resource (Flex Consumption must be offered there).')
+param location string = resourceGroup().location
+
+@description('Short name of the workload, part of every resource name (lowercase letters and digits).')
+@minLength(3)
+@maxLength(10)
+param baseName string = 'calconn'
+
+@description('Directory (tenant) id of the Microsoft Entra app registration used for Microsoft Graph.')
+@minLength(36)
+@maxLength(36)
+param graphTenantId string
+
+@description('Application (client) id of the Microsoft Entra app registration used for Microsoft Graph.')
+@minLength(36)
+@maxLength(36)
+param graphClientId string
+
+@description('FlexConsumption (default) or ElasticPremium (VNet integration, always-ready instances).')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Flex Consumption: most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstanceCount int = 100
+
+@description('Flex Consumption: memory of one instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
+
+@description('Elastic Premium: plan size.')
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param elasticPremiumSku string = 'EP1'
+
+@description('Elastic Premium: instances kept warm.')
+@minValue(1)
+@maxValue(20)
+param elasticPremiumMinimumInstances int = 1
+
+@description('Spread the plan over availability zones (where the region and plan support it).')
+param zoneRedundant bool = false
+
+@description('Storage replication (host storage and the connector\'s tables).')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_ZRS'
+
+@description('Service Bus tier: Standard or above (sessions, duplicate detection).')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param serviceBusSkuName string = 'Standard'
+
+@description('Days Log Analytics and Application Insights keep data.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+@description('Booking-system webhook for reservation events (Standard Webhooks); empty: none. Its signing secret is the Key Vault secret "outbound-webhook-secret".')
+param outboundWebhookUrl string = ''
+
+@description('Connector app settings that differ from their defaults (infra/modules/functionapp.bicep), e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
+param appSettingOverrides object = {}
+
+@description('Grant the app Key Vault Secrets Officer on its vault, for automatic credential rotation.')
+param enableSecretRotation bool = false
+
+@description('Optional object id of the administrator (user or group) who sets secret values; gets Key Vault Secrets Officer on the vault.')
+param secretsAdminPrincipalId string = ''
+
+@description('Principal type of secretsAdminPrincipalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param secretsAdminPrincipalType string = 'User'
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var allTags = union({
+  workload: 'm365-calendar-connector'
+  environment: environmentName
+}, tags)
+
+var name = toLower('${baseName}-${environmentName}')
+var suffix = uniqueString(subscription().id, resourceGroup().id, baseName, environmentName)
+var storageAccountName = take(toLower(replace('st${baseName}${environmentName}${suffix}', '-', '')), 24)
+var keyVaultName = take('kv-${name}-${suffix}', 24)
+var deploymentContainerName = 'app-package'
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-${name}'
+    location: location
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    workspaceName: 'log-${name}'
+    appInsightsName: 'appi-${name}'
+    location: location
+    retentionInDays: logRetentionInDays
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: storageAccountName
+    location: location
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+    tags: allTags
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: 'sb-${name}-${suffix}'
+    location: location
+    skuName: serviceBusSkuName
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: keyVaultName
+    location: location
+    tags: allTags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    appPrincipalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    keyVaultName: keyVault.outputs.name
+    enableSecretRotation: enableSecretRotation
+    secretsAdminPrincipalId: secretsAdminPrincipalId
+    secretsAdminPrincipalType: secretsAdminPrincipalType
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: 'func-${name}-${take(suffix, 8)}'
+    planName: 'plan-${name}'
+    location: location
+    hostingPlan: hostingPlan
+    flexMaximumInstanceCount: flexMaximumInstanceCount
+    flexInstanceMemoryMB: flexInstanceMemoryMB
+    elasticPremiumSku: elasticPremiumSku
+    elasticPremiumMinimumInstances: elasticPremiumMinimumInstances
+    zoneRedundant: zoneRedundant
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    tableEndpoint: storage.outputs.tableEndpoint
+    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    keyVaultUri: keyVault.outputs.uri
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    graphTenantId: graphTenantId
+    graphClientId: graphClientId
+    outboundWebhookUrl: outboundWebhookUrl
+    settingOverrides: appSettingOverrides
+    tags: allTags
+  }
+  // The host starts as soon as the site exists: give it its storage, queue and vault roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+output functionAppName string = functionApp.outputs.name
+output functionAppHostName string = functionApp.outputs.defaultHostName
+output keyVaultName string = keyVault.outputs.name
+output keyVaultUri string = keyVault.outputs.uri
+output storageAccountName string = storage.outputs.name
+output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output managedIdentityClientId string = identity.outputs.clientId
+output appInsightsName string = monitoring.outputs.appInsightsName

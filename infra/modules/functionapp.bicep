@@ -1,0 +1,271 @@
+// The connector's Function App (Linux, Python 3.11): Flex Consumption by default, Elastic Premium on request
+// (VNet integration, always-ready instances). All connections are identity based: no key, connection string
+// or secret value is an app setting. Secrets are Key Vault references resolved with the user-assigned identity.
+
+@description('Function App name (globally unique host name).')
+param name string
+
+@description('App Service plan name.')
+param planName string
+
+@description('Azure region.')
+param location string
+
+@description('FlexConsumption (default, scales to zero) or ElasticPremium (VNet, pre-warmed instances).')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Flex Consumption: most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstanceCount int = 100
+
+@description('Flex Consumption: memory of one instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
+
+@description('Elastic Premium: plan size.')
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param elasticPremiumSku string = 'EP1'
+
+@description('Elastic Premium: instances kept warm (always ready).')
+@minValue(1)
+@maxValue(20)
+param elasticPremiumMinimumInstances int = 1
+
+@description('Elastic Premium: most instances the plan bursts to.')
+@minValue(1)
+@maxValue(100)
+param elasticPremiumMaximumBurst int = 20
+
+@description('Spread the plan\'s instances over availability zones (where the region and plan support it).')
+param zoneRedundant bool = false
+
+@description('Resource id of the app\'s user-assigned managed identity.')
+param identityId string
+
+@description('Client id of the app\'s user-assigned managed identity.')
+param identityClientId string
+
+@description('Host storage account name (AzureWebJobsStorage, identity based).')
+param storageAccountName string
+
+@description('Blob container URL of the Flex Consumption deployment package.')
+param deploymentContainerUrl string
+
+@description('Table service endpoint for the connector\'s tables, e.g. https://<account>.table.core.windows.net/.')
+param tableEndpoint string
+
+@description('Fully qualified Service Bus namespace, e.g. <name>.servicebus.windows.net.')
+param serviceBusFullyQualifiedNamespace string
+
+@description('Key Vault URI, e.g. https://<vault>.vault.azure.net/.')
+param keyVaultUri string
+
+@description('Application Insights connection string (an ingestion endpoint and key, not a data-access secret).')
+param appInsightsConnectionString string
+
+@description('Directory (tenant) id of the Graph app registration.')
+param graphTenantId string
+
+@description('Application (client) id of the Graph app registration.')
+param graphClientId string
+
+@description('Key Vault secret name of the Graph app registration\'s client secret.')
+param graphClientSecretName string = 'graph-client-secret'
+
+@description('Booking-system webhook that receives reservation events (Standard Webhooks); empty: none.')
+param outboundWebhookUrl string = ''
+
+@description('Key Vault secret name of the outbound webhook signing secret (whsec_...); referenced only when outboundWebhookUrl is set.')
+param outboundWebhookSecretName string = 'outbound-webhook-secret'
+
+@description('Connector settings that differ from the defaults below, e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
+param settingOverrides object = {}
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var isFlex = hostingPlan == 'FlexConsumption'
+
+// Versionless Key Vault references: the platform follows a new secret version (after its periodic refresh).
+var graphClientSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${graphClientSecretName}/)'
+var outboundWebhookSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${outboundWebhookSecretName}/)'
+
+var flexSku = {
+  name: 'FC1'
+  tier: 'FlexConsumption'
+}
+
+var elasticPremiumPlanSku = {
+  name: elasticPremiumSku
+  tier: 'ElasticPremium'
+  family: 'EP'
+}
+
+// Flex Consumption only: where the package lives, how far the app scales, and the runtime.
+var flexFunctionAppConfig = {
+  deployment: {
+    storage: {
+      type: 'blobContainer'
+      value: deploymentContainerUrl
+      authentication: {
+        type: 'UserAssignedIdentity'
+        userAssignedIdentityResourceId: identityId
+      }
+    }
+  }
+  scaleAndConcurrency: {
+    maximumInstanceCount: flexMaximumInstanceCount
+    instanceMemoryMB: flexInstanceMemoryMB
+  }
+  runtime: {
+    name: 'python'
+    version: '3.11'
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: isFlex ? 'functionapp' : 'elastic'
+  sku: isFlex ? flexSku : elasticPremiumPlanSku
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+    maximumElasticWorkerCount: isFlex ? null : elasticPremiumMaximumBurst
+  }
+  //checkov:skip=CKV_AZURE_225:Zone redundancy depends on the region and plan; it is the zoneRedundant parameter (default off because not every region offers it for Flex Consumption).
+}
+
+resource site 'Microsoft.Web/sites@2023-12-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  //checkov:skip=CKV_AZURE_17:Callers (Graph change notifications, planning systems, booking systems) cannot present client certificates; HTTP endpoints use function keys and Graph clientState.
+  //checkov:skip=CKV_AZURE_62:Microsoft Graph delivers change notifications from addresses that are not a fixed list, and planning systems call in from the internet; endpoints are key-protected.
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientAffinityEnabled: false
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      linuxFxVersion: isFlex ? null : 'Python|3.11'
+      minimumElasticInstanceCount: isFlex ? null : elasticPremiumMinimumInstances
+    }
+    functionAppConfig: isFlex ? flexFunctionAppConfig : null
+  }
+  //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; Elastic Premium keeps elasticPremiumMinimumInstances warm.
+  //checkov:skip=CKV_AZURE_213:No anonymous health endpoint: health is read from /admin/host/status and /api/manage/ with keys and from Application Insights (docs/deployment.md).
+  //checkov:skip=CKV_AZURE_222:Microsoft Graph must reach the webhook endpoints over the internet; access is controlled by function keys and clientState.
+}
+
+// Basic (user name and password) publishing is off: deployments authenticate with Entra ID.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// App settings. connectorSettings holds every setting the code reads, with its default from design.md section 6
+// and 10: adding a setting is one line there. tests/infra/test_settings_crosscheck.py compares it to the code.
+// ---------------------------------------------------------------------------------------------------------------
+
+var connectorSettings = {
+  CALENDAR_MSGRAPH_SYNCHRONIZE: 'false'
+  CALENDAR_MSGRAPH_TENANT_GUID: graphTenantId
+  CALENDAR_MSGRAPH_CLIENT_ID: graphClientId
+  CALENDAR_MSGRAPH_CLIENT_SECRET: graphClientSecretReference
+  CALENDAR_MSGRAPH_GRAPH_ENDPOINT: 'https://graph.microsoft.com/v1.0'
+  CALENDAR_MSGRAPH_AUTH_ENDPOINT: 'https://login.microsoftonline.com'
+  CALENDAR_MSGRAPH_SCOPES: 'https://graph.microsoft.com/.default'
+  CALENDAR_MSGRAPH_LOOKUP_PRINCIPAL_NAME: 'false'
+  CALENDAR_MSGRAPH_TIME_ZONE: 'Europe/Berlin'
+  CALENDAR_MSGRAPH_DAYS_BACK: '365'
+  CONNECTOR_PUBLIC_BASE_URL: 'https://${site.properties.defaultHostName}'
+  CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
+  CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
+}
+
+// Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",
+// the connector's Table Storage client, and the identity azure-identity picks (DefaultAzureCredential).
+var connectionSettings = {
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identityClientId
+  TableStorage__endpoint: tableEndpoint
+  AZURE_CLIENT_ID: identityClientId
+}
+
+// Platform settings of the Functions host.
+var hostSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+}
+
+// Flex Consumption takes runtime and version from functionAppConfig and rejects these settings;
+// Elastic Premium needs them. No Azure Files content share: it would need a storage key.
+var elasticPremiumOnlySettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'python'
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
+  ENABLE_ORYX_BUILD: 'true'
+}
+
+// checkov reads every Microsoft.Web/sites/config resource as the site's "web" configuration; this one is the
+// app-settings list only. What those checks ask for is decided on the site above, or does not apply to Functions.
+resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
+  parent: site
+  //checkov:skip=CKV_AZURE_13:App settings list, not auth config. Flex Consumption has no App Service Authentication; endpoints use function keys and Graph clientState.
+  //checkov:skip=CKV_AZURE_222:App settings list, not network config. Public network access is decided on the site (Graph must reach the webhooks).
+  //checkov:skip=CKV_AZURE_88:App settings list. Azure Files would need a storage key; the app runs from a package in blob storage with identity access.
+  name: 'appsettings'
+  //checkov:skip=CKV_AZURE_63:App settings list. HTTP (web server) logs do not apply to Functions; requests and traces go to Application Insights.
+  //checkov:skip=CKV_AZURE_65:App settings list. Detailed error pages do not apply to Functions; failures are logged to Application Insights.
+  //checkov:skip=CKV_AZURE_66:App settings list. Failed request tracing is an IIS/Windows feature; Functions on Linux log to Application Insights.
+  //checkov:skip=CKV_AZURE_80:App settings list. No .NET Framework in a Python app.
+  properties: union(hostSettings, isFlex ? {} : elasticPremiumOnlySettings, connectionSettings, connectorSettings, settingOverrides)
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName

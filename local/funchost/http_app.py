@@ -1,0 +1,179 @@
+"""The HTTP side of the host: HTTP triggers under the route prefix, and the admin API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import azure.functions as func
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shared.adapters.local_queue import LocalQueueStore
+
+from .indexing import HttpFunction, IndexedFunction
+from .invoke import call_function
+from .keys import HostKeys
+
+__all__ = ["HOST_VERSION", "build_http_app"]
+
+log = logging.getLogger("funchost")
+HOST_VERSION = "4.0.0-funchost"
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _presented_key(request: Request) -> str | None:
+    return request.headers.get("x-functions-key") or request.query_params.get("code")
+
+
+def _to_response(result: Any) -> Response:
+    if isinstance(result, func.HttpResponse):
+        response = Response(content=result.get_body(), status_code=result.status_code)
+        user_headers = [(k, v) for k, v in result.headers.items() if k.lower() != "content-length"]
+        if not any(k.lower() == "content-type" for k, _ in user_headers):
+            user_headers.append(("content-type", f"{result.mimetype}; charset={result.charset}"))
+        for name, value in user_headers:
+            response.headers.append(name, value)
+        return response
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, str | bytes):
+        return Response(content=result, media_type="text/plain")
+    raise TypeError(f"an HTTP function returned {type(result).__name__}, not func.HttpResponse")
+
+
+def _match(
+    functions: Sequence[HttpFunction], path: str, method: str
+) -> tuple[HttpFunction, dict[str, str]] | None:
+    # The most specific template wins (more literal segments, then fewer parameters), as in
+    # ASP.NET routing, so "items/special" beats "items/{id}" whatever the declaration order.
+    found = []
+    for fn in functions:
+        params = fn.route.match(path)
+        if params is not None and (fn.methods is None or method in fn.methods):
+            found.append((fn.route.specificity, fn, params))
+    if not found:
+        return None
+    _, fn, params = max(found, key=lambda item: item[0])
+    return fn, params
+
+
+def build_http_app(
+    *,
+    functions: Sequence[IndexedFunction],
+    keys: HostKeys,
+    route_prefix: str,
+    store: Callable[[], LocalQueueStore],
+    run_now: Callable[[IndexedFunction, str], None],
+    base_url: Callable[[], str],
+) -> Starlette:
+    """An ASGI app serving the functions' routes and the host's admin API."""
+    http_functions = [f for f in functions if isinstance(f, HttpFunction)]
+    by_name = {f.name.lower(): f for f in functions}
+    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    started = time.monotonic()
+
+    async def invoke_http(request: Request, path: str) -> Response:
+        matched = _match(http_functions, path, request.method)
+        if matched is None:
+            return Response(status_code=404)
+        fn, route_params = matched
+        if not keys.allows(fn.auth_level, _presented_key(request)):
+            return Response(status_code=401)
+        req = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query_params),
+            route_params=route_params,
+            body=await request.body(),
+        )
+        t0, outcome = time.monotonic(), "Succeeded"
+        try:
+            response = _to_response(await call_function(fn, req))
+        except Exception:
+            # Logged with its stack; the caller only sees a bare 500, as on Azure.
+            log.exception("Function '%s' failed", fn.name)
+            outcome, response = "Failed", Response(status_code=500)
+        ms = (time.monotonic() - t0) * 1000
+        log.info("Executed '%s' (%s, %d ms) status=%d", fn.name, outcome, ms, response.status_code)
+        return response
+
+    def describe(fn: IndexedFunction) -> dict[str, Any]:
+        info = fn.describe()
+        if isinstance(fn, HttpFunction):
+            info["invokeUrlTemplate"] = f"{base_url()}{prefix}/{fn.route.template.strip('/')}"
+        return info
+
+    async def admin(request: Request, parts: list[str]) -> Response:
+        if not keys.is_master(_presented_key(request)):
+            return Response(status_code=401)
+        method = request.method
+        if parts == ["host", "status"] and method == "GET":
+            uptime = int((time.monotonic() - started) * 1000)
+            status = {"id": "funchost", "state": "Running", "version": HOST_VERSION}
+            return JSONResponse(status | {"processUptime": uptime})
+        if parts == ["functions"] and method == "GET":
+            return JSONResponse([describe(f) for f in functions])
+        if len(parts) == 2 and parts[0] == "functions":
+            fn = by_name.get(parts[1].lower())
+            if fn is None:
+                return Response(status_code=404)
+            if method == "GET":
+                return JSONResponse(describe(fn))
+            if method == "POST":
+                return await _invoke_now(request, fn)
+        if len(parts) >= 2 and parts[0] == "queues":
+            return _queue_admin(request, parts[1], parts[2:])
+        return Response(status_code=404)
+
+    async def _invoke_now(request: Request, fn: IndexedFunction) -> Response:
+        if isinstance(fn, HttpFunction):
+            return JSONResponse({"error": "HTTP functions are invoked through their route."}, 400)
+        raw = await request.body()
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return JSONResponse({"error": "The body must be JSON like {\"input\": \"\"}."}, 400)
+        value = payload.get("input", "") if isinstance(payload, dict) else ""
+        run_now(fn, value if isinstance(value, str) else json.dumps(value))
+        return Response(status_code=202)
+
+    def _queue_admin(request: Request, queue: str, rest: list[str]) -> Response:
+        if not rest and request.method == "GET":
+            return JSONResponse(store().counts(queue))
+        if rest == ["deadletters"] and request.method == "GET":
+            return JSONResponse([_dead_letter_json(d) for d in store().dead_letters(queue)])
+        is_replay = len(rest) == 3 and rest[0] == "deadletters" and rest[2] == "replay"
+        if is_replay and request.method == "POST" and rest[1].isdigit():
+            replayed = store().replay_dead_letter(queue, int(rest[1]))
+            return JSONResponse({"replayed": replayed}, 200 if replayed else 404)
+        return Response(status_code=404)
+
+    async def endpoint(request: Request) -> Response:
+        path = request.url.path
+        if path == "/admin" or path.startswith("/admin/"):
+            return await admin(request, [p for p in path.split("/")[2:] if p])
+        if prefix and not (path == prefix or path.startswith(prefix + "/")):
+            return Response(status_code=404)
+        return await invoke_http(request, path[len(prefix):])
+
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=_ALL_METHODS)])
+
+
+def _dead_letter_json(dead: Any) -> dict[str, Any]:
+    return {
+        "sequenceNumber": dead.sequence_number,
+        "messageId": dead.message_id,
+        "sessionId": dead.session_id,
+        "reason": dead.reason,
+        "description": dead.description,
+        "deadLetteredAt": dead.dead_lettered_at.isoformat(),
+        "deliveryCount": dead.delivery_count,
+        "body": dead.body.decode("utf-8", errors="replace"),
+    }

@@ -1,0 +1,137 @@
+"""Calling user functions and building their trigger inputs, as the Python worker does."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.servicebus import ServiceBusMessage
+from azure.functions.timer import TimerRequest
+
+from shared.adapters.local_queue import ReceivedMessage
+
+from .indexing import IndexedFunction
+
+__all__ = [
+    "InvocationContext",
+    "call_function",
+    "direct_service_bus_message",
+    "log_crash",
+    "service_bus_message",
+    "timer_request",
+]
+
+log = logging.getLogger("funchost")
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """What ``context: func.Context`` gives a function (the parts that make sense locally)."""
+
+    function_name: str
+    invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_directory: str = field(default_factory=os.getcwd)
+    trace_context: Any = None
+    retry_context: Any = None
+
+
+async def call_function(fn: IndexedFunction, value: Any) -> Any:
+    """Run the user function with its trigger argument; sync functions run in a worker thread.
+
+    A thread keeps a blocking function from stalling the event loop that serves HTTP and pumps
+    the queues, which is what the worker's thread pool is for.
+    """
+    kwargs: dict[str, Any] = {fn.arg_name: value}
+    if "context" in inspect.signature(fn.func).parameters and fn.arg_name != "context":
+        kwargs["context"] = InvocationContext(function_name=fn.name)
+    if inspect.iscoroutinefunction(fn.func):
+        return await fn.func(**kwargs)
+    result = await asyncio.to_thread(functools.partial(fn.func, **kwargs))
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def log_crash(task: asyncio.Task[Any]) -> None:
+    """Done-callback for the host's long-lived tasks: a crash must not pass silently."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped with an error", task.get_name(), exc_info=task.exception())
+
+
+def _datum(value: Any, kind: str) -> meta.Datum:
+    return meta.Datum(value, kind if value is not None else None)
+
+
+def service_bus_message(received: ReceivedMessage) -> ServiceBusMessage:
+    """The message the worker's converter would pass for this delivery.
+
+    Built from ``azure.functions.servicebus`` (and ``.timer`` below): those are the concrete
+    classes the worker creates; ``func.ServiceBusMessage`` and ``func.TimerRequest`` are their
+    abstract bases.
+    """
+    props = dict(received.application_properties)
+    enqueued = received.enqueued_time
+    metadata = {
+        "MessageId": _datum(received.message_id, "string"),
+        "SessionId": _datum(received.session_id, "string"),
+        "DeliveryCount": _datum(received.delivery_count, "int"),
+        "SequenceNumber": _datum(received.sequence_number, "int"),
+        "EnqueuedTimeUtc": _datum(enqueued.isoformat(), "string"),
+        "LockToken": _datum(received.lock_token, "string"),
+        "ContentType": _datum(received.content_type, "string"),
+        "UserProperties": _datum(json.dumps(props), "json"),
+        "ApplicationProperties": _datum(json.dumps(props), "json"),
+    }
+    return ServiceBusMessage(
+        body=received.body,
+        trigger_metadata=metadata,
+        application_properties=props,
+        content_type=received.content_type,
+        delivery_count=received.delivery_count,
+        enqueued_sequence_number=received.sequence_number,
+        enqueued_time_utc=enqueued,
+        locked_until=received.locked_until,
+        lock_token=received.lock_token,
+        message_id=received.message_id,
+        sequence_number=received.sequence_number,
+        session_id=received.session_id,
+        state=0,
+        user_properties=props,
+    )
+
+
+def direct_service_bus_message(body: str) -> ServiceBusMessage:
+    """A message for ``POST /admin/functions/{name}``: like Azure, it bypasses the queue."""
+    now = datetime.now(UTC)
+    received = ReceivedMessage(
+        queue="",
+        sequence_number=0,
+        message_id=uuid.uuid4().hex,
+        session_id=None,
+        body=body.encode("utf-8"),
+        content_type=None,
+        application_properties={},
+        delivery_count=1,
+        enqueued_time=now,
+        lock_token="",
+        locked_until=now,
+    )
+    return service_bus_message(received)
+
+
+def timer_request(*, past_due: bool, last: datetime | None, next_due: datetime) -> TimerRequest:
+    status = {
+        "Last": last.isoformat() if last else None,
+        "Next": next_due.isoformat(),
+        "LastUpdated": datetime.now(UTC).isoformat(),
+    }
+    return TimerRequest(past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True})

@@ -1,0 +1,163 @@
+"""Feeds Service Bus queue triggers from the local queue store, with the extension's semantics.
+
+autoCompleteMessages (success completes, an exception abandons, so the broker redelivers and
+dead-letters at the maximum delivery count), lock renewal while the function runs, up to
+``maxConcurrentSessions`` sessions at once with one message at a time per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from shared.adapters.local_queue import LocalQueueStore, LockLostError, ReceivedMessage
+
+from .indexing import IndexedFunction, QueueFunction
+from .invoke import log_crash, service_bus_message
+
+__all__ = ["QueuePump"]
+
+log = logging.getLogger("funchost")
+T = TypeVar("T")
+Invoker = Callable[[IndexedFunction, Any], Awaitable[Any]]
+
+_IDLE_MIN, _IDLE_MAX = 0.05, 0.5
+
+
+class QueuePump:
+    def __init__(
+        self,
+        fn: QueueFunction,
+        store: LocalQueueStore,
+        invoke: Invoker,
+        executor: Executor,
+        *,
+        max_concurrency: int,
+        max_lock_renewal_seconds: float = 300,
+    ) -> None:
+        self.fn = fn
+        self._store = store
+        self._invoke = invoke
+        self._executor = executor
+        self._max = max_concurrency
+        self._max_renewal = max_lock_renewal_seconds
+        self._inflight: dict[asyncio.Task[None], ReceivedMessage] = {}
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"pump:{self.fn.name}")
+        self._task.add_done_callback(log_crash)
+
+    async def _db(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # SQLite calls go to a small dedicated pool: a busy file must not block the event loop,
+        # and user functions running in threads must not starve the pump.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+
+    async def run(self) -> None:
+        idle = _IDLE_MIN
+        while not self._stopping.is_set():
+            if len(self._inflight) >= self._max:
+                await self._pause(None)
+                continue
+            busy = {m.session_id for m in self._inflight.values() if m.session_id is not None}
+            try:
+                received = await self._db(
+                    self._store.receive, self.fn.queue_name, exclude_sessions=busy
+                )
+            except Exception:
+                log.exception("Receiving from queue '%s' failed", self.fn.queue_name)
+                received = None
+            if received is None:
+                # Cheap idle polling with backoff; a finished message wakes us at once, so the
+                # next message of its session does not wait for the backoff.
+                await self._pause(idle)
+                idle = min(idle * 2, _IDLE_MAX)
+                continue
+            idle = _IDLE_MIN
+            task = asyncio.create_task(self._process(received))
+            self._inflight[task] = received
+            task.add_done_callback(self._finished)
+
+    async def _pause(self, timeout: float | None) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stopping.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        self._wake.clear()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._wake.set()
+
+    async def _process(self, received: ReceivedMessage) -> None:
+        started = time.monotonic()
+        renewer = asyncio.create_task(self._renew(received.lock_token))
+        call = asyncio.create_task(self._invoke(self.fn, service_bus_message(received)))
+        self._calls.add(call)
+        outcome, error = "Succeeded", ""
+        try:
+            await call
+        except asyncio.CancelledError:
+            outcome, error = "Cancelled", "The host shut down while the function ran."
+        except Exception as exc:
+            outcome, error = "Failed", f"{type(exc).__name__}: {exc}"[:1024]
+            log.exception("Function '%s' failed on message %s", self.fn.name, received.message_id)
+        finally:
+            self._calls.discard(call)
+            renewer.cancel()
+        try:
+            if outcome == "Succeeded":
+                await self._db(self._store.complete, received.lock_token)
+            else:
+                await self._db(self._store.abandon, received.lock_token, error)
+        except LockLostError:
+            outcome += ", lock lost"
+        except Exception:
+            # The lock will expire and the message come back: nothing is lost, but say why.
+            log.exception("Settling message %s failed", received.message_id)
+            outcome += ", not settled"
+        log.info(
+            "Executed '%s' (%s, %d ms) message_id=%s session_id=%s delivery_count=%d",
+            self.fn.name,
+            outcome,
+            (time.monotonic() - started) * 1000,
+            received.message_id,
+            received.session_id,
+            received.delivery_count,
+        )
+
+    async def _renew(self, lock_token: str) -> None:
+        # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration (5 min).
+        deadline = time.monotonic() + self._max_renewal
+        interval = max(self._store.lock_seconds / 3, 0.05)
+        while time.monotonic() + interval < deadline:
+            await asyncio.sleep(interval)
+            try:
+                await self._db(self._store.renew_lock, lock_token)
+            except LockLostError:
+                log.warning("Lock lost on a message of queue '%s'", self.fn.queue_name)
+                return
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop receiving; let in-flight messages finish within the grace, then abandon them."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+        pending = set(self._inflight)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=grace_seconds)
+        for call in list(self._calls):
+            call.cancel()
+        if pending:
+            await asyncio.wait(pending)

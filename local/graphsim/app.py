@@ -1,0 +1,24 @@
+"""Assembles the ASGI app: Entra endpoints, Graph under /v1.0, control API under /_sim."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from . import auth, control
+from .pipeline import GraphPipeline
+from .state import SimState
+
+
+def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
+    signer = signer or auth.Signer()
+    pipeline = GraphPipeline(state, signer)
+    methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+    routes = [
+        # Control and Graph routes come first: the Entra routes start with a {tenant} wildcard.
+        *control.build_routes(state),
+        Route("/v1.0", pipeline.handle, methods=methods),
+        Route("/v1.0/{path:path}", pipeline.handle, methods=methods),
+        *auth.build_routes(state, signer),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,371 @@
+"""Local stand-in for Service Bus queues: a SQLite file with the semantics the connector relies on.
+
+There is no Service Bus emulator on these machines (it needs Docker), so local runs and tests use
+this store. It keeps what matters for correctness: durable messages, per-session FIFO with one
+message of a session in flight at a time, peek-lock with expiry, delivery counts, the
+dead-letter queue with reasons, duplicate detection by message id, and scheduled enqueue.
+
+Several processes may open the same file (the app publishes, the local function host consumes),
+so every write runs in a ``BEGIN IMMEDIATE`` transaction under WAL with a busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.errors import TransientError
+from shared.queueing import DeadLetter, OutboundMessage
+
+__all__ = [
+    "LocalQueuePublisher",
+    "LocalQueueStore",
+    "LockLostError",
+    "ReceivedMessage",
+    "MAX_DELIVERY_COUNT_EXCEEDED",
+]
+
+MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    session_id TEXT,
+    body BLOB NOT NULL,
+    content_type TEXT,
+    properties TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    lock_token TEXT,
+    locked_until REAL,
+    dead INTEGER NOT NULL DEFAULT 0,
+    dl_reason TEXT,
+    dl_description TEXT,
+    dl_at REAL
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, dead, session_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_lock ON messages (lock_token);
+CREATE TABLE IF NOT EXISTS seen_ids (
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (queue, message_id)
+);
+"""
+
+# A message is deliverable when it is live, due, unlocked, and (for a session) the oldest due
+# message of a session that has nothing in flight: that is Service Bus's session FIFO.
+_RECEIVE = """
+SELECT seq FROM messages AS m
+WHERE m.queue = :queue AND m.dead = 0 AND m.enqueued_at <= :now
+  AND (m.locked_until IS NULL OR m.locked_until <= :now)
+  AND (m.session_id IS NULL OR (
+        m.seq = (SELECT MIN(o.seq) FROM messages AS o WHERE o.queue = m.queue
+                 AND o.session_id = m.session_id AND o.dead = 0 AND o.enqueued_at <= :now)
+        AND NOT EXISTS (SELECT 1 FROM messages AS l WHERE l.queue = m.queue
+                 AND l.session_id = m.session_id AND l.dead = 0 AND l.locked_until > :now)
+        {exclude}))
+ORDER BY m.seq LIMIT 1
+"""
+
+
+class LockLostError(Exception):
+    """The lock token is unknown or its lock expired (Service Bus's MessageLockLost)."""
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """A peek-locked message: settle it with its ``lock_token`` before ``locked_until``."""
+
+    queue: str
+    sequence_number: int
+    message_id: str
+    session_id: str | None
+    body: bytes
+    content_type: str | None
+    application_properties: dict[str, Any]
+    delivery_count: int
+    enqueued_time: datetime
+    lock_token: str
+    locked_until: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class LocalQueueStore:
+    """Durable queues in one SQLite file; safe across threads and processes."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_delivery_count: int = 10,
+        lock_seconds: float = 60,
+        duplicate_window_seconds: float = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.max_delivery_count = max_delivery_count
+        self.lock_seconds = lock_seconds
+        self.duplicate_window_seconds = duplicate_window_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection guarded by a lock: statements are short, and sqlite3 connections must
+        # not be used by two threads at once. isolation_level=None: we issue BEGIN ourselves.
+        self._db = sqlite3.connect(
+            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._write():
+            # executescript would COMMIT our transaction, hence one statement at a time.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so a read-then-update can't deadlock
+        # against another process doing the same (SQLITE_BUSY on lock upgrade).
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        """Enqueue the batch atomically; ids seen on the queue within the window are dropped."""
+        now = self._clock()
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM seen_ids WHERE queue = ? AND seen_at < ?",
+                (queue, now - self.duplicate_window_seconds),
+            )
+            for message in messages:
+                seen = db.execute(
+                    "SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ?",
+                    (queue, message.message_id),
+                ).fetchone()
+                if seen:
+                    continue
+                db.execute(
+                    "INSERT INTO seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)",
+                    (queue, message.message_id, now),
+                )
+                due = now
+                if message.scheduled_enqueue_time is not None:
+                    due = max(now, message.scheduled_enqueue_time.timestamp())
+                db.execute(
+                    "INSERT INTO messages (queue, message_id, session_id, body, content_type,"
+                    " properties, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        queue,
+                        message.message_id,
+                        message.session_id,
+                        bytes(message.body),
+                        message.content_type,
+                        json.dumps(dict(message.application_properties)),
+                        due,
+                    ),
+                )
+
+    # -- receiving and settling ----------------------------------------------------------------
+
+    def receive(
+        self, queue: str, *, exclude_sessions: Collection[str] = ()
+    ) -> ReceivedMessage | None:
+        """Peek-lock the next deliverable message, or return None when there is none."""
+        now = self._clock()
+        excluded = list(exclude_sessions)
+        marks = ", ".join(f":x{i}" for i in range(len(excluded)))
+        sql = _RECEIVE.format(exclude=f"AND m.session_id NOT IN ({marks})" if excluded else "")
+        params: dict[str, Any] = {"queue": queue, "now": now}
+        params.update({f"x{i}": s for i, s in enumerate(excluded)})
+        with self._write() as db:
+            self._expire_poison_locks(db, queue, now)
+            row = db.execute(sql, params).fetchone()
+            if row is None:
+                return None
+            token = uuid.uuid4().hex
+            locked_until = now + self.lock_seconds
+            db.execute(
+                "UPDATE messages SET lock_token = ?, locked_until = ?,"
+                " delivery_count = delivery_count + 1 WHERE seq = ?",
+                (token, locked_until, row[0]),
+            )
+            full = db.execute(
+                "SELECT seq, message_id, session_id, body, content_type, properties,"
+                " delivery_count, enqueued_at FROM messages WHERE seq = ?",
+                (row[0],),
+            ).fetchone()
+        return ReceivedMessage(
+            queue=queue,
+            sequence_number=full[0],
+            message_id=full[1],
+            session_id=full[2],
+            body=bytes(full[3]),
+            content_type=full[4],
+            application_properties=json.loads(full[5]),
+            delivery_count=full[6],
+            enqueued_time=_utc(full[7]),
+            lock_token=token,
+            locked_until=_utc(locked_until),
+        )
+
+    def _expire_poison_locks(self, db: sqlite3.Connection, queue: str, now: float) -> None:
+        # A message whose lock expired after its last allowed delivery is dead-lettered, as
+        # Service Bus does; otherwise a message that crashes its consumer would loop forever.
+        db.execute(
+            "UPDATE messages SET dead = 1, dl_reason = ?, dl_description = ?, dl_at = ?,"
+            " lock_token = NULL, locked_until = NULL WHERE queue = ? AND dead = 0"
+            " AND locked_until <= ? AND delivery_count >= ?",
+            (
+                MAX_DELIVERY_COUNT_EXCEEDED,
+                "The message lock expired after the maximum number of deliveries.",
+                now,
+                queue,
+                now,
+                self.max_delivery_count,
+            ),
+        )
+
+    def _locked_seq(self, db: sqlite3.Connection, lock_token: str) -> tuple[int, int]:
+        row = db.execute(
+            "SELECT seq, delivery_count FROM messages WHERE lock_token = ? AND dead = 0"
+            " AND locked_until > ?",
+            (lock_token, self._clock()),
+        ).fetchone()
+        if row is None:
+            raise LockLostError("The lock on the message was lost or has expired.")
+        return int(row[0]), int(row[1])
+
+    def complete(self, lock_token: str) -> None:
+        with self._write() as db:
+            seq, _ = self._locked_seq(db, lock_token)
+            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+    def abandon(self, lock_token: str, description: str = "") -> None:
+        """Release the lock; at the maximum delivery count the message is dead-lettered."""
+        with self._write() as db:
+            seq, count = self._locked_seq(db, lock_token)
+            if count >= self.max_delivery_count:
+                self._dead_letter(db, seq, MAX_DELIVERY_COUNT_EXCEEDED, description)
+            else:
+                db.execute(
+                    "UPDATE messages SET lock_token = NULL, locked_until = NULL WHERE seq = ?",
+                    (seq,),
+                )
+
+    def dead_letter(self, lock_token: str, reason: str, description: str) -> None:
+        with self._write() as db:
+            seq, _ = self._locked_seq(db, lock_token)
+            self._dead_letter(db, seq, reason, description)
+
+    def _dead_letter(self, db: sqlite3.Connection, seq: int, reason: str, description: str) -> None:
+        db.execute(
+            "UPDATE messages SET dead = 1, dl_reason = ?, dl_description = ?, dl_at = ?,"
+            " lock_token = NULL, locked_until = NULL WHERE seq = ?",
+            (reason, description, self._clock(), seq),
+        )
+
+    def renew_lock(self, lock_token: str) -> datetime:
+        """Extend the lock by ``lock_seconds`` from now; returns the new expiry."""
+        with self._write() as db:
+            seq, _ = self._locked_seq(db, lock_token)
+            until = self._clock() + self.lock_seconds
+            db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (until, seq))
+        return _utc(until)
+
+    # -- operating -----------------------------------------------------------------------------
+
+    def dead_letters(self, queue: str) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, message_id, session_id, body, dl_reason, dl_description, dl_at,"
+                " delivery_count FROM messages WHERE queue = ? AND dead = 1 ORDER BY seq",
+                (queue,),
+            ).fetchall()
+        return [
+            DeadLetter(
+                queue=queue,
+                sequence_number=r[0],
+                message_id=r[1],
+                session_id=r[2],
+                body=bytes(r[3]),
+                reason=r[4] or "",
+                description=r[5] or "",
+                dead_lettered_at=_utc(r[6]),
+                delivery_count=r[7],
+            )
+            for r in rows
+        ]
+
+    def replay_dead_letter(self, queue: str, sequence_number: int) -> bool:
+        """Put a dead letter back on the active queue with a delivery count of 0.
+
+        It keeps its sequence number, so within its session it comes before newer messages:
+        the replay is about the same change the operator saw fail.
+        """
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE messages SET dead = 0, delivery_count = 0, dl_reason = NULL,"
+                " dl_description = NULL, dl_at = NULL WHERE queue = ? AND seq = ? AND dead = 1",
+                (queue, sequence_number),
+            ).rowcount
+        return changed == 1
+
+    def counts(self, queue: str) -> dict[str, int]:
+        now = self._clock()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT"
+                " COALESCE(SUM(dead = 0 AND enqueued_at <= :now"
+                "   AND (locked_until IS NULL OR locked_until <= :now)), 0),"
+                " COALESCE(SUM(dead = 0 AND enqueued_at > :now), 0),"
+                " COALESCE(SUM(dead = 0 AND locked_until > :now), 0),"
+                " COALESCE(SUM(dead = 1), 0)"
+                " FROM messages WHERE queue = :queue",
+                {"queue": queue, "now": now},
+            ).fetchone()
+        return {"active": row[0], "scheduled": row[1], "locked": row[2], "dead_lettered": row[3]}
+
+
+class LocalQueuePublisher:
+    """``shared.queueing.MessageQueue`` over a local store file (selected by the composition root)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._store = LocalQueueStore(path)
+
+    async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        try:
+            await asyncio.to_thread(self._store.send, queue, messages)
+        except sqlite3.OperationalError as exc:
+            # Busy or unavailable file: the caller may retry, as with a Service Bus outage.
+            raise TransientError(f"local queue {self._store.path} unavailable: {exc}") from exc
+
+    async def close(self) -> None:
+        self._store.close()

@@ -1,0 +1,181 @@
+"""Sync: one queued planning event → the planner → Graph writes → the mapping row.
+
+Every step is safe to repeat (at-least-once delivery). Settlement policy:
+transient errors are raised so the message is redelivered; a throttled message is put back on the
+queue with a scheduled time (the queue waits, not the function); permanent errors, and transient
+ones that outlast the delivery budget, are dead-lettered with a readable reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from shared.bootstrap import Services
+from shared.domain.contract import check_event
+from shared.domain.model import EntityKey, Mapping
+from shared.domain.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
+from shared.domain.render import desired_state
+from shared.errors import NotFound, PermanentError, Throttled
+from shared.ports import DeadLetterRecord
+from shared.queueing import PLANNING_QUEUE, OutboundMessage
+
+__all__ = ["Delivery", "MAX_DELIVERIES", "sync_planning_message"]
+
+logger = logging.getLogger(__name__)
+
+MAX_DELIVERIES = 10
+MAX_RESCHEDULES = 30
+ATTEMPT_PROPERTY = "connector-attempt"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the trigger knows about the message besides its body."""
+
+    message_id: str
+    delivery_count: int = 1
+    session_id: str | None = None
+    application_properties: MappingType[str, object] = field(default_factory=dict)
+
+    @property
+    def attempt(self) -> int:
+        """1 on first arrival; counts redeliveries and reschedules alike."""
+        rescheduled = int(str(self.application_properties.get(ATTEMPT_PROPERTY, 0)) or 0)
+        return rescheduled + self.delivery_count
+
+    @property
+    def is_retry(self) -> bool:
+        return self.attempt > 1
+
+
+async def sync_planning_message(body: bytes, delivery: Delivery, services: Services) -> str:
+    """Apply one planning event; return the outcome for the log. Raises only to ask for redelivery."""
+    try:
+        return await _sync(body, delivery, services)
+    except PermanentError as exc:
+        await _dead_letter(body, delivery, services, str(exc))
+        return "dead-lettered"
+    except Throttled as exc:
+        return await _reschedule(body, delivery, services, exc)
+    except Exception as exc:
+        if delivery.delivery_count >= MAX_DELIVERIES:
+            await _dead_letter(body, delivery, services,
+                               f"gave up after {delivery.delivery_count} deliveries: {_describe(exc)}")
+            return "dead-lettered"
+        logger.warning("message %s delivery %d failed, will be retried: %s",
+                       delivery.message_id, delivery.delivery_count, _describe(exc))
+        raise
+
+
+async def _sync(body: bytes, delivery: Delivery, services: Services) -> str:
+    settings = services.settings
+    try:
+        raw = json.loads(body)
+    except ValueError as exc:
+        raise _invalid(f"the message body is not JSON: {exc}") from None
+    checked = check_event(raw, 0, settings.time_zone)
+    if isinstance(checked, list):
+        raise _invalid("; ".join(f"{v.path}: {v.message}" for v in checked))
+    event = checked
+    if not settings.synchronize:
+        logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
+                    delivery.message_id)
+        return "not synchronized"
+    desired = desired_state(event, settings.time_zone)
+    if desired is not None and not await services.resources.is_active(desired.mailbox):
+        # The resource opted out: its calendar is no longer ours to fill.
+        desired = None
+    mapping = await services.mappings.get(event.key)
+    plan = decide(event.key, desired, event.version, mapping)
+    if plan.mapping is None:
+        logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
+        return plan.reason
+    stored = await _execute(event.key, plan, delivery, services)
+    await services.mappings.save(stored)
+    logger.info("message %s delivery %d for %s: %s (%d Graph operation(s))",
+                delivery.message_id, delivery.delivery_count, event.subject, plan.reason, len(plan.operations))
+    return plan.reason
+
+
+async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Services) -> Mapping:
+    assert plan.mapping is not None
+    stored = plan.mapping
+    if not plan.operations:
+        return stored
+    calendar = services.calendar()
+    for op in plan.operations:
+        if isinstance(op, CreateEvent):
+            event_id = None
+            if delivery.is_retry:
+                # Only a retry can meet an event of ours that the mapping does not know yet.
+                not_before = services.clock() - timedelta(days=services.settings.days_back)
+                event_id = await calendar.find(op.mailbox, key.value, not_before=not_before)
+                if event_id is not None:
+                    await calendar.update(op.mailbox, event_id, op.content, source_key=key.value)
+            if event_id is None:
+                event_id = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
+                                                 source_key=key.value)
+            stored = replace(stored, event_id=event_id)
+        elif isinstance(op, UpdateEvent):
+            try:
+                await calendar.update(op.mailbox, op.event_id, op.content, source_key=key.value)
+            except NotFound:
+                # Deleted in Outlook: the planning system owns the task, so it comes back.
+                txn = transaction_id(key, op.mailbox, stored.generation)
+                event_id = await calendar.create(op.mailbox, op.content, transaction_id=txn, source_key=key.value)
+                stored = replace(stored, event_id=event_id, generation=stored.generation + 1)
+        elif isinstance(op, DeleteEvent):
+            with contextlib.suppress(NotFound):  # already gone: the goal is reached
+                await calendar.delete(op.mailbox, op.event_id)
+    return stored
+
+
+async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: Throttled) -> str:
+    attempt = delivery.attempt
+    if attempt > MAX_RESCHEDULES:
+        await _dead_letter(body, delivery, services, f"still throttled after {attempt} attempts: {exc}")
+        return "dead-lettered"
+    # Honour Retry-After; without one, back off exponentially (1 s, 2 s, ... capped at 5 min).
+    wait = exc.retry_after if exc.retry_after is not None else min(2 ** min(attempt - 1, 9), 300)
+    base_id = delivery.message_id.split("~", 1)[0]
+    message = OutboundMessage(
+        body=body,
+        message_id=f"{base_id}~{attempt}",
+        session_id=delivery.session_id,
+        application_properties={**delivery.application_properties, ATTEMPT_PROPERTY: attempt},
+        scheduled_enqueue_time=services.clock() + timedelta(seconds=max(wait, 0.5)),
+    )
+    await services.queue.send(PLANNING_QUEUE, [message])
+    logger.info("message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", delivery.message_id, wait, attempt)
+    return "rescheduled"
+
+
+async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:
+    record = DeadLetterRecord(
+        id=uuid.uuid4().hex,
+        queue=PLANNING_QUEUE,
+        message_id=delivery.message_id,
+        session_id=delivery.session_id,
+        body=body.decode("utf-8", errors="replace"),
+        reason=reason,
+        delivery_count=delivery.delivery_count,
+        dead_lettered_at=services.clock(),
+    )
+    await services.deadletters.add(record)
+    logger.error("message %s dead-lettered as %s: %s", delivery.message_id, record.id, reason)
+
+
+def _invalid(reason: str) -> PermanentError:
+    from shared.errors import InvalidMessage
+
+    return InvalidMessage(f"invalid planning event: {reason}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

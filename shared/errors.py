@@ -1,0 +1,79 @@
+"""The connector's exception tree; adapters map SDK errors onto it, handlers never see SDK types.
+
+    ConnectorError
+    ├── ConfigurationError     a setting is missing or malformed: fail at start, naming the setting
+    ├── TransientError         worth retrying: the message is redelivered
+    │   ├── Throttled          429/503 with an optional Retry-After: the queue does the waiting
+    │   └── ConcurrencyConflict another writer changed the mapping row (ETag mismatch)
+    ├── PermanentError         retrying cannot help: dead-lettered at once with the reason
+    │   ├── InvalidMessage     the message does not meet the event contract
+    │   ├── UnknownMailbox     Graph does not know the resource's mailbox
+    │   ├── Forbidden          401/403 that a fresh token does not cure (access policy, consent)
+    │   └── RejectedByGraph    400-class answer to a well-formed request
+    └── NotFound               the Graph object is gone (a delete that meets it counts as done)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyConflict",
+    "ConfigurationError",
+    "ConnectorError",
+    "Forbidden",
+    "InvalidMessage",
+    "NotFound",
+    "PermanentError",
+    "RejectedByGraph",
+    "Throttled",
+    "TransientError",
+    "UnknownMailbox",
+]
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+
+class ConfigurationError(ConnectorError):
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"setting {setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class TransientError(ConnectorError):
+    """Retry later; the message is redelivered until the delivery budget is spent."""
+
+
+class Throttled(TransientError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConcurrencyConflict(TransientError):
+    """Optimistic concurrency lost: reload and replan on the next delivery."""
+
+
+class PermanentError(ConnectorError):
+    """Dead-letter with this message as the reason an operator reads."""
+
+
+class InvalidMessage(PermanentError):
+    pass
+
+
+class UnknownMailbox(PermanentError):
+    pass
+
+
+class Forbidden(PermanentError):
+    pass
+
+
+class RejectedByGraph(PermanentError):
+    pass
+
+
+class NotFound(ConnectorError):
+    pass

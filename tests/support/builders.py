@@ -1,0 +1,68 @@
+"""Planning events and services for tests, with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.bootstrap import Services, build_services
+from shared.config import Settings
+from tests.support.fakes import (
+    FakeCalendar,
+    InMemoryDeadLetterStore,
+    InMemoryMappingStore,
+    InMemoryResourceStore,
+    RecordingQueue,
+)
+
+SOURCE = "https://planning.example.com/omd"
+_ids = itertools.count(1)
+
+
+def task_data(resource: str = "anna@contoso.com", start: str = "2026-05-04T08:00:00+02:00",
+              end: str = "2026-05-04T10:00:00+02:00", title: str = "Boiler service", **extra: Any) -> dict[str, Any]:
+    return {"resource": {"email": resource, "name": resource.split("@")[0].title()}, "start": start, "end": end,
+            "title": title, **extra}
+
+
+def cloud_event(type_: str, subject: str, data: dict[str, Any] | None = None, *, sequence: int | None = None,
+                time: datetime | None = None, event_id: str | None = None, source: str = SOURCE) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id or f"evt-{next(_ids)}",
+        "source": source,
+        "type": type_,
+        "subject": subject,
+        "time": (time or datetime(2026, 5, 1, 12, 0, tzinfo=UTC)).isoformat(),
+    }
+    if sequence is not None:
+        event["sequence"] = str(sequence)
+    if data is not None:
+        event["data"] = data
+    return event
+
+
+def body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode("utf-8")
+
+
+@dataclass
+class FakeWorld:
+    calendar: FakeCalendar = field(default_factory=FakeCalendar)
+    mappings: InMemoryMappingStore = field(default_factory=InMemoryMappingStore)
+    resources: InMemoryResourceStore = field(default_factory=InMemoryResourceStore)
+    deadletters: InMemoryDeadLetterStore = field(default_factory=InMemoryDeadLetterStore)
+    queue: RecordingQueue = field(default_factory=RecordingQueue)
+    now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    def services(self, **settings: Any) -> Services:
+        values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
+        return build_services(Settings(**values), queue=self.queue, mappings=self.mappings,
+                              resources=self.resources, deadletters=self.deadletters, calendar=self.calendar,
+                              clock=lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -1,0 +1,146 @@
+"""In-memory stand-ins for the ports, with the real semantics (ETags, transactionId, 404s).
+
+Used only by unit tests of the application layer; integration tests use Azurite and the simulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.domain.model import EntityKey, Mapping
+from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
+from shared.ports import DeadLetterRecord, ResourceSetting
+from shared.queueing import OutboundMessage
+
+
+@dataclass
+class StoredEvent:
+    id: str
+    mailbox: str
+    content: dict[str, Any]
+    source_key: str
+    transaction_id: str | None
+
+
+@dataclass
+class FakeCalendar:
+    """Graph's behaviour that matters: ids, transactionId dedup, 404 on unknown ids, scripted faults."""
+
+    events: dict[str, StoredEvent] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    faults: list[tuple[str, ConnectorError]] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _fault(self, operation: str) -> None:
+        for index, (name, error) in enumerate(self.faults):
+            if name == operation:
+                del self.faults[index]
+                raise error
+
+    def in_mailbox(self, mailbox: str) -> list[StoredEvent]:
+        return [e for e in self.events.values() if e.mailbox == mailbox]
+
+    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str, source_key: str) -> str:
+        self.calls.append(("create", mailbox))
+        self._fault("create")
+        for event in self.events.values():
+            if event.mailbox == mailbox and event.transaction_id == transaction_id:
+                return event.id
+        event_id = f"evt{next(self._ids)}"
+        self.events[event_id] = StoredEvent(event_id, mailbox, dict(content), source_key, transaction_id)
+        return event_id
+
+    async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:
+        self.calls.append(("update", mailbox))
+        self._fault("update")
+        event = self.events.get(event_id)
+        if event is None or event.mailbox != mailbox:
+            raise NotFound("ErrorItemNotFound")
+        event.content = dict(content)
+        event.source_key = source_key
+
+    async def delete(self, mailbox: str, event_id: str) -> None:
+        self.calls.append(("delete", mailbox))
+        self._fault("delete")
+        event = self.events.get(event_id)
+        if event is None or event.mailbox != mailbox:
+            raise NotFound("ErrorItemNotFound")
+        del self.events[event_id]
+
+    async def find(self, mailbox: str, source_key: str, *, not_before: datetime) -> str | None:
+        self.calls.append(("find", mailbox))
+        for event in self.events.values():
+            if event.mailbox == mailbox and event.source_key == source_key:
+                return event.id
+        return None
+
+
+@dataclass
+class InMemoryMappingStore:
+    rows: dict[EntityKey, Mapping] = field(default_factory=dict)
+    fail_next_saves: int = 0
+    _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def get(self, key: EntityKey) -> Mapping | None:
+        return self.rows.get(key)
+
+    async def save(self, mapping: Mapping) -> Mapping:
+        if self.fail_next_saves:
+            self.fail_next_saves -= 1
+            raise RuntimeError("process died before the mapping write")
+        current = self.rows.get(mapping.key)
+        if (current is None) != (mapping.etag is None) or (current and current.etag != mapping.etag):
+            raise ConcurrencyConflict("etag mismatch")
+        stored = replace(mapping, etag=f"etag{next(self._etags)}")
+        self.rows[mapping.key] = stored
+        return stored
+
+
+@dataclass
+class InMemoryResourceStore:
+    inactive: set[str] = field(default_factory=set)
+
+    async def is_active(self, mailbox: str) -> bool:
+        return mailbox.lower() not in self.inactive
+
+    async def set_active(self, mailbox: str, active: bool) -> ResourceSetting:
+        (self.inactive.discard if active else self.inactive.add)(mailbox.lower())
+        return ResourceSetting(mailbox.lower(), active, datetime.now(UTC))
+
+    async def list(self) -> list[ResourceSetting]:
+        return [ResourceSetting(m, False) for m in sorted(self.inactive)]
+
+
+@dataclass
+class InMemoryDeadLetterStore:
+    records: dict[str, DeadLetterRecord] = field(default_factory=dict)
+
+    async def add(self, record: DeadLetterRecord) -> None:
+        self.records[record.id] = record
+
+    async def list(self) -> list[DeadLetterRecord]:
+        return list(self.records.values())
+
+    async def get(self, record_id: str) -> DeadLetterRecord | None:
+        return self.records.get(record_id)
+
+    async def remove(self, record_id: str) -> None:
+        self.records.pop(record_id, None)
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
+    error: Exception | None = None
+
+    async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent.extend((queue, m) for m in messages)
+
+    async def close(self) -> None:
+        pass
