@@ -219,6 +219,7 @@ var connectorSettings = {
   CALENDAR_MSGRAPH_LOOKUP_PRINCIPAL_NAME: 'false'
   CALENDAR_MSGRAPH_TIME_ZONE: 'Europe/Berlin'
   CALENDAR_MSGRAPH_DAYS_BACK: '365'
+  CONNECTOR_TABLE_PREFIX: 'connector'
   CONNECTOR_PUBLIC_BASE_URL: 'https://${site.properties.defaultHostName}'
   CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
   CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference

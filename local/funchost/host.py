@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -104,6 +105,9 @@ class LocalFunctionHost:
         from_env = os.environ.get(MASTER_KEY_ENV) and os.environ.get(FUNCTION_KEY_ENV)
         log.info("Host keys: %s", "from the environment" if from_env else self._state_dir / "host-keys.json")
         self.options = HostOptions.from_host_json(self._host_json) if self._host_json else HostOptions()
+        # Like the worker, which puts the app's root on sys.path before importing it.
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
         self.functions = index_app(self.app_module)
         self._queue_file = queue_file
         self._socket = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)

@@ -1,0 +1,274 @@
+"""LocalQueueStore holds the Service Bus semantics the connector relies on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.local_queue import (
+    MAX_DELIVERY_COUNT_EXCEEDED,
+    LocalQueuePublisher,
+    LocalQueueStore,
+    LockLostError,
+)
+from shared.queueing import OutboundMessage
+
+Q = "work"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock):
+    s = LocalQueueStore(tmp_path / "q.sqlite3", clock=clock, lock_seconds=30, max_delivery_count=3)
+    yield s
+    s.close()
+
+
+def msg(message_id: str, session: str | None = None, **kwargs: object) -> OutboundMessage:
+    return OutboundMessage(body=message_id.encode(), message_id=message_id, session_id=session, **kwargs)
+
+
+def test_a_session_delivers_its_messages_in_order_and_one_at_a_time(store: LocalQueueStore) -> None:
+    store.send(Q, [msg("a1", "A"), msg("b1", "B"), msg("a2", "A"), msg("b2", "B")])
+
+    first, second = store.receive(Q), store.receive(Q)
+    assert (first.message_id, second.message_id) == ("a1", "b1")
+    assert store.receive(Q) is None, "both sessions have a message in flight"
+
+    store.complete(first.lock_token)
+    third = store.receive(Q)
+    assert third.message_id == "a2"
+    store.complete(second.lock_token)
+    assert store.receive(Q).message_id == "b2"
+
+
+def test_messages_without_a_session_are_plain_fifo_and_may_be_in_flight_together(
+    store: LocalQueueStore,
+) -> None:
+    store.send(Q, [msg("m1"), msg("m2")])
+    assert [store.receive(Q).message_id, store.receive(Q).message_id] == ["m1", "m2"]
+
+
+def test_excluded_sessions_are_skipped(store: LocalQueueStore) -> None:
+    store.send(Q, [msg("a1", "A"), msg("b1", "B")])
+    assert store.receive(Q, exclude_sessions={"A"}).message_id == "b1"
+
+
+def test_sequence_numbers_increase_and_fields_round_trip(store: LocalQueueStore, clock: FakeClock) -> None:
+    store.send(Q, [OutboundMessage(b"{}", "x1", "S", "application/json", {"kind": "task", "v": 3})])
+    store.send(Q, [msg("x2")])
+    got = store.receive(Q)
+    assert got.content_type == "application/json"
+    assert got.application_properties == {"kind": "task", "v": 3}
+    assert got.delivery_count == 1
+    assert got.enqueued_time == datetime.fromtimestamp(clock.now, UTC)
+    assert store.receive(Q).sequence_number > got.sequence_number
+
+
+def test_a_message_id_seen_within_the_duplicate_window_is_dropped(tmp_path: Path, clock: FakeClock) -> None:
+    store = LocalQueueStore(tmp_path / "q.sqlite3", clock=clock, duplicate_window_seconds=600)
+    store.send(Q, [msg("m1"), msg("m1")])
+    store.complete(store.receive(Q).lock_token)
+    clock.advance(599)
+    store.send(Q, [msg("m1")])
+    assert store.receive(Q) is None, "completed long ago or not, the id is still in the window"
+
+    clock.advance(2)
+    store.send(Q, [msg("m1")])
+    assert store.receive(Q).message_id == "m1"
+
+
+def test_duplicate_detection_is_per_queue(store: LocalQueueStore) -> None:
+    store.send("one", [msg("m1")])
+    store.send("two", [msg("m1")])
+    assert store.receive("two").message_id == "m1"
+
+
+def test_a_batch_that_fails_part_way_enqueues_nothing(store: LocalQueueStore) -> None:
+    broken = OutboundMessage(body=None, message_id="bad")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        store.send(Q, [msg("good"), broken])
+    assert store.receive(Q) is None
+    store.send(Q, [msg("good")])
+    assert store.receive(Q).message_id == "good", "the failed batch did not consume the id"
+
+
+def test_a_scheduled_message_is_not_delivered_before_its_time(store: LocalQueueStore, clock: FakeClock) -> None:
+    due = datetime.fromtimestamp(clock.now, UTC) + timedelta(seconds=60)
+    store.send(Q, [msg("later", scheduled_enqueue_time=due)])
+    assert store.receive(Q) is None
+    assert store.counts(Q)["scheduled"] == 1
+
+    clock.advance(60)
+    got = store.receive(Q)
+    assert got.message_id == "later"
+    assert got.enqueued_time == due
+
+
+def test_an_abandoned_message_comes_back_at_once_with_its_delivery_count_raised(
+    store: LocalQueueStore,
+) -> None:
+    store.send(Q, [msg("m", "S")])
+    store.abandon(store.receive(Q).lock_token, "try again")
+    again = store.receive(Q)
+    assert (again.message_id, again.delivery_count) == ("m", 2)
+
+
+def test_abandoning_at_the_maximum_delivery_count_dead_letters_with_the_reason(
+    store: LocalQueueStore,
+) -> None:
+    store.send(Q, [msg("poison", "S"), msg("next", "S")])
+    for _ in range(3):
+        got = store.receive(Q)
+        assert got.message_id == "poison"
+        store.abandon(got.lock_token, "ValueError: bad data")
+
+    [dead] = store.dead_letters(Q)
+    assert (dead.message_id, dead.reason, dead.description) == (
+        "poison",
+        MAX_DELIVERY_COUNT_EXCEEDED,
+        "ValueError: bad data",
+    )
+    assert dead.delivery_count == 3
+    assert dead.session_id == "S"
+    assert store.receive(Q).message_id == "next", "a dead letter no longer holds up its session"
+
+
+def test_dead_letter_keeps_the_reason_and_description(store: LocalQueueStore) -> None:
+    store.send(Q, [msg("m")])
+    store.dead_letter(store.receive(Q).lock_token, "InvalidMessage", "title missing")
+    [dead] = store.dead_letters(Q)
+    assert (dead.reason, dead.description, dead.body) == ("InvalidMessage", "title missing", b"m")
+    assert store.counts(Q) == {"active": 0, "scheduled": 0, "locked": 0, "dead_lettered": 1}
+
+
+def test_an_expired_lock_makes_the_message_available_again(store: LocalQueueStore, clock: FakeClock) -> None:
+    store.send(Q, [msg("m", "S")])
+    first = store.receive(Q)
+    clock.advance(29)
+    assert store.receive(Q) is None
+    clock.advance(2)
+    second = store.receive(Q)
+    assert (second.message_id, second.delivery_count) == ("m", 2)
+    with pytest.raises(LockLostError):
+        store.complete(first.lock_token)
+    store.complete(second.lock_token)
+    assert store.counts(Q)["active"] == 0
+
+
+def test_renewing_a_lock_keeps_the_message_locked(store: LocalQueueStore, clock: FakeClock) -> None:
+    store.send(Q, [msg("m")])
+    got = store.receive(Q)
+    clock.advance(20)
+    store.renew_lock(got.lock_token)
+    clock.advance(20)
+    assert store.receive(Q) is None
+    assert store.counts(Q)["locked"] == 1
+    store.complete(got.lock_token)
+
+
+def test_a_lock_that_expires_after_the_last_delivery_dead_letters_the_message(
+    store: LocalQueueStore, clock: FakeClock
+) -> None:
+    store.send(Q, [msg("crasher")])
+    for _ in range(3):
+        assert store.receive(Q).message_id == "crasher"
+        clock.advance(31)  # the consumer died holding the lock
+    assert store.receive(Q) is None
+    [dead] = store.dead_letters(Q)
+    assert dead.reason == MAX_DELIVERY_COUNT_EXCEEDED
+
+
+def test_replay_puts_a_dead_letter_back_with_a_fresh_delivery_count(store: LocalQueueStore) -> None:
+    store.send(Q, [msg("m", "S")])
+    store.dead_letter(store.receive(Q).lock_token, "Boom", "")
+    [dead] = store.dead_letters(Q)
+
+    assert store.replay_dead_letter(Q, dead.sequence_number) is True
+    assert store.dead_letters(Q) == []
+    again = store.receive(Q)
+    assert (again.message_id, again.delivery_count) == ("m", 1)
+    assert store.replay_dead_letter(Q, dead.sequence_number) is False, "it is no longer dead-lettered"
+    assert store.replay_dead_letter("other", dead.sequence_number) is False
+
+
+def test_settling_with_an_unknown_lock_token_fails(store: LocalQueueStore) -> None:
+    for settle in (store.complete, store.abandon, store.renew_lock):
+        with pytest.raises(LockLostError):
+            settle("nope")
+
+
+def test_two_stores_on_one_file_share_messages_and_locks(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    a, b = LocalQueueStore(path), LocalQueueStore(path)
+    a.send(Q, [msg("m1", "S"), msg("m2", "S")])
+    got = b.receive(Q)
+    assert got.message_id == "m1"
+    assert a.receive(Q) is None, "the other store sees the session locked"
+    a.complete(got.lock_token)
+    assert b.receive(Q).message_id == "m2"
+
+
+def test_concurrent_consumers_in_threads_and_a_sending_process_deliver_each_message_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "busy.sqlite3"
+    consumers = [LocalQueueStore(path) for _ in range(3)]
+    sender = (
+        "import sys; from shared.adapters.local_queue import LocalQueueStore;"
+        "from shared.queueing import OutboundMessage as M;"
+        "s = LocalQueueStore(sys.argv[1]);"
+        "[s.send('work', [M(str(i).encode(), str(i), f'S{i % 7}')]) for i in range(150)]"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", sender, str(path)], cwd=Path(__file__).parents[2])
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def consume(store: LocalQueueStore) -> None:
+        idle = 0
+        while idle < 200:
+            got = store.receive(Q)
+            if got is None:
+                idle += 1 if proc.poll() is not None else 0
+                continue
+            idle = 0
+            with lock:
+                seen.append(got.message_id)
+            store.complete(got.lock_token)
+
+    threads = [threading.Thread(target=consume, args=(s,)) for s in consumers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert proc.wait(60) == 0
+    assert sorted(seen, key=int) == [str(i) for i in range(150)]
+    by_session = [int(m) for m in seen if int(m) % 7 == 3]
+    assert by_session == sorted(by_session), "per-session order holds across consumers"
+
+
+async def test_the_publisher_enqueues_through_the_message_queue_port(tmp_path: Path) -> None:
+    publisher = LocalQueuePublisher(tmp_path / "q.sqlite3")
+    await publisher.send(Q, [msg("p1", "S")])
+    await publisher.close()
+    assert LocalQueueStore(tmp_path / "q.sqlite3").receive(Q).message_id == "p1"
