@@ -103,3 +103,10 @@ async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
     document = resources.files("shared.schemas").joinpath("openapi.json").read_bytes()
     return func.HttpResponse(document, mimetype="application/json")
+
+
+@app.function_name("planning_event_schema")
+@app.route(route="planning-event.schema.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def planning_event_schema(req: func.HttpRequest) -> func.HttpResponse:
+    document = resources.files("shared.schemas").joinpath("planning-event.schema.json").read_bytes()
+    return func.HttpResponse(document, mimetype="application/schema+json")

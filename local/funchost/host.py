@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,8 @@ class LocalFunctionHost:
 
     def request_stop(self) -> None:
         if self._loop is not None and self._stop_requested is not None:
-            self._loop.call_soon_threadsafe(self._stop_requested.set)
+            with suppress(RuntimeError):  # the loop already ended: nothing left to stop
+                self._loop.call_soon_threadsafe(self._stop_requested.set)
 
     # -- in-process use (tests, demos) ---------------------------------------------------------
 

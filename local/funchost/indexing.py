@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +185,9 @@ def _build(name: str, func: Callable[..., Any], bindings: list[dict[str, Any]],
     raise IndexingError(f"Function '{name}': trigger type '{kind}' is not supported locally.")
 
 
+_FUNCTIONS_OF: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+
+
 def index_app(module_name: str, env: Mapping[str, str] | None = None) -> list[IndexedFunction]:
     """Import ``module_name`` and index its ``app`` (a ``FunctionApp``), or raise IndexingError."""
     env = os.environ if env is None else env
@@ -191,9 +195,13 @@ def index_app(module_name: str, env: Mapping[str, str] | None = None) -> list[In
     app = getattr(module, "app", None)
     if app is None or not hasattr(app, "get_functions"):
         raise IndexingError(f"Module '{module_name}' has no FunctionApp named 'app'.")
+    # get_functions() may run once per app (it records names and refuses them the second time,
+    # which the worker never hits); an in-process host started twice reuses the first result.
+    if app not in _FUNCTIONS_OF:
+        _FUNCTIONS_OF[app] = app.get_functions()
     indexed: list[IndexedFunction] = []
     seen: set[str] = set()
-    for fn in app.get_functions():
+    for fn in _FUNCTIONS_OF[app]:
         name = fn.get_function_name()
         if _is_reserved(name):
             raise IndexingError(f"Function '{name}': {BUILT_IN_ROUTE_CONFLICT}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,18 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # the host imports apps by dotted name from the repo root
-    sys.path.insert(0, str(REPO_ROOT))
-
-from local.funchost import FUNCTION_KEY_ENV, MASTER_KEY_ENV, QUEUE_PATH_ENV, LocalFunctionHost  # noqa: E402
-from tests.funchost import funchost_sample_app  # noqa: E402
+from local.funchost import FUNCTION_KEY_ENV, MASTER_KEY_ENV, QUEUE_PATH_ENV, LocalFunctionHost
+from tests.funchost import funchost_sample_app
 
 SAMPLE_APP = "tests.funchost.funchost_sample_app"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NEVER = "0 0 0 1 1 *"  # once a year: the timer only runs when a test asks
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
+def _wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
     """Poll until ``predicate()`` is truthy and return it; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -32,6 +28,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
         time.sleep(interval)
+
+
+@pytest.fixture(name="wait_for")
+def wait_for_fixture() -> Callable[..., Any]:
+    return _wait_for
 
 
 @pytest.fixture

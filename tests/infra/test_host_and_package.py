@@ -1,0 +1,98 @@
+"""host.json is tuned for this workload; .funcignore keeps everything but the app out of the package."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.iac import REPO
+
+
+@pytest.fixture(scope="module")
+def host() -> dict[str, Any]:
+    return json.loads((REPO / "host.json").read_text())
+
+
+class TestHostJson:
+    def test_runtime_version_and_extension_bundle_for_flex_consumption(self, host: dict[str, Any]) -> None:
+        assert host["version"] == "2.0"
+        assert host["extensionBundle"] == {
+            "id": "Microsoft.Azure.Functions.ExtensionBundle",
+            "version": "[4.*, 5.0.0)",  # Flex Consumption needs a bundle below 5 for non-C# apps
+        }
+
+    def test_service_bus_sessions_settlement_and_lock_renewal(self, host: dict[str, Any]) -> None:
+        service_bus = host["extensions"]["serviceBus"]
+        assert service_bus["maxConcurrentSessions"] == 8
+        assert service_bus["autoCompleteMessages"] is True
+        assert service_bus["maxAutoLockRenewalDuration"] == "00:05:00"
+        assert service_bus["prefetchCount"] == 0
+        assert "sessionIdleTimeout" in service_bus
+        assert service_bus["maxConcurrentCalls"] >= 1
+
+    def test_no_function_level_retry(self, host: dict[str, Any]) -> None:
+        # Service Bus retries by redelivery up to maxDeliveryCount; the app reschedules throttled messages.
+        assert "retry" not in host
+
+    def test_function_timeout_fits_the_lock_renewal(self, host: dict[str, Any]) -> None:
+        hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
+        assert 0 < hours * 3600 + minutes * 60 + seconds <= 30 * 60
+
+    def test_logging_levels_and_sampling(self, host: dict[str, Any]) -> None:
+        levels = host["logging"]["logLevel"]
+        assert levels["azure"] == "Warning"
+        assert levels["Host.Results"] == "Information"
+        assert levels["Function"] == "Information"
+        sampling = host["logging"]["applicationInsights"]["samplingSettings"]
+        assert sampling["isEnabled"] is True
+        assert set(sampling["excludedTypes"].split(";")) >= {"Request", "Exception"}
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """gitignore-style matching, enough for .funcignore: dir/ patterns, anchored and basename patterns."""
+    parts = path.split("/")
+    ignored = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        pattern = raw[1:] if negate else raw
+        directory_only = pattern.endswith("/")
+        pattern = pattern.rstrip("/")
+        anchored = "/" in pattern
+        candidates = []
+        for depth in range(1, len(parts) + 1):
+            is_directory = depth < len(parts)
+            if directory_only and not is_directory:
+                continue
+            prefix = "/".join(parts[:depth])
+            candidates.append(prefix if anchored else parts[depth - 1])
+        if any(fnmatch.fnmatchcase(candidate, pattern.lstrip("/")) for candidate in candidates):
+            ignored = not negate
+    return ignored
+
+
+@pytest.fixture(scope="module")
+def funcignore() -> list[str]:
+    lines = (REPO / ".funcignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+class TestFuncignore:
+    @pytest.mark.parametrize("path", [
+        "tests/unit/test_plan.py", "local/graphsim/app.py", "infra/main.bicep", "docs/deployment.md",
+        "scripts/test", "benchmarks/bench_plan.py", ".venv/bin/python", ".venv-iac/bin/checkov",
+        "node_modules/azurite/package.json", ".local/queue.sqlite", ".github/workflows/ci-deploy.yml",
+        ".ci/run", "local.settings.json", "requirements-dev.txt", "requirements-iac.txt", "pyproject.toml",
+        "package.json", "package-lock.json", "README.md", "shared/__pycache__/config.cpython-311.pyc",
+    ])
+    def test_tooling_stays_out_of_the_package(self, path: str, funcignore: list[str]) -> None:
+        assert _ignored(path, funcignore), f"{path} would be deployed"
+
+    @pytest.mark.parametrize("path", [
+        "function_app.py", "host.json", "requirements.txt", "shared/config.py", "shared/domain/plan.py",
+        "shared/schemas/openapi.json", "triggers_timers.py",
+    ])
+    def test_the_app_is_deployed(self, path: str, funcignore: list[str]) -> None:
+        assert not _ignored(path, funcignore), f"{path} would be left out of the package"

@@ -1,0 +1,44 @@
+"""The app indexes as the Functions worker indexes it, and every HTTP route is documented."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import function_app
+
+
+@cache
+def _functions() -> list:
+    # The SDK refuses a second get_functions() in one process, as the worker calls it once.
+    return list(function_app.app.get_functions())
+
+
+def _routes() -> dict[str, str]:
+    found = {}
+    for function in _functions():
+        for binding in function.get_raw_bindings():
+            data = json.loads(binding)
+            if data.get("type") == "httpTrigger":
+                found[function.get_function_name()] = data.get("route") or function.get_function_name()
+    return found
+
+
+def test_no_function_name_or_route_begins_with_admin() -> None:
+    for function in _functions():
+        assert not function.get_function_name().lower().startswith("admin")
+    assert not [route for route in _routes().values() if route.lower().lstrip("/").startswith("admin")]
+
+
+def test_every_http_route_is_in_the_openapi_document() -> None:
+    document = json.loads(resources.files("shared.schemas").joinpath("openapi.json").read_text())
+    for route in _routes().values():
+        assert f"/api/{route}" in document["paths"], route
+
+
+def test_the_sync_trigger_uses_sessions_on_the_planning_queue() -> None:
+    [sync] = [f for f in _functions() if f.get_function_name() == "planning_sync"]
+    [binding] = [json.loads(b) for b in sync.get_raw_bindings()]
+    assert binding["type"] == "serviceBusTrigger" and binding["queueName"] == "planning-events"
+    assert binding["isSessionsEnabled"] is True and binding["connection"] == "ServiceBusConnection"
