@@ -47,9 +47,7 @@ def _to_response(result: Any) -> Response:
     raise TypeError(f"an HTTP function returned {type(result).__name__}, not func.HttpResponse")
 
 
-def _match(
-    functions: Sequence[HttpFunction], path: str, method: str
-) -> tuple[HttpFunction, dict[str, str]] | None:
+def _match(functions: Sequence[HttpFunction], path: str, method: str) -> tuple[HttpFunction, dict[str, str]] | None:
     # The most specific template wins (more literal segments, then fewer parameters), as in
     # ASP.NET routing, so "items/special" beats "items/{id}" whatever the declaration order.
     found = []
@@ -139,7 +137,7 @@ def build_http_app(
         try:
             payload = json.loads(raw) if raw.strip() else {}
         except ValueError:
-            return JSONResponse({"error": "The body must be JSON like {\"input\": \"\"}."}, 400)
+            return JSONResponse({"error": 'The body must be JSON like {"input": ""}.'}, 400)
         value = payload.get("input", "") if isinstance(payload, dict) else ""
         run_now(fn, value if isinstance(value, str) else json.dumps(value))
         return Response(status_code=202)
@@ -161,7 +159,7 @@ def build_http_app(
             return await admin(request, [p for p in path.split("/")[2:] if p])
         if prefix and not (path == prefix or path.startswith(prefix + "/")):
             return Response(status_code=404)
-        return await invoke_http(request, path[len(prefix):])
+        return await invoke_http(request, path[len(prefix) :])
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=_ALL_METHODS)])
 

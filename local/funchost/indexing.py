@@ -47,9 +47,7 @@ def resolve_setting(value: str, env: Mapping[str, str], *, function: str) -> str
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
-            raise IndexingError(
-                f"Function '{function}': app setting '{name}' (referenced as %{name}%) is not set."
-            )
+            raise IndexingError(f"Function '{function}': app setting '{name}' (referenced as %{name}%) is not set.")
         return env[name]
 
     return _SETTING_REF.sub(lookup, value)
@@ -144,8 +142,9 @@ def _is_reserved(value: str) -> bool:
     return value.lstrip("/").lower().startswith("admin")
 
 
-def _build(name: str, func: Callable[..., Any], bindings: list[dict[str, Any]],
-           env: Mapping[str, str]) -> IndexedFunction:
+def _build(
+    name: str, func: Callable[..., Any], bindings: list[dict[str, Any]], env: Mapping[str, str]
+) -> IndexedFunction:
     triggers = [b for b in bindings if str(b.get("type", "")).endswith("Trigger")]
     others = [b for b in bindings if b not in triggers]
     if len(triggers) != 1:
@@ -178,9 +177,7 @@ def _build(name: str, func: Callable[..., Any], bindings: list[dict[str, Any]],
     if kind == "timerTrigger":
         schedule = resolve_setting(trigger["schedule"], env, function=name)
         if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
-            raise IndexingError(
-                f"Function '{name}': '{schedule}' is not a 6-field NCRONTAB expression."
-            )
+            raise IndexingError(f"Function '{name}': '{schedule}' is not a 6-field NCRONTAB expression.")
         return TimerFunction(**common, schedule=schedule, run_on_startup=bool(trigger.get("runOnStartup")))
     raise IndexingError(f"Function '{name}': trigger type '{kind}' is not supported locally.")
 

@@ -70,9 +70,7 @@ class QueuePump:
                 continue
             busy = {m.session_id for m in self._inflight.values() if m.session_id is not None}
             try:
-                received = await self._db(
-                    self._store.receive, self.fn.queue_name, exclude_sessions=busy
-                )
+                received = await self._db(self._store.receive, self.fn.queue_name, exclude_sessions=busy)
             except Exception:
                 log.exception("Receiving from queue '%s' failed", self.fn.queue_name)
                 received = None

@@ -12,9 +12,7 @@ from typing import Any
 __all__ = ["HostOptions", "load_local_settings"]
 
 
-def load_local_settings(
-    path: str | Path, environ: MutableMapping[str, str] | None = None
-) -> list[str]:
+def load_local_settings(path: str | Path, environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Copy ``Values`` into the environment without overriding what is already set.
 
     ``func start`` does the same, so a variable exported in the shell (or by a test) wins over

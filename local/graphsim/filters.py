@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from .errors import GraphError
 from .zones import parse_instant
 
 
@@ -144,7 +145,10 @@ def parse_event_filter(text: str) -> list[Clause]:
         if isinstance(c, Compare):
             if c.path.lower() not in ("start/datetime", "end/datetime"):
                 raise FilterError(f"unsupported property {c.path}")
-            parse_instant(c.value)  # reject malformed dates at parse time, not per event
+            try:  # reject malformed dates at parse time, not per event
+                parse_instant(c.value)
+            except GraphError as exc:
+                raise FilterError(f"not a date: {c.value}") from exc
     return clauses
 
 

@@ -170,7 +170,7 @@ class GraphHandlers:
             return items
         try:
             clauses = parse_event_filter(raw)
-        except (FilterError, GraphError) as exc:
+        except FilterError as exc:
             raise _invalid_filter() from exc
         return [e for e in items if matches_event(clauses, e.ext_values(), e.start, e.end)]
 

@@ -37,6 +37,8 @@ class RunningSimulator:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        # Clients in tests often leave keep-alive connections open; don't wait for them.
+        self._server.force_exit = True
         self._thread.join(timeout=10)
 
     def __enter__(self) -> RunningSimulator:

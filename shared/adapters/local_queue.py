@@ -127,9 +127,7 @@ class LocalQueueStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection guarded by a lock: statements are short, and sqlite3 connections must
         # not be used by two threads at once. isolation_level=None: we issue BEGIN ourselves.
-        self._db = sqlite3.connect(
-            str(self.path), timeout=30, isolation_level=None, check_same_thread=False
-        )
+        self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -195,9 +193,7 @@ class LocalQueueStore:
 
     # -- receiving and settling ----------------------------------------------------------------
 
-    def receive(
-        self, queue: str, *, exclude_sessions: Collection[str] = ()
-    ) -> ReceivedMessage | None:
+    def receive(self, queue: str, *, exclude_sessions: Collection[str] = ()) -> ReceivedMessage | None:
         """Peek-lock the next deliverable message, or return None when there is none."""
         now = self._clock()
         excluded = list(exclude_sessions)
@@ -205,6 +201,15 @@ class LocalQueueStore:
         sql = _RECEIVE.format(exclude=f"AND m.session_id NOT IN ({marks})" if excluded else "")
         params: dict[str, Any] = {"queue": queue, "now": now}
         params.update({f"x{i}": s for i, s in enumerate(excluded)})
+        with self._lock:
+            # Idle polling is the common case: answer it with a read, without the write lock.
+            candidate = self._db.execute(
+                "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND enqueued_at <= ?"
+                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
+                (queue, now, now),
+            ).fetchone()
+        if candidate is None:
+            return None
         with self._write() as db:
             self._expire_poison_locks(db, queue, now)
             row = db.execute(sql, params).fetchone()
@@ -255,8 +260,7 @@ class LocalQueueStore:
 
     def _locked_seq(self, db: sqlite3.Connection, lock_token: str) -> tuple[int, int]:
         row = db.execute(
-            "SELECT seq, delivery_count FROM messages WHERE lock_token = ? AND dead = 0"
-            " AND locked_until > ?",
+            "SELECT seq, delivery_count FROM messages WHERE lock_token = ? AND dead = 0 AND locked_until > ?",
             (lock_token, self._clock()),
         ).fetchone()
         if row is None:

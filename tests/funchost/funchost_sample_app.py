@@ -76,8 +76,13 @@ async def work(msg: func.ServiceBusMessage) -> None:
     """Body: {"n": int, "fail": bool, "sleep": seconds, "sleep_first": seconds on delivery 1}."""
     data = json.loads(msg.get_body())
     session = msg.session_id or ""
-    entry = {"session": session, "n": data.get("n"), "delivery_count": msg.delivery_count,
-             "message_id": msg.message_id, "props": dict(msg.application_properties)}
+    entry = {
+        "session": session,
+        "n": data.get("n"),
+        "delivery_count": msg.delivery_count,
+        "message_id": msg.message_id,
+        "props": dict(msg.application_properties),
+    }
     with _lock:
         attempts.append(entry)
         if session in _active_sessions:

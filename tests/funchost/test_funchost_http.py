@@ -19,9 +19,7 @@ def test_an_anonymous_route_gets_route_params_query_and_optional_params(client: 
     assert client.get("/api/greet/ada/hello/").json()["route"] == {"name": "ada", "greeting": "hello"}
 
 
-def test_a_function_route_needs_a_function_key_or_the_master_key(
-    client: httpx.Client, host: LocalFunctionHost
-) -> None:
+def test_a_function_route_needs_a_function_key_or_the_master_key(client: httpx.Client, host: LocalFunctionHost) -> None:
     assert client.get("/api/secure/7").status_code == 401
     assert client.get("/api/secure/7", params={"code": "wrong"}).status_code == 401
     ok = client.post("/api/secure/7", params={"code": host.function_key}, content=b"payload")
@@ -46,9 +44,7 @@ def test_routes_honour_constraints_methods_and_the_prefix(client: httpx.Client, 
     assert client.get("/api/nowhere").status_code == 404
 
 
-def test_an_exception_gives_a_bare_500_and_is_logged(
-    client: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_exception_gives_a_bare_500_and_is_logged(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="funchost"):
         response = client.get("/api/boom")
     assert response.status_code == 500

@@ -17,8 +17,9 @@ QUEUE = "sample-work"
 
 def message(n: int, session: str, **data: Any) -> OutboundMessage:
     body = json.dumps({"n": n, **data}).encode()
-    return OutboundMessage(body=body, message_id=f"{session}-{n}", session_id=session,
-                           application_properties={"source": "test"})
+    return OutboundMessage(
+        body=body, message_id=f"{session}-{n}", session_id=session, application_properties={"source": "test"}
+    )
 
 
 def store() -> LocalQueueStore:
@@ -45,8 +46,13 @@ def test_messages_are_processed_in_order_within_each_session_one_at_a_time(
 def test_the_function_gets_the_message_metadata(host: LocalFunctionHost, sample: Any, wait_for: Any) -> None:
     store().send(QUEUE, [message(1, "meta")])
     [entry] = wait_for(lambda: sample.processed)
-    assert entry == {"session": "meta", "n": 1, "delivery_count": 1, "message_id": "meta-1",
-                     "props": {"source": "test"}}
+    assert entry == {
+        "session": "meta",
+        "n": 1,
+        "delivery_count": 1,
+        "message_id": "meta-1",
+        "props": {"source": "test"},
+    }
 
 
 def test_a_failing_message_is_retried_then_dead_lettered_and_can_be_replayed(
@@ -85,9 +91,7 @@ def test_the_host_sets_the_queue_path_for_the_app_when_it_is_absent(
     assert os.environ[QUEUE_PATH_ENV] == str((host_env / "elsewhere" / "queue.sqlite3").resolve())
 
 
-def test_stopping_the_host_lets_an_in_flight_message_finish(
-    start_host: Any, sample: Any, wait_for: Any
-) -> None:
+def test_stopping_the_host_lets_an_in_flight_message_finish(start_host: Any, sample: Any, wait_for: Any) -> None:
     host = start_host()
     q = store()
     q.send(QUEUE, [message(1, "slow", sleep=0.5)])
