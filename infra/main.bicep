@@ -116,16 +116,16 @@ var allTags = union({
   environment: environmentName
 }, tags)
 
-var name = toLower('${baseName}-${environmentName}')
+var workloadName = toLower('${baseName}-${environmentName}')
 var suffix = uniqueString(subscription().id, resourceGroup().id, baseName, environmentName)
 var storageAccountName = take(toLower(replace('st${baseName}${environmentName}${suffix}', '-', '')), 24)
-var keyVaultName = take('kv-${name}-${suffix}', 24)
+var keyVaultName = take('kv-${workloadName}-${suffix}', 24)
 var deploymentContainerName = 'app-package'
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
   params: {
-    name: 'id-${name}'
+    name: 'id-${workloadName}'
     location: location
     tags: allTags
   }
@@ -134,8 +134,8 @@ module identity 'modules/identity.bicep' = {
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
-    workspaceName: 'log-${name}'
-    appInsightsName: 'appi-${name}'
+    workspaceName: 'log-${workloadName}'
+    appInsightsName: 'appi-${workloadName}'
     location: location
     retentionInDays: logRetentionInDays
     tags: allTags
@@ -145,7 +145,7 @@ module monitoring 'modules/monitoring.bicep' = {
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    name: storageAccountName
+    accountName: storageAccountName
     location: location
     skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
@@ -156,7 +156,7 @@ module storage 'modules/storage.bicep' = {
 module serviceBus 'modules/servicebus.bicep' = {
   name: 'servicebus'
   params: {
-    name: 'sb-${name}-${suffix}'
+    name: 'sb-${workloadName}-${suffix}'
     location: location
     skuName: serviceBusSkuName
     tags: allTags
@@ -188,8 +188,8 @@ module rbac 'modules/rbac.bicep' = {
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
-    name: 'func-${name}-${take(suffix, 8)}'
-    planName: 'plan-${name}'
+    name: 'func-${workloadName}-${take(suffix, 8)}'
+    planName: 'plan-${workloadName}'
     location: location
     hostingPlan: hostingPlan
     flexMaximumInstanceCount: flexMaximumInstanceCount

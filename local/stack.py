@@ -1,0 +1,229 @@
+"""The local stack: Azurite, the Graph simulator (unless real endpoints are given) and the function
+app on the local host. ``python -m local.stack [--demo]``; also used by the end-to-end tests and the
+benchmark through ``LocalStack``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from local.azurite import RunningAzurite, start_azurite
+from local.funchost import HostProcess
+from local.graphsim.server import RunningSimulator, start_simulator
+from local.sample_day import RESOURCES
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "planning-events"
+EXTERNAL_GRAPH = ("CALENDAR_MSGRAPH_GRAPH_ENDPOINT", "CALENDAR_MSGRAPH_AUTH_ENDPOINT")
+
+
+@dataclass
+class LocalStack:
+    """Starts and stops the parts; every part listens on loopback only."""
+
+    state_dir: Path = ROOT / ".local"
+    port: int = 7071
+    users: Mapping[str, str] = field(default_factory=lambda: dict(RESOURCES))
+    settings: Mapping[str, str] = field(default_factory=dict)
+    lock_seconds: float | None = None
+    azurite: RunningAzurite | None = None
+    simulator: RunningSimulator | None = None
+    host: HostProcess | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_simulator(self) -> bool:
+        return not all(os.environ.get(name) for name in EXTERNAL_GRAPH)
+
+    def start(self) -> LocalStack:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        queue_path = self.state_dir / "queue.sqlite3"
+        for stale in (queue_path, Path(f"{queue_path}-wal"), Path(f"{queue_path}-shm")):
+            stale.unlink(missing_ok=True)  # every run starts from an empty queue, like fresh Azurite
+        self.azurite = start_azurite()
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CALENDAR_MSGRAPH_")}
+        env.update({
+            "AzureWebJobsStorage": self.azurite.connection_string,
+            "CONNECTOR_LOCAL_QUEUE_PATH": str(queue_path),
+            "CONNECTOR_TABLE_PREFIX": "connector",
+            "CALENDAR_MSGRAPH_SYNCHRONIZE": "true",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if self.lock_seconds is not None:
+            env["CONNECTOR_LOCAL_QUEUE_LOCK_SECONDS"] = str(self.lock_seconds)
+        if self.uses_simulator:
+            tenant, client, secret = str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(24)
+            self.simulator = start_simulator(state_dir=self.state_dir / "graphsim", tenant_id=tenant,
+                                             client_id=client, client_secret=secret)
+            for upn, name in self.users.items():
+                self.simulator.state.add_user(upn, name)
+            env.update({
+                "CALENDAR_MSGRAPH_TENANT_GUID": tenant,
+                "CALENDAR_MSGRAPH_CLIENT_ID": client,
+                "CALENDAR_MSGRAPH_CLIENT_SECRET": secret,
+                "CALENDAR_MSGRAPH_GRAPH_ENDPOINT": self.simulator.graph_endpoint,
+                "CALENDAR_MSGRAPH_AUTH_ENDPOINT": self.simulator.auth_endpoint,
+                # The simulator's CA is new each run; only the local app process trusts it.
+                "SSL_CERT_FILE": str(self.simulator.ca_path),
+                "REQUESTS_CA_BUNDLE": str(self.simulator.ca_path),
+            })
+        else:
+            env.update({k: v for k, v in os.environ.items() if k.startswith("CALENDAR_MSGRAPH_")})
+            env.setdefault("CALENDAR_MSGRAPH_SYNCHRONIZE", "true")
+        env.update(self.settings)
+        self.env = env
+        self.host = HostProcess("function_app", cwd=ROOT, env=env, state_dir=self.state_dir, port=self.port)
+        try:
+            self.host.start(timeout=60)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.host is not None:
+            self.host.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+        if self.azurite is not None:
+            self.azurite.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers for the demo, the tests and the benchmark --------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        assert self.host is not None
+        return self.host.base_url
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+
+    def post_events(self, events: list[dict[str, Any]]) -> httpx.Response:
+        assert self.host is not None
+        with self.client() as client:
+            return client.post("/api/planning/events", json=events,
+                               headers={"x-functions-key": self.host.function_key,
+                                        "content-type": "application/cloudevents-batch+json"})
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        assert self.host is not None
+        with self.client() as client:
+            return client.request(method, path, headers={"x-functions-key": self.host.master_key}, **kwargs)
+
+    def queue_counts(self) -> dict[str, int]:
+        response = self.admin("GET", f"/admin/queues/{QUEUE}")
+        response.raise_for_status()
+        counts: dict[str, int] = response.json()
+        return counts
+
+    def wait_until_drained(self, timeout: float = 120) -> None:
+        """Until no message is waiting, scheduled or in flight."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = self.queue_counts()
+            if counts.get("active", 0) == 0 and counts.get("scheduled", 0) == 0 and counts.get("locked", 0) == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"queue not drained after {timeout} s: {self.queue_counts()}")
+
+    def calendar(self, mailbox: str) -> list[dict[str, Any]]:
+        assert self.simulator is not None, "calendars are read from the simulator"
+        return self.simulator.state.events_of(mailbox)
+
+
+def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+
+    def local(value: dict[str, str]) -> str:
+        instant = datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=ZoneInfo("UTC"))
+        return instant.astimezone(tz).strftime("%a %d %b %H:%M")
+
+    for mailbox, name in stack.users.items():
+        events = stack.calendar(mailbox)
+        print(f"\n{name} <{mailbox}>: {len(events)} event(s)")
+        rows = [("Start", "End", "Show as", "Subject", "Location")]
+        for event in events:
+            rows.append((local(event["start"]), local(event["end"]) if not event.get("isAllDay") else "(all day)",
+                         event.get("showAs", ""), event.get("subject", ""),
+                         (event.get("location") or {}).get("displayName", "")))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
+        for index, row in enumerate(rows):
+            print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+            if index == 0:
+                print("  " + "  ".join("-" * width for width in widths))
+
+
+def _demo(stack: LocalStack) -> None:
+    from local.sample_day import sample_day
+
+    events = sample_day()
+    print(f"\nPosting a sample planning day: {len(events)} events, all nine change kinds ...")
+    response = stack.post_events(events)
+    print(f"  POST /api/planning/events -> {response.status_code} {response.text[:120]}")
+    response.raise_for_status()
+    stack.wait_until_drained()
+    print_calendars(stack)
+    dead = stack.admin("GET", "/api/manage/deadletters").json()["value"]
+    print(f"\nDead letters: {len(dead)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
+    parser.add_argument("--demo", action="store_true", help="replay the sample day and print the calendars")
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    args = parser.parse_args(argv)
+    if shutil.which("node") is None:
+        print("Node.js is needed for Azurite", file=sys.stderr)
+        return 2
+    stack = LocalStack(state_dir=args.state_dir, port=args.port)
+    print("Starting Azurite, " + ("the Graph simulator, " if stack.uses_simulator else "") + "and the function app ...")
+    stack.start()
+    try:
+        print(f"Function app: {stack.base_url}/api  (keys in {args.state_dir / 'host-keys.json'})")
+        if stack.simulator is not None:
+            print(f"Graph simulator: {stack.simulator.base_url}  (calendars: GET {stack.simulator.base_url}"
+                  "/_sim/mailboxes/<email>/events)")
+        if args.demo:
+            _demo(stack)
+        print("\nServing until Ctrl-C.")
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            while not stopped.wait(0.5):
+                if stack.host is not None and stack.host.proc is not None and stack.host.proc.poll() is not None:
+                    print("the function host stopped", file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+    finally:
+        print("Stopping ...")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
