@@ -145,7 +145,7 @@ module monitoring 'modules/monitoring.bicep' = {
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    accountName: storageAccountName
+    name: storageAccountName
     location: location
     skuName: storageSkuName
     deploymentContainerName: deploymentContainerName

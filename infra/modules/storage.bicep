@@ -5,7 +5,7 @@
 @description('Storage account name (3-24 lowercase letters and digits).')
 @minLength(3)
 @maxLength(24)
-param accountName string
+param name string
 
 @description('Azure region.')
 param location string
@@ -26,7 +26,7 @@ param deploymentContainerName string
 param tags object = {}
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: accountName
+  name: name
   location: location
   tags: tags
   kind: 'StorageV2'

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from local.azurite import azurite_command
+from local.stack import LocalStack
+
+ALL_USERS = {
+    "anna.berger@contoso.com": "Anna Berger",
+    "ben.okafor@contoso.com": "Ben Okafor",
+    "carla.silva@contoso.com": "Carla Silva",
+    **{f"worker{i:02d}@contoso.com": f"Worker {i:02d}" for i in range(20)},
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    try:
+        azurite_command()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    running = LocalStack(state_dir=Path(tmp_path_factory.mktemp("stack")), port=0, users=ALL_USERS,
+                         lock_seconds=2).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_simulator(stack: LocalStack) -> Iterator[None]:
+    assert stack.simulator is not None
+    stack.simulator.state.reset()
+    yield
+    stack.simulator.state.reset()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60, message: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{message} not met within {timeout} s")
