@@ -59,6 +59,8 @@ class Settings:
     queue: QueueConnection = field(default_factory=QueueConnection)
     table_prefix: str = "connector"
     managed_identity_client_id: str | None = None
+    # Extra CA bundle to trust (the local Graph simulator's); None trusts the system store only.
+    ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
             queue=_queue(env),
             table_prefix=_table_prefix(env),
             managed_identity_client_id=_text(env, "AZURE_CLIENT_ID"),
+            ca_file=_text(env, "SSL_CERT_FILE"),
         )
 
 

@@ -72,6 +72,8 @@ resource sbReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 // Host storage: the Functions host keeps leases, timer state and keys in blobs, and Flex Consumption
 // reads the deployment package from a blob container. Storage Blob Data Owner is the documented role.
+// No Storage Queue Data Contributor: the host needs storage queues only for blob triggers and Durable
+// Functions, and the connector has neither (its queues are Service Bus).
 resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
   scope: storage

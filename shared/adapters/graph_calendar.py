@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from shared.adapters.graph_client import build_graph_service_client, retry_after_seconds
 from shared.config import Settings
@@ -100,7 +101,7 @@ class GraphCalendarGateway:
             select=["id"],
             top=5,
         )
-        config = EventsRequestBuilder.EventsRequestBuilderGetRequestConfiguration(query_parameters=query)
+        config = RequestConfiguration(query_parameters=query)
         user = await self._user(mailbox)
         found = await self._call(mailbox, user.events.get(request_configuration=config))
         ids = [str(e.id) for e in (found.value or [])] if found else []
@@ -117,8 +118,8 @@ class GraphCalendarGateway:
 
             literal = mailbox.replace("'", "''")
             query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-                filter=f"mail eq '{literal}' or userPrincipalName eq '{literal}'", select=["id"])
-            config = UsersRequestBuilder.UsersRequestBuilderGetRequestConfiguration(query_parameters=query)
+                filter=f"mail eq '{literal}'", select=["id"])
+            config = RequestConfiguration(query_parameters=query)
             found = await self._call(mailbox, self._client.users.get(request_configuration=config))
             if not found or not found.value:
                 raise UnknownMailbox(f"no Microsoft 365 user has the email address {mailbox}")

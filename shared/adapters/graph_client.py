@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections import defaultdict
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -120,13 +121,15 @@ def build_graph_service_client(settings: Settings, credential: Any = None) -> tu
         from azure.identity.aio import ClientSecretCredential
 
         assert settings.tenant_id and settings.client_id and settings.client_secret
+        extra = {"connection_verify": settings.ca_file} if settings.ca_file else {}
         credential = ClientSecretCredential(
-            settings.tenant_id, settings.client_id, settings.client_secret, authority=settings.auth_endpoint,
+            settings.tenant_id, settings.client_id, settings.client_secret, authority=settings.auth_endpoint, **extra,
         )
         closers.append(credential)
     host = urlsplit(settings.graph_endpoint).hostname or ""
     auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
-    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
+    http = httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(30.0, connect=10.0),
                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
     closers.append(http)
     middleware: list[BaseMiddleware] = [

@@ -40,7 +40,10 @@ def in_ci() -> bool:
 
 def missing_tool(reason: str) -> None:
     """Fail under CI (a green run must have run the check), skip with the reason elsewhere."""
-    message = f"{reason}; create it with: python3 -m venv .venv-iac && .venv-iac/bin/pip install -r requirements-iac.txt"
+    message = (
+        f"{reason}; create it with: "
+        "python3 -m venv .venv-iac && .venv-iac/bin/pip install -r requirements-iac.txt"
+    )
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

@@ -56,11 +56,13 @@ def checkov_report(checkov_bin: Path) -> dict[str, Any]:
 class TestBicepFiles:
     def test_the_expected_modules_exist(self) -> None:
         found = {p.relative_to(INFRA).as_posix() for p in bicep_files()}
-        assert EXPECTED_FILES <= found, f"missing: {sorted(EXPECTED_FILES - found)}"
+        assert found >= EXPECTED_FILES, f"missing: {sorted(EXPECTED_FILES - found)}"
 
     @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: p.relative_to(INFRA).as_posix())
     def test_every_bicep_file_parses(self, path: Path, parsed_bicep: dict[Path, dict[str, Any]]) -> None:
         outcome = parsed_bicep[path]
+        # pycep-parser 0.5 also rejects newer syntax (user-defined `func`, multi-line `? :`) and more than
+        # four comment lines in a row inside a resource: split long runs of checkov:skip lines.
         assert "error" not in outcome, f"{path.relative_to(REPO)} does not parse: {outcome.get('error')}"
 
     def test_every_module_reference_points_to_a_file(self, parsed_bicep: dict[Path, dict[str, Any]]) -> None:
