@@ -3,53 +3,22 @@ application function from ``shared`` and encodes the result; no business logic l
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
 from importlib import resources
 
 import azure.functions as func
 
 from shared.app import ingest, manage, sync
-from shared.app.responses import Reply
-from shared.bootstrap import Services, build_services
-from shared.config import Settings
-from shared.errors import ConfigurationError
+from shared.bootstrap import current_services
+from triggers_http import to_http_response as _http
 
 app = func.FunctionApp()
-logger = logging.getLogger("connector")
-
-_services_by_loop: dict[asyncio.AbstractEventLoop, Services] = {}
-_build_lock = asyncio.Lock()
-
-
-async def _services() -> Services:
-    """Built on first use, once per event loop (the SDKs' connections belong to one loop)."""
-    loop = asyncio.get_running_loop()
-    services = _services_by_loop.get(loop)
-    if services is None:
-        async with _build_lock:
-            services = _services_by_loop.get(loop)
-            if services is None:
-                try:
-                    services = build_services(Settings.from_env(os.environ))
-                except ConfigurationError as exc:
-                    logger.critical("configuration error: %s", exc)
-                    raise
-                _services_by_loop[loop] = services
-    return services
-
-
-def _http(reply: Reply) -> func.HttpResponse:
-    return func.HttpResponse(reply.body, status_code=reply.status, mimetype=reply.content_type,
-                             headers=reply.headers or None)
 
 
 @app.function_name("planning_events")
 @app.route(route="planning/events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 async def planning_events(req: func.HttpRequest) -> func.HttpResponse:
-    reply = await ingest.ingest_planning_events(req.get_body(), req.headers.get("content-type"), await _services())
-    return _http(reply)
+    services = await current_services()
+    return _http(await ingest.ingest_planning_events(req.get_body(), req.headers.get("content-type"), services))
 
 
 @app.function_name("planning_sync")
@@ -62,13 +31,13 @@ async def planning_sync(msg: func.ServiceBusMessage) -> None:
         session_id=msg.session_id,
         application_properties=msg.application_properties or {},
     )
-    await sync.sync_planning_message(msg.get_body(), delivery, await _services())
+    await sync.sync_planning_message(msg.get_body(), delivery, await current_services())
 
 
 @app.function_name("manage_resources")
 @app.route(route="manage/resources", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 async def manage_resources(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.list_resources(await _services()))
+    return _http(await manage.list_resources(await current_services()))
 
 
 @app.function_name("manage_resource")
@@ -76,26 +45,26 @@ async def manage_resources(req: func.HttpRequest) -> func.HttpResponse:
 async def manage_resource(req: func.HttpRequest) -> func.HttpResponse:
     email = req.route_params["email"]
     if req.method == "PUT":
-        return _http(await manage.put_resource(email, req.get_body(), await _services()))
-    return _http(await manage.get_resource(email, await _services()))
+        return _http(await manage.put_resource(email, req.get_body(), await current_services()))
+    return _http(await manage.get_resource(email, await current_services()))
 
 
 @app.function_name("manage_deadletters")
 @app.route(route="manage/deadletters", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 async def manage_deadletters(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.list_dead_letters(await _services()))
+    return _http(await manage.list_dead_letters(await current_services()))
 
 
 @app.function_name("manage_deadletter_replay")
 @app.route(route="manage/deadletters/{id}/replay", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 async def manage_deadletter_replay(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.replay_dead_letter(req.route_params["id"], await _services()))
+    return _http(await manage.replay_dead_letter(req.route_params["id"], await current_services()))
 
 
 @app.function_name("manage_deadletter")
 @app.route(route="manage/deadletters/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ADMIN)
 async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.discard_dead_letter(req.route_params["id"], await _services()))
+    return _http(await manage.discard_dead_letter(req.route_params["id"], await current_services()))
 
 
 @app.function_name("openapi")

@@ -6,16 +6,22 @@ are imported only when the adapter that needs them is first built, which keeps c
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import Settings
+from shared.errors import ConfigurationError
 from shared.ports import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.queueing import MessageQueue
 
-__all__ = ["Services", "build_services", "utcnow"]
+__all__ = ["Services", "build_services", "current_services", "utcnow"]
+
+logger = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -100,3 +106,21 @@ def _queue(settings: Settings) -> MessageQueue:
     from shared.adapters.servicebus import ServiceBusQueue
 
     return ServiceBusQueue(settings.queue, managed_identity_client_id=settings.managed_identity_client_id)
+
+
+_services_by_loop: dict[asyncio.AbstractEventLoop, Services] = {}
+
+
+async def current_services() -> Services:
+    """The worker's services, built from the app settings on first use, once per event loop
+    (the SDKs' connections belong to the loop that opened them). Triggers call this."""
+    loop = asyncio.get_running_loop()
+    services = _services_by_loop.get(loop)
+    if services is None:
+        try:
+            services = build_services(Settings.from_env(os.environ))
+        except ConfigurationError as exc:
+            logger.critical("configuration error: %s", exc)
+            raise
+        _services_by_loop[loop] = services
+    return services
