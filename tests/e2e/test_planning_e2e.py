@@ -200,3 +200,13 @@ class TestCrash:
         held = [e["subject"] for m in mailboxes for e in stack.calendar(m)]
         assert sorted(held) == sorted(f"Crash {i}" for i in range(30))
         assert dead_letters(stack) == []
+
+
+class TestSecrets:
+    def test_no_secret_or_key_appears_in_the_hosts_output(self, stack: LocalStack) -> None:
+        post_and_drain(stack, [event("task.planned", "task/secret-1", task("worker17@contoso.com"))])
+        assert stack.host is not None
+        output = stack.host.output
+        assert "planning_sync" in output or "message" in output, "the host logged its work"
+        for secret in (stack.env["CALENDAR_MSGRAPH_CLIENT_SECRET"], stack.host.master_key, stack.host.function_key):
+            assert secret not in output
