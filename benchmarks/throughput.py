@@ -101,7 +101,8 @@ def run_connector(stack: LocalStack, load: Workload) -> dict[str, float]:
     latencies = []
     for mailbox in stack.users:
         for event in stack.calendar(mailbox):
-            keys = [p["value"] for p in event.get("singleValueExtendedProperties", []) if p["id"] == SOURCE_KEY_PROPERTY]
+            props = event.get("singleValueExtendedProperties", [])
+            keys = [p["value"] for p in props if p["id"] == SOURCE_KEY_PROPERTY]
             if not keys:
                 continue
             subject = keys[0].split(" ", 1)[1]
@@ -144,9 +145,9 @@ def run_naive(stack: LocalStack, load: Workload) -> dict[str, float]:
             mailbox = where.get(event.subject) or (desired.mailbox if desired else None)
             if mailbox is None:
                 continue
-            found = _naive_call(graph, "GET", f"/users/{mailbox}/events", params={
-                "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{SOURCE_KEY_PROPERTY}' and ep/value eq '{key}')",
-                "$select": "id"}).json()["value"]
+            lookup = f"singleValueExtendedProperties/Any(ep: ep/id eq '{SOURCE_KEY_PROPERTY}' and ep/value eq '{key}')"
+            found = _naive_call(graph, "GET", f"/users/{mailbox}/events",
+                                params={"$filter": lookup, "$select": "id"}).json()["value"]
             if found and (desired is None or desired.mailbox != mailbox):
                 _naive_call(graph, "DELETE", f"/users/{mailbox}/events/{found[0]['id']}")
                 found = []
