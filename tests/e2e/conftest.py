@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from local.azurite import azurite_command
 from local.stack import LocalStack
+from tests.support.builders import require_azurite
 
 ALL_USERS = {
     "anna.berger@contoso.com": "Anna Berger",
@@ -20,12 +19,7 @@ ALL_USERS = {
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    try:
-        azurite_command()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    require_azurite()
     running = LocalStack(state_dir=Path(tmp_path_factory.mktemp("stack")), port=0, users=ALL_USERS,
                          lock_seconds=2).start()
     yield running

@@ -1,24 +1,19 @@
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from local.azurite import RunningAzurite, azurite_command, start_azurite
+from local.azurite import RunningAzurite, start_azurite
 from shared.adapters.tables import TableStores
 from shared.config import Settings, TablesConnection
+from tests.support.builders import require_azurite
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[RunningAzurite]:
-    try:
-        azurite_command()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    require_azurite()
     running = start_azurite()
     yield running
     running.stop()

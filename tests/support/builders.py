@@ -66,3 +66,19 @@ class FakeWorld:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+def require_azurite() -> None:
+    """Skip without Azurite on a developer's machine; under CI a missing Azurite is a failure."""
+    import os
+
+    import pytest
+
+    from local.azurite import azurite_command
+
+    try:
+        azurite_command()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
