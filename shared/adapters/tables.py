@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,7 +146,7 @@ class TableMappingStore:
             raise ConcurrencyConflict(f"mapping of {mapping.key.subject} changed meanwhile") from exc
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise _transient(exc) from exc
-        return Mapping(**{**mapping.__dict__, "etag": result.get("etag")})
+        return replace(mapping, etag=result.get("etag"))
 
 
 class TableResourceStore:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import uuid
+from datetime import datetime
 
 from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
@@ -19,8 +20,8 @@ _EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
 _RECORD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _resource_json(mailbox: str, active: bool, updated_at: object = None) -> dict[str, object]:
-    return {"email": mailbox, "active": active, "updatedAt": updated_at.isoformat() if updated_at else None}  # type: ignore[attr-defined]
+def _resource_json(mailbox: str, active: bool, updated_at: datetime | None = None) -> dict[str, object]:
+    return {"email": mailbox, "active": active, "updatedAt": updated_at.isoformat() if updated_at else None}
 
 
 async def list_resources(services: Services) -> Reply:

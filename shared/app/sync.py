@@ -21,7 +21,7 @@ from shared.domain.contract import check_event
 from shared.domain.model import EntityKey, Mapping
 from shared.domain.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.render import desired_state
-from shared.errors import NotFound, PermanentError, Throttled
+from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
 from shared.ports import DeadLetterRecord
 from shared.queueing import PLANNING_QUEUE, OutboundMessage
 
@@ -172,8 +172,6 @@ async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reas
 
 
 def _invalid(reason: str) -> PermanentError:
-    from shared.errors import InvalidMessage
-
     return InvalidMessage(f"invalid planning event: {reason}")
 
 
