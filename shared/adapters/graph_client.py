@@ -113,7 +113,8 @@ def build_graph_service_client(settings: Settings, credential: Any = None) -> tu
         UrlReplaceHandler,
         UserAgentHandler,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
     from msgraph_core import GraphClientFactory
 
     closers: list[Any] = []

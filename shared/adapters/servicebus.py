@@ -54,7 +54,7 @@ class ServiceBusQueue:
                     message_id=message.message_id,
                     session_id=message.session_id,
                     content_type=message.content_type,
-                    application_properties=dict(message.application_properties),
+                    application_properties={str(k): v for k, v in message.application_properties.items()},
                     scheduled_enqueue_time_utc=message.scheduled_enqueue_time,
                 )
                 try:

@@ -148,7 +148,7 @@ async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: 
         body=body,
         message_id=f"{base_id}~{attempt}",
         session_id=delivery.session_id,
-        application_properties={**delivery.application_properties, ATTEMPT_PROPERTY: attempt},
+        application_properties={**_carried(delivery.application_properties), ATTEMPT_PROPERTY: attempt},
         scheduled_enqueue_time=services.clock() + timedelta(seconds=max(wait, 0.5)),
     )
     await services.queue.send(PLANNING_QUEUE, [message])
@@ -169,6 +169,11 @@ async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reas
     )
     await services.deadletters.add(record)
     logger.error("message %s dead-lettered as %s: %s", delivery.message_id, record.id, reason)
+
+
+def _carried(properties: MappingType[str, object]) -> dict[str, str | int]:
+    """Application properties to carry onto a rescheduled copy (queues take strings and numbers)."""
+    return {key: value if isinstance(value, str | int) else str(value) for key, value in properties.items()}
 
 
 def _invalid(reason: str) -> PermanentError:
