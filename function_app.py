@@ -7,11 +7,15 @@ from importlib import resources
 
 import azure.functions as func
 
+import triggers_credentials
+import triggers_rooms
 from shared.app import ingest, manage, sync
 from shared.bootstrap import current_services
 from triggers_http import to_http_response as _http
 
 app = func.FunctionApp()
+app.register_functions(triggers_rooms.bp)
+app.register_functions(triggers_credentials.bp)
 
 
 @app.function_name("planning_events")

@@ -108,6 +108,14 @@ param secretsAdminPrincipalId string = ''
 ])
 param secretsAdminPrincipalType string = 'User'
 
+@description('How the app authenticates to Graph: secret, certificate or federated (see README, Credentials).')
+@allowed([
+  'secret'
+  'certificate'
+  'federated'
+])
+param graphCredentialKind string = 'secret'
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -207,6 +215,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     graphTenantId: graphTenantId
     graphClientId: graphClientId
+    graphCredentialKind: graphCredentialKind
     outboundWebhookUrl: outboundWebhookUrl
     settingOverrides: appSettingOverrides
     tags: allTags
@@ -224,4 +233,6 @@ output keyVaultUri string = keyVault.outputs.uri
 output storageAccountName string = storage.outputs.name
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output managedIdentityClientId string = identity.outputs.clientId
+// Zero-secret federation (graphCredentialKind federated): run once, with rights on the app registration.
+output federatedCredentialCommand string = 'az ad app federated-credential create --id ${graphClientId} --parameters \'{"name":"calendar-connector-${environmentName}","issuer":"${environment().authentication.loginEndpoint}${graphTenantId}/v2.0","subject":"${identity.outputs.principalId}","audiences":["api://AzureADTokenExchange"],"description":"Function App ${functionApp.outputs.name} (user-assigned managed identity)"}\''
 output appInsightsName string = monitoring.outputs.appInsightsName

@@ -22,9 +22,12 @@ from typing import Any
 import httpx
 
 from local.azurite import RunningAzurite, start_azurite
+from local.booking_receiver import BookingReceiver, start_booking_receiver
 from local.funchost import HostProcess
 from local.graphsim.server import RunningSimulator, start_simulator
 from local.sample_day import RESOURCES
+from local.stack_credentials import DEFAULT_ROTATE_SCHEDULE, demo_rotation_and_doctor, start_vault_for
+from local.vaultsim.server import RunningVault
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "planning-events"
@@ -43,6 +46,9 @@ class LocalStack:
     azurite: RunningAzurite | None = None
     simulator: RunningSimulator | None = None
     host: HostProcess | None = None
+    booking: BookingReceiver | None = None
+    vault: RunningVault | None = None
+    use_vault: bool = True  # keep the Graph client secret in the Key Vault simulator, as deployed
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -56,13 +62,26 @@ class LocalStack:
             stale.unlink(missing_ok=True)  # every run starts from an empty queue, like fresh Azurite
         self.azurite = start_azurite()
         env = {key: value for key, value in os.environ.items() if not key.startswith("CALENDAR_MSGRAPH_")}
+        if self.port == 0:
+            self.port = _free_port()  # Graph must know the webhook URL before the host starts
         env.update({
             "AzureWebJobsStorage": self.azurite.connection_string,
             "CONNECTOR_LOCAL_QUEUE_PATH": str(queue_path),
             "CONNECTOR_TABLE_PREFIX": "connector",
             "CALENDAR_MSGRAPH_SYNCHRONIZE": "true",
             "PYTHONUNBUFFERED": "1",
+            # Rooms: Graph (the simulator) calls the webhooks on this host; timers far apart locally
+            # (tests and the demo run them on demand through POST /admin/functions/{name}).
+            "CONNECTOR_PUBLIC_BASE_URL": os.environ.get("CONNECTOR_PUBLIC_BASE_URL") or f"http://127.0.0.1:{self.port}",
+            "CONNECTOR_CLIENT_STATE_KEY": secrets.token_urlsafe(32),
+            "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE": "0 */30 * * * *",
+            "CONNECTOR_USERS_DIRECTORY_SCHEDULE": "0 */15 * * * *",
         })
+        if "CONNECTOR_OUTBOUND_WEBHOOK_URL" not in self.settings:
+            # The booking system's side: a local receiver that verifies the signatures.
+            self.booking = start_booking_receiver()
+            env.update({"CONNECTOR_OUTBOUND_WEBHOOK_URL": self.booking.url,
+                        "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": self.booking.secret})
         if self.lock_seconds is not None:
             env["CONNECTOR_LOCAL_QUEUE_LOCK_SECONDS"] = str(self.lock_seconds)
         if self.uses_simulator:
@@ -71,6 +90,9 @@ class LocalStack:
                                              client_id=client, client_secret=secret)
             for upn, name in self.users.items():
                 self.simulator.state.add_user(upn, name)
+            # Rooms need /places and subscriptions besides the calendar and directory roles.
+            self.simulator.state.add_app(client, secret, tenant,
+                                         roles=["Calendars.ReadWrite", "User.Read.All", "Place.Read.All"])
             env.update({
                 "CALENDAR_MSGRAPH_TENANT_GUID": tenant,
                 "CALENDAR_MSGRAPH_CLIENT_ID": client,
@@ -81,9 +103,13 @@ class LocalStack:
                 "SSL_CERT_FILE": str(self.simulator.ca_path),
                 "REQUESTS_CA_BUNDLE": str(self.simulator.ca_path),
             })
+            if self.use_vault:
+                self.vault = start_vault_for(self.state_dir, self.simulator, tenant=tenant, client=client,
+                                             secret=secret, env=env)
         else:
             env.update({k: v for k, v in os.environ.items() if k.startswith("CALENDAR_MSGRAPH_")})
             env.setdefault("CALENDAR_MSGRAPH_SYNCHRONIZE", "true")
+        env.setdefault("CALENDAR_MSGRAPH_ROTATE_SCHEDULE", DEFAULT_ROTATE_SCHEDULE)
         env.update(self.settings)
         self.env = env
         self.host = HostProcess("function_app", cwd=ROOT, env=env, state_dir=self.state_dir, port=self.port)
@@ -97,8 +123,12 @@ class LocalStack:
     def stop(self) -> None:
         if self.host is not None:
             self.host.stop()
+        if self.vault is not None:
+            self.vault.stop()
         if self.simulator is not None:
             self.simulator.stop()
+        if self.booking is not None:
+            self.booking.stop()
         if self.azurite is not None:
             self.azurite.stop()
 
@@ -151,6 +181,14 @@ class LocalStack:
         return self.simulator.state.events_of(mailbox)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -188,6 +226,10 @@ def _demo(stack: LocalStack) -> None:
     print_calendars(stack)
     dead = stack.admin("GET", "/api/manage/deadletters").json()["value"]
     print(f"\nDead letters: {len(dead)}")
+    demo_rotation_and_doctor(stack, next(iter(stack.users), None))
+    from local.demo_rooms import demo_rooms
+
+    demo_rooms(stack)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,12 +12,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
 from shared.errors import ConfigurationError
 from shared.ports import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.queueing import MessageQueue
+
+if TYPE_CHECKING:
+    from shared.credentials.runtime import CredentialRuntime
+    from shared.rooms.services import RoomPorts
 
 __all__ = ["Services", "build_services", "current_services", "utcnow"]
 
@@ -37,7 +41,11 @@ class Services:
     deadletters: DeadLetterStore
     calendar_factory: Callable[[], CalendarGateway]
     clock: Callable[[], datetime] = utcnow
+    rooms_factory: Callable[[], Any] | None = None
     _calendar: CalendarGateway | None = field(default=None, repr=False)
+    _rooms: Any = field(default=None, repr=False)
+    credentials_factory: Callable[[], Any] | None = None
+    _credentials: Any = field(default=None, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     def calendar(self) -> CalendarGateway:
@@ -46,7 +54,25 @@ class Services:
             self._closers.append(self._calendar)
         return self._calendar
 
+    def rooms(self) -> RoomPorts:
+        """The room use cases' ports (shared.rooms), built on first use."""
+        if self._rooms is None:
+            assert self.rooms_factory is not None
+            self._rooms = self.rooms_factory()
+            self._closers.append(self._rooms)
+        return self._rooms  # type: ignore[no-any-return]
+
+    def credentials(self) -> CredentialRuntime:
+        """The Graph credential provider, rotation and health (shared.credentials), built on first use."""
+        if self._credentials is None:
+            assert self.credentials_factory is not None
+            self._credentials = self.credentials_factory()
+            self._closers.append(self._credentials)
+        return self._credentials  # type: ignore[no-any-return]
+
     async def close(self) -> None:
+        self._rooms = None
+        self._credentials = None
         for closer in reversed(self._closers):
             close = getattr(closer, "close", None)
             if close is not None:
@@ -64,9 +90,12 @@ def build_services(
     deadletters: DeadLetterStore | None = None,
     calendar: CalendarGateway | None = None,
     clock: Callable[[], datetime] | None = None,
+    rooms: RoomPorts | None = None,
+    credentials: CredentialRuntime | None = None,
 ) -> Services:
     """Real adapters for every port left as None."""
     closers: list[Any] = []
+    stores: Any = None
     if queue is None:
         queue = _queue(settings)
         closers.append(queue)
@@ -84,9 +113,29 @@ def build_services(
             return calendar
         from shared.adapters.graph_calendar import GraphCalendarGateway
 
-        return GraphCalendarGateway.from_settings(settings)
+        return GraphCalendarGateway.from_settings(settings, credential=services.credentials().provider)
 
-    return Services(
+    def credentials_factory() -> CredentialRuntime:
+        if credentials is not None:
+            return credentials
+        from shared.credentials.runtime import build_credential_runtime
+
+        return build_credential_runtime(settings, tables=stores, clock=clock or utcnow)
+
+    def rooms_factory() -> RoomPorts:
+        if rooms is not None:
+            return rooms
+        from shared.adapters.tables import TableStores
+        from shared.rooms.wiring import real_room_ports
+
+        def credential() -> Any:
+            return services.credentials().provider
+
+        if stores is not None:
+            return real_room_ports(settings, stores, owns_stores=False, credential=credential)
+        return real_room_ports(settings, TableStores(settings), owns_stores=True, credential=credential)
+
+    services = Services(
         settings=settings,
         queue=queue,
         mappings=mappings,
@@ -94,8 +143,11 @@ def build_services(
         deadletters=deadletters,
         calendar_factory=calendar_factory,
         clock=clock or utcnow,
+        rooms_factory=rooms_factory,
+        credentials_factory=credentials_factory,
         _closers=closers,
     )
+    return services
 
 
 def _queue(settings: Settings) -> MessageQueue:

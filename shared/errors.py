@@ -4,7 +4,9 @@
     ├── ConfigurationError     a setting is missing or malformed: fail at start, naming the setting
     ├── TransientError         worth retrying: the message is redelivered
     │   ├── Throttled          429/503 with an optional Retry-After: the queue does the waiting
-    │   └── ConcurrencyConflict another writer changed the mapping row (ETag mismatch)
+    │   ├── ConcurrencyConflict another writer changed the mapping row (ETag mismatch)
+    │   └── CredentialUnavailable no working Graph credential (expired, revoked, vault unreachable):
+    │                          the worker defers its messages instead of spending their deliveries
     ├── PermanentError         retrying cannot help: dead-lettered at once with the reason
     │   ├── InvalidMessage     the message does not meet the event contract
     │   ├── UnknownMailbox     Graph does not know the resource's mailbox
@@ -19,6 +21,7 @@ __all__ = [
     "ConcurrencyConflict",
     "ConfigurationError",
     "ConnectorError",
+    "CredentialUnavailable",
     "Forbidden",
     "InvalidMessage",
     "NotFound",
@@ -53,6 +56,10 @@ class Throttled(TransientError):
 
 class ConcurrencyConflict(TransientError):
     """Optimistic concurrency lost: reload and replan on the next delivery."""
+
+
+class CredentialUnavailable(TransientError):
+    """No credential can obtain a Graph token now; the reason names the fix and never a secret value."""
 
 
 class PermanentError(ConnectorError):

@@ -33,6 +33,10 @@ class CalendarGateway(Protocol):
         """The id of an event tagged with ``source_key`` starting at or after ``not_before``, if any."""
         ...
 
+    async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
+        """The iCalUId of an event (recorded for reservations, so the room's copy is known as ours)."""
+        ...
+
 
 class MappingStore(Protocol):
     async def get(self, key: EntityKey) -> Mapping | None: ...

@@ -91,6 +91,20 @@ param outboundWebhookUrl string = ''
 @description('Key Vault secret name of the outbound webhook signing secret (whsec_...); referenced only when outboundWebhookUrl is set.')
 param outboundWebhookSecretName string = 'outbound-webhook-secret'
 
+@description('Key Vault secret name of the HMAC key that signs Graph subscription clientStates (32+ random characters; comma-separated while rotating).')
+param clientStateKeySecretName string = 'connector-client-state-key'
+
+@description('How the app proves itself to Entra: secret (in Key Vault, rotated by the app), certificate (in Key Vault, rolled by the app) or federated (the managed identity, nothing stored).')
+@allowed([
+  'secret'
+  'certificate'
+  'federated'
+])
+param graphCredentialKind string = 'secret'
+
+@description('Key Vault secret name of the certificate (PEM or PKCS#12, with its private key) when graphCredentialKind is certificate.')
+param graphCertificateName string = 'graph-client-certificate'
+
 @description('Connector settings that differ from the defaults below, e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
 param settingOverrides object = {}
 
@@ -102,6 +116,7 @@ var isFlex = hostingPlan == 'FlexConsumption'
 // Versionless Key Vault references: the platform follows a new secret version (after its periodic refresh).
 var graphClientSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${graphClientSecretName}/)'
 var outboundWebhookSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${outboundWebhookSecretName}/)'
+var clientStateKeyReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${clientStateKeySecretName}/)'
 
 var flexSku = {
   name: 'FC1'
@@ -213,6 +228,16 @@ var connectorSettings = {
   CALENDAR_MSGRAPH_TENANT_GUID: graphTenantId
   CALENDAR_MSGRAPH_CLIENT_ID: graphClientId
   CALENDAR_MSGRAPH_CLIENT_SECRET: graphClientSecretReference
+  CALENDAR_MSGRAPH_CREDENTIAL: graphCredentialKind
+  // The app reads the newest secret version itself (a Key Vault reference follows a rotation too late).
+  CALENDAR_MSGRAPH_KEY_VAULT_URL: keyVaultUri
+  CALENDAR_MSGRAPH_CLIENT_SECRET_NAME: graphClientSecretName
+  CALENDAR_MSGRAPH_CERTIFICATE_NAME: graphCertificateName
+  CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME: outboundWebhookSecretName
+  CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE: '30'
+  CALENDAR_MSGRAPH_CREDENTIAL_LIFETIME_DAYS: '180'
+  CALENDAR_MSGRAPH_ROTATE_GRACE_HOURS: '24'
+  CALENDAR_MSGRAPH_ROTATE_SCHEDULE: '0 30 3 * * *'
   CALENDAR_MSGRAPH_GRAPH_ENDPOINT: 'https://graph.microsoft.com/v1.0'
   CALENDAR_MSGRAPH_AUTH_ENDPOINT: 'https://login.microsoftonline.com'
   CALENDAR_MSGRAPH_SCOPES: 'https://graph.microsoft.com/.default'
@@ -223,6 +248,10 @@ var connectorSettings = {
   CONNECTOR_PUBLIC_BASE_URL: 'https://${site.properties.defaultHostName}'
   CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
   CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
+  CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
+  CONNECTOR_ROOM_BOOKING_MODE: 'organizer'
+  CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE: '0 */30 * * * *'
+  CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",

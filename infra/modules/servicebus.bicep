@@ -18,6 +18,7 @@ param skuName string = 'Standard'
 param queueNames array = [
   'planning-events'
   'graph-notifications'
+  'outbound-events'
 ]
 
 @description('How long a receiver holds a message lock before it is renewed (the host renews it up to host.json maxAutoLockRenewalDuration).')

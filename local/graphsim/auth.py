@@ -1,12 +1,15 @@
 """The Entra ID side: OIDC discovery, JWKS, MSAL instance discovery and the client-credentials
 token endpoint, with errors in Entra's shape (samples/token-error-response.json).
 
+The token endpoint accepts exactly the app's current passwords (appcreds.py: unexpired, removed ones
+refused, new ones only after the app's propagation delay) and ``client_assertion``s (assertions.py:
+certificate assertions, federated managed identity tokens), for Graph or Key Vault.
+
 Secrets and tokens never go into a response body or a log line.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 import uuid
@@ -21,11 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .assertions import JWT_BEARER, Rejection, check_client_assertion
 from .state import SimState
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
-# Entra accepts the resource by URI or by Graph's well-known app id.
-_GRAPH_RESOURCES = {GRAPH_AUDIENCE, "00000003-0000-0000-c000-000000000000"}
+VAULT_AUDIENCE = "https://vault.azure.net"
+# Entra accepts a resource by URI or by its well-known app id; the token names it by URI.
+RESOURCES = {GRAPH_AUDIENCE: GRAPH_AUDIENCE, "00000003-0000-0000-c000-000000000000": GRAPH_AUDIENCE,
+             VAULT_AUDIENCE: VAULT_AUDIENCE, "cfa8b339-82a2-471a-a3c9-0fc0be7a4093": VAULT_AUDIENCE}
 TOKEN_LIFETIME = 3599
 
 
@@ -50,10 +56,16 @@ class Signer:
     def issue(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify_signature(self, token: str) -> dict[str, Any]:
+        """Claims of a token this signer issued, whatever its audience or lifetime."""
+        return jwt.decode(token, self._key.public_key(), algorithms=["RS256"],
+                          options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                                   "verify_iat": False})
+
+    def verify(self, token: str, audience: str = GRAPH_AUDIENCE) -> dict[str, Any]:
         try:
             return jwt.decode(
-                token, self._key.public_key(), algorithms=["RS256"], audience=GRAPH_AUDIENCE,
+                token, self._key.public_key(), algorithms=["RS256"], audience=audience,
                 options={"require": ["exp", "iat", "nbf", "tid", "appid"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -67,7 +79,7 @@ def _base(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _entra_error(status: int, error: str, code: int, description: str) -> Response:
+def entra_error(status: int, error: str, code: int, description: str) -> Response:
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     body = {
@@ -83,12 +95,27 @@ def _entra_error(status: int, error: str, code: int, description: str) -> Respon
 
 
 def _unknown_tenant(tenant: str) -> Response:
-    return _entra_error(
+    return entra_error(
         400, "invalid_request", 90002,
         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
         "signing into the correct cloud. Check with your subscription administrator, this may "
         "happen if there are no active subscriptions for the tenant.",
     )
+
+
+def _invalid_secret(client_id: str) -> Response:
+    return entra_error(
+        401, "invalid_client", 7000215,
+        "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+        f"secret value, not the client secret ID, for a secret added to app '{client_id}'.")
+
+
+def _expired_secret(client_id: str) -> Response:
+    return entra_error(
+        401, "invalid_client", 7000222,
+        f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to "
+        "create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
+        "credentials for added security: https://aka.ms/certCreds.")
 
 
 def build_routes(state: SimState, signer: Signer) -> list[Route]:
@@ -150,50 +177,67 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
         grant = str(form.get("grant_type") or "")
         client_id = str(form.get("client_id") or "")
         secret = str(form.get("client_secret") or "")
+        assertion = str(form.get("client_assertion") or "")
+        assertion_type = str(form.get("client_assertion_type") or "")
         scope = str(form.get("scope") or "")
         if not known(tenant):
             return _unknown_tenant(tenant)
         if not grant:
-            return _entra_error(400, "invalid_request", 900144,
-                                "The request body must contain the following parameter: "
-                                "'grant_type'.")
+            return entra_error(400, "invalid_request", 900144,
+                               "The request body must contain the following parameter: "
+                               "'grant_type'.")
         if grant != "client_credentials":
-            return _entra_error(400, "unsupported_grant_type", 70003,
-                                f"The app requested an unsupported grant type '{grant}'.")
+            return entra_error(400, "unsupported_grant_type", 70003,
+                               f"The app requested an unsupported grant type '{grant}'.")
         app = state.apps.get(client_id)
         if app is None or app.tenant_id.lower() != tenant.lower():
-            return _entra_error(
+            return entra_error(
                 400, "unauthorized_client", 700016,
                 f"Application with identifier '{client_id}' was not found in the directory "
                 f"'{tenant}'. This can happen if the application has not been installed by the "
                 "administrator of the tenant or consented to by any user in the tenant. You may "
                 "have sent your authentication request to the wrong tenant.")
-        if not secret:
-            return _entra_error(401, "invalid_client", 7000216,
-                                "'client_assertion', 'client_secret' or 'request' is required for "
-                                "the 'client_credentials' grant type.")
-        # Constant-time compare: the simulator should not teach timing leaks by example.
-        if not hmac.compare_digest(secret.encode(), app.client_secret.encode()):
-            return _entra_error(
-                401, "invalid_client", 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{client_id}'.")
+        if secret and assertion:
+            return entra_error(400, "invalid_request", 90014,
+                               "Only one client credential may be sent: 'client_secret' or "
+                               "'client_assertion'.")
+        if secret:
+            verdict = state.creds.check_secret(client_id, secret)
+            if verdict == "invalid":
+                return _invalid_secret(client_id)
+            if verdict == "expired":
+                return _expired_secret(client_id)
+        elif assertion:
+            if assertion_type != JWT_BEARER:
+                return entra_error(400, "invalid_request", 50027,
+                                   "Invalid 'client_assertion_type'; expected "
+                                   f"'{JWT_BEARER}'.")
+            base = _base(request)
+            urls = [f"{base}/{tenant}/oauth2/v2.0/token", f"{base}/{tenant}/oauth2/token"]
+            try:
+                check_client_assertion(state, signer, client_id, assertion, urls)
+            except Rejection as no:
+                return entra_error(no.status, no.error, no.code, no.description)
+        else:
+            return entra_error(401, "invalid_client", 7000216,
+                               "'client_assertion', 'client_secret' or 'request' is required for "
+                               "the 'client_credentials' grant type.")
         scopes = scope.split()
         if len(scopes) != 1 or not scopes[0].endswith("/.default"):
-            return _entra_error(
+            return entra_error(
                 400, "invalid_scope", 1002012,
                 f"The provided value for scope {scope} is not valid. Client credential flows must "
                 "have a scope value with /.default suffixed to the resource identifier "
                 "(application ID URI).")
-        if scopes[0][: -len("/.default")] not in _GRAPH_RESOURCES:
-            return _entra_error(
+        audience = RESOURCES.get(scopes[0][: -len("/.default")].rstrip("/"))
+        if audience is None:
+            return entra_error(
                 400, "invalid_scope", 70011,
                 "The provided value for the input parameter 'scope' is not valid. The scope "
                 f"{scope} is not valid.")
         now = int(time.time())
         claims = {
-            "aud": GRAPH_AUDIENCE,
+            "aud": audience,
             "iss": f"{_base(request)}/{app.tenant_id}/v2.0",
             "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME,
             "tid": app.tenant_id, "appid": app.client_id, "azp": app.client_id,

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import control_rooms
 from .errors import GraphError
 from .state import SimState
 
@@ -121,4 +122,5 @@ def build_routes(state: SimState) -> list[Route]:
         Route("/_sim/requests", get_requests, methods=["GET"]),
         Route("/_sim/requests", clear_requests, methods=["DELETE"]),
         Route("/_sim/apps/{client_id}", put_app, methods=["PUT"]),
+        *control_rooms.build_routes(state),
     ]

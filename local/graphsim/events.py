@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from . import recurrence as rec_mod
 from . import zones
 from .errors import GraphError
 from .filters import normalize_prop_id
@@ -79,6 +80,8 @@ class StoredEvent:
     props: dict[str, Any] = field(default_factory=dict)
     ext_props: dict[str, tuple[str, str]] = field(default_factory=dict)  # norm id -> (id, value)
     transaction_id: str | None = None
+    # A room's copy of a booking shows the booker as organizer, not the room mailbox.
+    organizer_override: dict[str, Any] | None = None
 
     def ext_values(self) -> dict[str, str]:
         return {k: v for k, (_, v) in self.ext_props.items()}
@@ -118,8 +121,6 @@ def _check_keys(body: dict[str, Any]) -> None:
             "sure to only use property names that are defined by the type or mark the type as "
             "open type.",
         )
-    if body.get("recurrence"):
-        raise GraphError(400, "BadRequest", "graphsim does not simulate recurring events.")
 
 
 def _date_time(value: Any, name: str) -> tuple[datetime, str]:
@@ -171,6 +172,10 @@ def apply_write(ev: StoredEvent, body: dict[str, Any], now: datetime) -> None:
                 trial.props["location"] = _location({"displayName": names})
         elif key == "attendees":
             trial.props["attendees"] = [_attendee(a) for a in value or []]
+        elif key == "recurrence":
+            local = start.astimezone(zones.resolve_zone(start_zone))
+            trial.props["recurrence"] = rec_mod.normalize(value, local, start_zone) if value else None
+            trial.props["type"] = "seriesMaster" if value else "singleInstance"
         elif key == "body":
             trial.props["body"] = {"contentType": "text", "content": ""} | dict(value or {})
             trial.props["body"]["contentType"] = str(trial.props["body"]["contentType"]).lower()
@@ -235,7 +240,7 @@ def render(
     out |= copy.deepcopy(ev.props)
     out["start"] = zones.render(ev.start, zone or ev.start_zone)
     out["end"] = zones.render(ev.end, zone or ev.end_zone)
-    out["organizer"] = organizer
+    out["organizer"] = ev.organizer_override or organizer
     if ev.transaction_id is not None:
         out["transactionId"] = ev.transaction_id
     if full or expand is not False:

@@ -16,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import events as ev_mod
-from . import zones
+from . import recurrence, zones
 from .errors import GraphError, json_response
 from .filters import FilterError, matches_event, parse_event_filter, parse_expand, parse_user_filter
 from .state import SimState
 
 DEFAULT_PAGE = 10
 MAX_PAGE = 1000
+USERS_PAGE = 100  # Graph's default page of /users
 _USER_DEFAULT_PROPS = ["businessPhones", "displayName", "givenName", "jobTitle", "mail",
                        "mobilePhone", "officeLocation", "preferredLanguage", "surname",
                        "userPrincipalName", "id"]
@@ -131,8 +132,17 @@ class GraphHandlers:
                 key = "mail" if c.path.lower() == "mail" else "userPrincipalName"
                 users = [u for u in users if str(u.get(key) or "").lower() == c.value.lower()]
         select = _select(request)
-        return json_response(200, {"@odata.context": f"{base}/v1.0/$metadata#users",
-                                   "value": [self._render_user(u, select) for u in users]})
+        top, skip = request.query_params.get("$top", ""), request.query_params.get("$skiptoken", "")
+        size = max(1, min(int(top) if top.isdigit() else USERS_PAGE, 999))
+        offset = int(skip) if skip.isdigit() else 0
+        body: dict[str, Any] = {"@odata.context": f"{base}/v1.0/$metadata#users",
+                                "value": [self._render_user(u, select)
+                                          for u in users[offset: offset + size]]}
+        if offset + size < len(users):
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "$skiptoken"]
+            query.append(("$skiptoken", str(offset + size)))
+            body["@odata.nextLink"] = f"{base}{request.url.path}?{urlencode(query)}"
+        return json_response(200, body)
 
     # -- events
     def _context(self, mailbox_id: str, base: str, entity: bool) -> str:
@@ -151,7 +161,13 @@ class GraphHandlers:
         return json_response(201, self._one(ev, request, base, zone))
 
     async def _event_get(self, request: Request, p: dict[str, str], base: str) -> Response:
-        ev = self.state.get_event(p["u"], p["id"])
+        try:
+            ev = self.state.get_event(p["u"], p["id"])
+        except GraphError:
+            # Occurrences are computed, not stored: look for one among the series masters.
+            ev = recurrence.find_occurrence(self.state.list_events(p["u"]), p["id"])
+            if ev is None:
+                raise
         zone = zones.parse_prefer_timezone(_prefer(request)) or "UTC"
         return json_response(200, self._one(ev, request, base, zone, _expand(request)))
 
@@ -226,8 +242,8 @@ class GraphHandlers:
                              "invalid.") from exc
         # Overlap, like Outlook: touching the window edge is not overlapping, except zero-length
         # events that sit at its start.
-        items = [e for e in items if e.start < window_end
-                 and (e.end > window_start or e.start == e.end == window_start)]
+        # Series masters become their occurrences in the window, as in Graph.
+        items = recurrence.expand(items, window_start, window_end)
         items = self._filtered(request, items)
         items.sort(key=lambda e: (e.start, e.seq))
         mailbox_id = self.state.find_user(p["u"])["id"]  # type: ignore[index]

@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import graph_rooms
 from .auth import Signer, TokenError
 from .errors import GraphError, error_body, graph_error_response, json_response
 from .graph import GraphHandlers, match_route
@@ -27,6 +28,7 @@ log = logging.getLogger("graphsim")
 
 _READ_ROLES = {"Calendars.Read", "Calendars.ReadWrite"}
 _WRITE_ROLES = {"Calendars.ReadWrite"}
+_PLACE_ROLES = {"Place.Read.All", "Place.ReadWrite.All"}
 _USER_ROLES = {"User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", "Directory.Read.All",
                "Directory.ReadWrite.All"}
 
@@ -36,6 +38,7 @@ class GraphPipeline:
         self.state = state
         self.signer = signer
         self.handlers = GraphHandlers(state)
+        self.room_handlers = graph_rooms.RoomHandlers(state)
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -82,7 +85,9 @@ class GraphPipeline:
 
     async def _handle(self, request: Request, path: str, entry: dict[str, Any]) -> Response:
         claims = self._authenticate(request)
-        found = match_route(path)
+        request.state.claims = claims
+        # Room routes first: /users/delta would otherwise match /users/{u}.
+        found = graph_rooms.match_route(path) or match_route(path)
         if found is None:
             segment = path.strip("/").split("/")[-1] if path.strip("/") else ""
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
@@ -114,7 +119,8 @@ class GraphPipeline:
             self._authorize(claims, route.name, request.method)
             base = f"{request.url.scheme}://{request.url.netloc}"
             try:
-                response = await self.handlers.dispatch(route, params, request, base)
+                handlers = self.room_handlers if route.name in graph_rooms.NAMES else self.handlers
+                response = await handlers.dispatch(route, params, request, base)
             except GraphError as err:
                 response = graph_error_response(err, *request.state.ids)
         finally:
@@ -128,7 +134,15 @@ class GraphPipeline:
 
     def _authorize(self, claims: dict[str, Any], route: str, method: str) -> None:
         roles = set(claims.get("roles") or [])
-        if route in ("user", "users"):
+        if route == "places":
+            if not roles & _PLACE_ROLES:
+                raise GraphError(403, "ErrorAccessDenied",
+                                 "Access is denied. Check credentials and try again.")
+            return
+        if route.startswith("subscription"):
+            # Subscriptions only read the calendar, whatever the HTTP method.
+            method = "GET"
+        if route in ("user", "users", "usersDelta"):
             if not roles & _USER_ROLES:
                 raise GraphError(403, "Authorization_RequestDenied",
                                  "Insufficient privileges to complete the operation.")

@@ -35,11 +35,17 @@ class RunningSimulator:
         # azure-identity takes the authority host and appends /{tenant}/oauth2/v2.0/token itself.
         return self.base_url
 
+    @property
+    def identity_endpoint(self) -> str:
+        # App Service's IDENTITY_ENDPOINT; its IDENTITY_HEADER is state.creds.identity_header.
+        return self.base_url + "/msi/token"
+
     def stop(self) -> None:
         self._server.should_exit = True
         # Clients in tests often leave keep-alive connections open; don't wait for them.
         self._server.force_exit = True
         self._thread.join(timeout=10)
+        self.state.close()  # the notification thread
 
     def __enter__(self) -> RunningSimulator:
         return self

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import events as ev_mod
+from .appcreds import CredentialStore
 from .errors import GraphError
+from .features import SimFeatures
 from .throttle import Throttle, ThrottleConfig
 
 DEFAULT_ROLES = ["Calendars.ReadWrite", "User.Read.All"]
@@ -69,10 +71,12 @@ class Fault:
         }
 
 
-class SimState:
+class SimState(SimFeatures):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.RLock()
         self.apps: dict[str, App] = {}
+        # Passwords, certificates, federated credentials, owners, managed identities (appcreds.py).
+        self.creds = CredentialStore(self._lock, self.apps)
         self._users: dict[str, dict[str, Any]] = {}  # by id
         self._events: dict[str, dict[str, ev_mod.StoredEvent]] = {}  # mailbox id -> id -> event
         self._seq = itertools.count(1)
@@ -81,6 +85,7 @@ class SimState:
         self.throttle = Throttle(clock)
         self.latency_ms = 0
         self.latency_generation = 0
+        self._init_features()  # rooms, subscriptions, delta (features.py)
 
     # -- clock: tests may replace it to move throttle windows without waiting
     @property
@@ -101,6 +106,7 @@ class SimState:
             if old is not None:
                 app.object_id = old.object_id
             self.apps[client_id] = app
+            self.creds.register(client_id, client_secret)
             return app
 
     def tenants(self) -> set[str]:
@@ -124,6 +130,7 @@ class SimState:
                 "accountEnabled": bool(account_enabled),
             }
             self._users[user_id] = user
+            self._user_changed(user_id)
             return dict(user)
 
     def users(self) -> list[dict[str, Any]]:
@@ -158,6 +165,7 @@ class SimState:
             user_id = self._mailbox(mailbox)[0]["id"]
             ev = ev_mod.create(user_id, next(self._seq), body, _now())
             box[ev.id] = ev
+            self._event_changed("created", ev)
             return ev
 
     def get_event(self, mailbox: str, event_id: str) -> ev_mod.StoredEvent:
@@ -173,12 +181,14 @@ class SimState:
         with self._lock:
             ev = self.get_event(mailbox, event_id)
             ev_mod.apply_write(ev, body, _now())
+            self._event_changed("updated", ev)
             return ev
 
     def delete_event(self, mailbox: str, event_id: str) -> None:
         with self._lock:
-            self.get_event(mailbox, event_id)
+            ev = self.get_event(mailbox, event_id)
             del self._mailbox(mailbox)[1][event_id]
+            self._event_changed("deleted", ev)
 
     def list_events(self, mailbox: str) -> list[ev_mod.StoredEvent]:
         with self._lock:
@@ -271,13 +281,15 @@ class SimState:
             self._requests.clear()
 
     def reset(self) -> None:
-        """Clear events, faults, request log, throttle and latency; users and apps stay."""
+        """Clear events, faults, request log, throttle, latency, subscriptions, notifications and
+        delta state; users, rooms and apps stay."""
         with self._lock:
             self._events.clear()
             self._faults.clear()
             self._requests.clear()
             self.throttle.reset()
             self.set_latency(0)
+            self._reset_features()
 
 
 def _now() -> datetime:

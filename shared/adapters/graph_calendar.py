@@ -12,9 +12,11 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from shared.adapters.graph_client import build_graph_service_client, retry_after_seconds
 from shared.config import Settings
+from shared.credentials.identity import is_invalid_client
 from shared.errors import (
     ConcurrencyConflict,
     ConnectorError,
+    CredentialUnavailable,
     Forbidden,
     NotFound,
     RejectedByGraph,
@@ -66,10 +68,11 @@ class GraphCalendarGateway:
         self._closers = closers
         self._lookup = lookup_principal_name
         self._user_ids: dict[str, str] = {}
+        self._ical_uids: dict[str, str] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GraphCalendarGateway:
-        client, closers = build_graph_service_client(settings)
+    def from_settings(cls, settings: Settings, credential: Any = None) -> GraphCalendarGateway:
+        client, closers = build_graph_service_client(settings, credential)
         return cls(client, closers, lookup_principal_name=settings.lookup_principal_name)
 
     async def close(self) -> None:
@@ -80,7 +83,22 @@ class GraphCalendarGateway:
         payload = {**content, "transactionId": transaction_id, **_tag(source_key)}
         user = await self._user(mailbox)
         created = await self._call(mailbox, user.events.post(_event(payload)))
+        if created.i_cal_u_id:
+            # Kept for ical_uid(): a room's auto-accepted copy is recognised by it (rooms echo check).
+            self._ical_uids[str(created.id)] = str(created.i_cal_u_id)
         return str(created.id)
+
+    async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
+        """The iCalUId of an event this gateway created (from the create's answer; else one GET)."""
+        if event_id in self._ical_uids:
+            return self._ical_uids.pop(event_id)
+        from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(select=["iCalUId"])
+        user = await self._user(mailbox)
+        event = await self._call(mailbox, user.events.by_event_id(event_id).get(
+            request_configuration=RequestConfiguration(query_parameters=query)))
+        return str(event.i_cal_u_id) if event is not None and event.i_cal_u_id else None
 
     async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:
         user = await self._user(mailbox)
@@ -144,6 +162,9 @@ class GraphCalendarGateway:
                 mailbox,
             ) from exc
         except ClientAuthenticationError as exc:
+            if is_invalid_client(exc):
+                # Expired or revoked credential: the worker defers instead of burning deliveries.
+                raise CredentialUnavailable(f"no Graph token: {_first_line(str(exc))}") from exc
             raise TransientError(f"no Graph token: {_first_line(str(exc))}") from exc
         except httpx.HTTPError as exc:
             raise TransientError(f"Graph unreachable: {type(exc).__name__}") from exc

@@ -25,7 +25,8 @@ from kiota_http.middleware.middleware import BaseMiddleware
 
 from shared.config import Settings
 
-__all__ = ["BriefRetryHandler", "MailboxConcurrencyLimiter", "build_graph_service_client", "retry_after_seconds"]
+__all__ = ["BriefRetryHandler", "CredentialRefreshHandler", "MailboxConcurrencyLimiter", "build_graph_service_client",
+           "retry_after_seconds"]
 
 MAILBOX_CONCURRENCY = 4
 RETRY_STATUSES = frozenset({429, 503, 504})
@@ -71,6 +72,27 @@ class MailboxConcurrencyLimiter(BaseMiddleware):
             # Read the body inside the gate: the request is in flight until its answer is in.
             await response.aread()
             return response
+
+
+class CredentialRefreshHandler(BaseMiddleware):
+    """Graph answered 401 to a token we sent: the credential may have been rotated or revoked. Ask the
+    provider to drop its cached token (and re-read Key Vault), then repeat the request once."""
+
+    def __init__(self, credential: Any, scopes: list[str]) -> None:
+        super().__init__()
+        self._credential = credential
+        self._scopes = scopes
+
+    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await super().send(request, transport)
+        if response.status_code != 401 or "authorization" not in request.headers:
+            return response
+        await response.aread()
+        await response.aclose()
+        await self._credential.invalidate()
+        token = await self._credential.get_token(*self._scopes)
+        request.headers["Authorization"] = f"Bearer {token.token}"
+        return await super().send(request, transport)
 
 
 class BriefRetryHandler(BaseMiddleware):
@@ -134,6 +156,7 @@ def build_graph_service_client(settings: Settings, credential: Any = None) -> tu
                              limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
     closers.append(http)
     middleware: list[BaseMiddleware] = [
+        *([CredentialRefreshHandler(credential, list(settings.scopes))] if hasattr(credential, "invalidate") else []),
         BriefRetryHandler(),
         RedirectHandler(),
         ParametersNameDecodingHandler(),

@@ -1,7 +1,8 @@
 """Sync: one queued planning event → the planner → Graph writes → the mapping row.
 
 Every step is safe to repeat (at-least-once delivery). Settlement policy:
-transient errors are raised so the message is redelivered; a throttled message is put back on the
+transient errors are raised so the message is redelivered; without a working credential a message is
+deferred (re-enqueued for later, no delivery spent, never dead-lettered); a throttled message is put back on the
 queue with a scheduled time (the queue waits, not the function); permanent errors, and transient
 ones that outlast the delivery budget, are dead-lettered with a readable reason.
 """
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from shared.bootstrap import Services
+from shared.credentials.health import defer_seconds, note_deferred, note_resumed
 from shared.domain.contract import check_event
 from shared.domain.model import EntityKey, Mapping
 from shared.domain.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.render import desired_state
-from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
+from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError, Throttled
 from shared.ports import DeadLetterRecord
 from shared.queueing import PLANNING_QUEUE, OutboundMessage
 
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 MAX_DELIVERIES = 10
 MAX_RESCHEDULES = 30
 ATTEMPT_PROPERTY = "connector-attempt"
+DEFERRAL_PROPERTY = "connector-deferrals"  # how often the message waited for a working credential
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class Delivery:
         return rescheduled + self.delivery_count
 
     @property
+    def deferrals(self) -> int:
+        return int(str(self.application_properties.get(DEFERRAL_PROPERTY, 0)) or 0)
+
+    @property
     def is_retry(self) -> bool:
         return self.attempt > 1
 
@@ -57,7 +64,12 @@ class Delivery:
 async def sync_planning_message(body: bytes, delivery: Delivery, services: Services) -> str:
     """Apply one planning event; return the outcome for the log. Raises only to ask for redelivery."""
     try:
-        return await _sync(body, delivery, services)
+        outcome = await _sync(body, delivery, services)
+        if delivery.deferrals:
+            await note_resumed(services.credentials(), services.clock())
+        return outcome
+    except CredentialUnavailable as exc:
+        return await _defer(body, delivery, services, exc)
     except PermanentError as exc:
         await _dead_letter(body, delivery, services, str(exc))
         return "dead-lettered"
@@ -87,7 +99,7 @@ async def _sync(body: bytes, delivery: Delivery, services: Services) -> str:
         logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
                     delivery.message_id)
         return "not synchronized"
-    desired = desired_state(event, settings.time_zone)
+    desired = desired_state(event, settings.time_zone, room_mode=settings.rooms.booking_mode)
     if desired is not None and not await services.resources.is_active(desired.mailbox):
         # The resource opted out: its calendar is no longer ours to fill.
         desired = None
@@ -121,6 +133,8 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
             if event_id is None:
                 event_id = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
                                                  source_key=key.value)
+            if key.subject.startswith("reservation/"):
+                await _record_own_booking(key, op.mailbox, event_id, services)
             stored = replace(stored, event_id=event_id)
         elif isinstance(op, UpdateEvent):
             try:
@@ -136,9 +150,17 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
     return stored
 
 
+async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, services: Services) -> None:
+    """Remember the meeting's iCalUId, so the room's auto-accepted copy (which lacks our extended
+    property) is known as the connector's own booking and not published back: no echo loop."""
+    ical_uid = await services.calendar().ical_uid(mailbox, event_id)
+    if ical_uid:
+        await services.rooms().own_writes.record(ical_uid, key.value)
+
+
 async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: Throttled) -> str:
     attempt = delivery.attempt
-    if attempt > MAX_RESCHEDULES:
+    if attempt - delivery.deferrals > MAX_RESCHEDULES:
         await _dead_letter(body, delivery, services, f"still throttled after {attempt} attempts: {exc}")
         return "dead-lettered"
     # Honour Retry-After; without one, back off exponentially (1 s, 2 s, ... capped at 5 min).
@@ -154,6 +176,25 @@ async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: 
     await services.queue.send(PLANNING_QUEUE, [message])
     logger.info("message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", delivery.message_id, wait, attempt)
     return "rescheduled"
+
+
+async def _defer(body: bytes, delivery: Delivery, services: Services, exc: CredentialUnavailable) -> str:
+    """No working credential: put the message back for later instead of spending its deliveries."""
+    deferrals = delivery.deferrals + 1
+    wait = defer_seconds(delivery.deferrals)
+    base_id = delivery.message_id.split("~", 1)[0]
+    message = OutboundMessage(
+        body=body,
+        message_id=f"{base_id}~{delivery.attempt}d{deferrals}",
+        session_id=delivery.session_id,
+        # Counted as an attempt (a retry looks for an event of ours first), not as a reschedule.
+        application_properties={**_carried(delivery.application_properties), ATTEMPT_PROPERTY: delivery.attempt,
+                                DEFERRAL_PROPERTY: deferrals},
+        scheduled_enqueue_time=services.clock() + timedelta(seconds=wait),
+    )
+    await services.queue.send(PLANNING_QUEUE, [message])
+    await note_deferred(services.credentials(), str(exc), services.clock())
+    return "deferred"
 
 
 async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:

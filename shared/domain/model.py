@@ -18,8 +18,11 @@ EVENT_TYPES = (
     "unavailability.deleted",
     "workingday.added",
     "workingday.removed",
+    "reservation.created",
+    "reservation.updated",
+    "reservation.cancelled",
 )
-REMOVAL_TYPES = frozenset({"task.unplanned", "unavailability.deleted", "workingday.removed"})
+REMOVAL_TYPES = frozenset({"task.unplanned", "unavailability.deleted", "workingday.removed", "reservation.cancelled"})
 
 
 @dataclass(frozen=True)

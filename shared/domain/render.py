@@ -44,13 +44,23 @@ def mailbox_of(data: dict[str, Any]) -> str:
     return str(email).strip().lower()
 
 
-def desired_state(event: PlanningEvent, display: TimeZone) -> Desired | None:
-    """The entry the event asks for, or None when the entity should be in no calendar."""
+def desired_state(event: PlanningEvent, display: TimeZone, *, room_mode: str = "organizer") -> Desired | None:
+    """The entry the event asks for, or None when the entity should be in no calendar.
+
+    ``room_mode`` places a reservation in the booker's calendar with the room as a resource attendee
+    ("organizer", so Exchange's booking policy of the room applies) or directly in the room's ("room").
+    """
     if event.is_removal or event.data is None:
         return None
     family = event.type.split(".", 1)[0]
     data = event.data
     zone = resolve_time_zone(data["timeZone"]) if "timeZone" in data else display
+    if family == "reservation":
+        from shared.domain.render_reservation import reservation_content
+
+        room = str(data["room"]).strip().lower()
+        mailbox = room if room_mode == "room" else str(data["booker"]["email"]).strip().lower()
+        return Desired(mailbox, reservation_content(data, zone, display, in_room_calendar=room_mode == "room"))
     if family == "task":
         content = _task(data, zone, display)
     elif family == "unavailability":

@@ -44,7 +44,8 @@ class TestServiceBus:
         self, parsed_bicep: dict[Path, dict[str, Any]]
     ) -> None:
         tree = _tree(parsed_bicep, MODULES / "servicebus.bicep")
-        assert tree["parameters"]["queueNames"]["default"] == ["planning-events", "graph-notifications"]
+        assert tree["parameters"]["queueNames"]["default"] == [
+            "planning-events", "graph-notifications", "outbound-events"]
         (queues,) = _resources_of(tree, "Microsoft.ServiceBus/namespaces/queues")
         properties = _body(queues)["properties"]
         assert properties["requiresSession"] is True

@@ -34,11 +34,7 @@ NAMESPACE_BINDINGS = ("service_bus", "event_hub")
 # Settings the design defines (design.md section 10) that infra/ provisions before the code reads them, so a
 # deployment already has the app's host name and the Key Vault reference. The only exception to "nothing the
 # code does not read"; an entry must go once the code reads it (test_settings_ahead_of_the_code_are_not_read_yet).
-AHEAD_OF_CODE = {
-    "CONNECTOR_PUBLIC_BASE_URL": "design.md section 10: where Graph delivers change notifications",
-    "CONNECTOR_OUTBOUND_WEBHOOK_URL": "design.md section 10: booking-system webhook",
-    "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": "design.md section 10: its signing secret (Key Vault reference)",
-}
+AHEAD_OF_CODE: dict[str, str] = {}
 
 # Defaults from ../shared/design.md sections 6 and 10 that the Bicep must deploy as literals.
 DESIGN_DEFAULTS = {

@@ -71,6 +71,9 @@ class FakeCalendar:
             raise NotFound("ErrorItemNotFound")
         del self.events[event_id]
 
+    async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
+        return f"ical-{event_id}" if event_id in self.events else None
+
     async def find(self, mailbox: str, source_key: str, *, not_before: datetime) -> str | None:
         self.calls.append(("find", mailbox))
         for event in self.events.values():

@@ -1,0 +1,115 @@
+"""RoomGraph over msgraph-sdk: room events, calendarView delta, /places rooms and users delta.
+
+Results are handed to the use cases as Graph JSON (dicts), the shape the pure reservation code reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
+from shared.adapters.graph_client import build_graph_service_client
+from shared.adapters.graph_subscriptions import call_graph, to_json
+from shared.config import Settings
+from shared.errors import ConnectorError, NotFound, RejectedByGraph
+from shared.rooms.ports import DeltaRound
+
+__all__ = ["GraphRoomReader"]
+
+MAX_PAGES = 500  # a runaway nextLink chain stops here rather than looping forever
+USER_SELECT = ["id", "userPrincipalName", "mail", "displayName", "accountEnabled"]
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GraphRoomReader:
+    def __init__(self, client: Any, closers: list[Any]) -> None:
+        self._client = client
+        self._closers = closers
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential: Any = None) -> GraphRoomReader:
+        return cls(*build_graph_service_client(settings, credential))
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
+
+    async def get_event(self, room: str, event_id: str) -> dict[str, Any] | None:
+        from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
+            expand=[f"singleValueExtendedProperties($filter=id eq '{SOURCE_KEY_PROPERTY}')"])
+        request = self._client.users.by_user_id(room).events.by_event_id(event_id)
+        try:
+            event = await call_graph(room, request.get(request_configuration=RequestConfiguration(
+                query_parameters=query)))
+        except NotFound:
+            return None
+        return to_json(event) if event is not None else None
+
+    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime, end: datetime) -> DeltaRound:
+        from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
+
+        builder = self._client.users.by_user_id(room).calendar_view.delta
+        if delta_link:
+            pending = builder.with_url(delta_link).get()
+        else:
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                start_date_time=_utc(start), end_date_time=_utc(end))
+            pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
+        return await self._rounds(room, builder, pending)
+
+    async def users_delta(self, delta_link: str | None) -> DeltaRound:
+        from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
+
+        builder = self._client.users.delta
+        if delta_link:
+            pending = builder.with_url(delta_link).get()
+        else:
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=USER_SELECT)
+            pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
+        return await self._rounds("users", builder, pending)
+
+    async def _rounds(self, subject: str, builder: Any, pending: Any) -> DeltaRound:
+        events: list[dict[str, Any]] = []
+        removed: list[str] = []
+        for _ in range(MAX_PAGES):
+            try:
+                page = await call_graph(subject, pending)
+            except (NotFound, RejectedByGraph) as exc:
+                raise NotFound(f"delta state of {subject} expired: {exc}") from exc
+            except ConnectorError:
+                raise
+            for item in page.value or []:
+                raw = to_json(item)
+                if "@removed" in raw:
+                    removed.append(str(raw.get("id")))
+                    if subject == "users":
+                        events.append(raw)
+                else:
+                    events.append(raw)
+            if page.odata_delta_link:
+                return DeltaRound(events, removed, page.odata_delta_link)
+            if not page.odata_next_link:
+                break
+            pending = builder.with_url(page.odata_next_link).get()
+        raise NotFound(f"delta of {subject} ended without a delta link")
+
+    async def list_rooms(self) -> list[dict[str, Any]]:
+        builder = self._client.places.graph_room
+        pending = builder.get()
+        rooms: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            page = await call_graph("places", pending)
+            rooms.extend(to_json(r) for r in page.value or [])
+            if not page.odata_next_link:
+                break
+            pending = builder.with_url(page.odata_next_link).get()
+        return rooms

@@ -1,0 +1,144 @@
+"""What the room use cases need from the outside world (Graph, Table Storage, the booking system)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.rooms.reservations import ReservationState
+
+__all__ = ["BackfillJob", "DeltaRound", "EventLog", "OwnWrites", "Room", "RoomGraph", "RoomStore",
+           "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore", "WebhookSender"]
+
+
+@dataclass(frozen=True)
+class BackfillJob:
+    id: str
+    start: str  # YYYY-MM-DD
+    status: str  # "queued" | "running" | "done" | "failed"
+    published: int = 0
+    seen: int = 0
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Room:
+    """A registered room and its subscription. ``client_state`` is a secret: never logged or listed."""
+
+    email: str
+    activated_at: datetime
+    subscription_id: str | None = None
+    client_state: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    delta_link: str | None = field(default=None, repr=False)
+    failing_since: datetime | None = None
+    failure: str | None = None
+    display_name: str | None = None
+    show_subject: bool = True
+    backfill: BackfillJob | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DeltaRound:
+    """Everything a delta round returned, all pages followed, and the link for the next round."""
+
+    events: list[dict[str, Any]]
+    removed: list[str]
+    delta_link: str
+
+
+class SubscriptionGateway(Protocol):
+    async def create(self, room: str, *, notification_url: str, lifecycle_url: str, client_state: str,
+                     expires_at: datetime) -> SubscriptionInfo: ...
+
+    async def renew(self, subscription_id: str, expires_at: datetime) -> SubscriptionInfo:
+        """Raises ``NotFound`` when the subscription is gone (expired or removed)."""
+        ...
+
+    async def reauthorize(self, subscription_id: str) -> None: ...
+
+    async def live_ids(self) -> set[str]:
+        """Ids of the app's subscriptions Graph still holds (one listing, for the timer)."""
+        ...
+
+    async def delete(self, subscription_id: str) -> None:
+        """Raises ``NotFound`` when it is already gone."""
+        ...
+
+
+class RoomGraph(Protocol):
+    async def get_event(self, room: str, event_id: str) -> dict[str, Any] | None:
+        """The event as Graph JSON with our extended property expanded; None when it is gone."""
+        ...
+
+    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime,
+                             end: datetime) -> DeltaRound:
+        """Raises ``NotFound`` when the delta link expired (410 SyncStateNotFound)."""
+        ...
+
+    async def list_rooms(self) -> list[dict[str, Any]]: ...
+
+    async def users_delta(self, delta_link: str | None) -> DeltaRound: ...
+
+
+class RoomStore(Protocol):
+    async def get(self, email: str) -> Room | None: ...
+
+    async def save(self, room: Room) -> Room:
+        """Insert (etag None) or replace if unchanged since read; raises ``ConcurrencyConflict``."""
+        ...
+
+    async def delete(self, email: str) -> None: ...
+
+    async def list(self) -> list[Room]: ...
+
+
+class ReservationStore(Protocol):
+    async def get(self, room: str, event_id: str) -> ReservationState | None: ...
+
+    async def save(self, state: ReservationState) -> None: ...
+
+
+class OwnWrites(Protocol):
+    """iCalUIds of meetings the connector created, so a room's auto-accepted copy is known as ours."""
+
+    async def record(self, ical_uid: str, source_key: str) -> None: ...
+
+    async def contains(self, ical_uid: str) -> bool: ...
+
+
+class EventLog(Protocol):
+    """Published CloudEvents in publication order, for the pull API."""
+
+    async def append(self, events: list[dict[str, Any]]) -> None: ...
+
+    async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]: ...
+
+
+class UserStore(Protocol):
+    async def get(self, user_id: str) -> dict[str, Any] | None: ...
+
+    async def put(self, user_id: str, row: dict[str, Any] | None) -> None:
+        """Store the row, or forget the user when ``row`` is None."""
+        ...
+
+    async def cursor(self) -> str | None:
+        """The users delta link of the last completed round (None: no baseline yet)."""
+        ...
+
+    async def set_cursor(self, delta_link: str) -> None: ...
+
+
+class WebhookSender(Protocol):
+    async def send(self, event: dict[str, Any]) -> None:
+        """Deliver one CloudEvent; raises ``TransientError`` (retry) or ``PermanentError``."""
+        ...

@@ -1,0 +1,46 @@
+"""Real adapters for the room ports (called by ``shared.bootstrap``; heavy SDKs imported on first use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.config import Settings
+from shared.rooms.ports import RoomGraph, SubscriptionGateway, WebhookSender
+from shared.rooms.services import RoomPorts
+
+__all__ = ["real_room_ports"]
+
+
+def real_room_ports(settings: Settings, stores: Any, *, owns_stores: bool,
+                    credential: Callable[[], Any] | None = None) -> RoomPorts:
+    """``credential`` gives the Graph token credential (the credentials runtime's provider); None: the
+    client secret from the settings."""
+    from shared.adapters.tables_rooms import RoomTables
+
+    tables = RoomTables(stores)
+
+    def graph() -> RoomGraph:
+        from shared.adapters.graph_rooms import GraphRoomReader
+
+        return GraphRoomReader.from_settings(settings, credential() if credential else None)
+
+    def subscriptions() -> SubscriptionGateway:
+        from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
+
+        return GraphSubscriptionGateway.from_settings(settings, credential() if credential else None)
+
+    def webhook() -> WebhookSender | None:
+        rooms = settings.rooms
+        if not rooms.outbound_webhook_url or not rooms.outbound_webhook_secret:
+            return None
+        from shared.adapters.outbound_webhook import StandardWebhookSender
+
+        return StandardWebhookSender(rooms.outbound_webhook_url, rooms.outbound_webhook_secret)
+
+    ports = RoomPorts(rooms=tables.rooms, reservations=tables.reservations, own_writes=tables.own_writes,
+                      log=tables.log, users=tables.users, graph_factory=graph, subscriptions_factory=subscriptions,
+                      webhook_factory=webhook)
+    if owns_stores:
+        ports._built["stores"] = stores  # closed with the ports
+    return ports

@@ -1,0 +1,215 @@
+"""The graph-notifications worker: one queued room work item → read Graph → publish what changed.
+
+Sessions (session = room mailbox) serialise a room's work, so reservation state rows need no locks.
+Every step is safe to repeat: state rows dedupe on event id + changeKey and on content.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from shared.app.sync import MAX_DELIVERIES, Delivery
+from shared.bootstrap import Services
+from shared.errors import InvalidMessage, NotFound, PermanentError
+from shared.ports import DeadLetterRecord
+from shared.rooms import reservations
+from shared.rooms.notifications import RoomWork
+from shared.rooms.ports import BackfillJob, Room
+from shared.rooms.publisher import publish
+from shared.rooms.services import GRAPH_QUEUE
+from shared.rooms.subscriptions import ensure_subscription
+
+__all__ = ["handle_work", "is_tagged", "process_event", "run_work"]
+
+logger = logging.getLogger(__name__)
+
+DELTA_PAST = timedelta(days=30)
+DELTA_FUTURE = timedelta(days=730)
+
+
+def is_tagged(event: dict[str, Any]) -> bool:
+    """True when the event carries the connector's source-key extended property (its own write)."""
+    from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
+
+    wanted = SOURCE_KEY_PROPERTY.lower()
+    return any(str(p.get("id", "")).lower() == wanted and p.get("value")
+               for p in event.get("singleValueExtendedProperties") or [])
+
+
+async def run_work(body: bytes, delivery: Delivery, services: Services) -> str:
+    """Settle one graph-notifications message: permanent errors and an exhausted delivery budget are
+    dead-lettered with the reason; other errors are raised so the queue redelivers."""
+    try:
+        return await handle_work(body, services)
+    except PermanentError as exc:
+        await _dead_letter(body, delivery, services, str(exc))
+        return "dead-lettered"
+    except Exception as exc:
+        if delivery.delivery_count >= MAX_DELIVERIES:
+            await _dead_letter(body, delivery, services, f"gave up after {delivery.delivery_count} deliveries: "
+                                                         f"{type(exc).__name__}: {exc}")
+            return "dead-lettered"
+        raise
+
+
+async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:
+    await services.deadletters.add(DeadLetterRecord(
+        id=uuid.uuid4().hex, queue=GRAPH_QUEUE, message_id=delivery.message_id, session_id=delivery.session_id,
+        body=body.decode("utf-8", errors="replace"), reason=reason, delivery_count=delivery.delivery_count,
+        dead_lettered_at=services.clock()))
+    logger.error("graph-notifications message %s dead-lettered: %s", delivery.message_id, reason)
+
+
+async def handle_work(body: bytes, services: Services) -> str:
+    try:
+        work = RoomWork.from_json(body)
+    except (ValueError, TypeError) as exc:
+        raise InvalidMessage(f"invalid room work item: {exc}") from None
+    ports = services.rooms()
+    room = await ports.rooms.get(work.room)
+    if room is None:
+        logger.info("work for %s dropped: the room is not registered", work.room)
+        return "unknown room"
+    if work.subscription_id and work.subscription_id != room.subscription_id:
+        # A valid clientState of a subscription the room no longer uses (replaced or deleted).
+        ports.dropped["stale subscription"] += 1
+        logger.warning("notification of subscription %s for %s dropped: not the room's current subscription",
+                       work.subscription_id, room.email)
+        return "stale subscription"
+    if work.kind == "change":
+        assert work.event_id and work.change_type
+        return await process_event(room, work.event_id, services, deleted=work.change_type == "deleted")
+    if work.kind == "lifecycle":
+        return await _lifecycle(room, work, services)
+    if work.kind == "resync":
+        return await resync(room, services)
+    if work.kind == "backfill":
+        return await backfill(room, work, services)
+    raise InvalidMessage(f"unknown room work kind {work.kind!r}")
+
+
+async def process_event(room: Room, event_id: str, services: Services, *, deleted: bool = False,
+                        event: dict[str, Any] | None = None, backfill: bool = False) -> str:
+    ports = services.rooms()
+    if not deleted and event is None:
+        event = await ports.graph().get_event(room.email, event_id)
+    if deleted:
+        event = None
+    state = await ports.reservations.get(room.email, event_id)
+    data = None
+    own = False
+    if event is not None:
+        data = reservations.reservation_data(event, room.email, services.settings.time_zone,
+                                             show_subject=room.show_subject)
+        ical = event.get("iCalUId")
+        own = is_tagged(event)
+        if not own and ical and not (state and state.change_key == event.get("changeKey")):
+            # The room's auto-accepted copy of a meeting the connector booked has no extended property
+            # of ours, but keeps the organizer's iCalUId, which the connector recorded at create.
+            own = (state is not None and state.ignored == "own write") or await ports.own_writes.contains(str(ical))
+    decision = reservations.decide(event, data, state, room=room.email, event_id=event_id, own=own,
+                                   activated_at=room.activated_at, backfill=backfill)
+    if decision.type is not None:
+        stored = decision.state or state
+        assert stored is not None
+        subject = reservations.reservation_subject(room.email, stored.ical_uid, event_id)
+        payload = data if data is not None else _cancelled_data(room.email, stored)
+        version = (event or {}).get("changeKey") or "cancelled"
+        cloud_event = reservations.cloud_event(decision.type, subject, payload, source=_source(services),
+                                               version_key=f"{event_id}\n{version}", now=services.clock())
+        await publish([cloud_event], services)
+    if decision.state is not None:
+        await ports.reservations.save(decision.state)
+    logger.info("room %s event %s: %s", room.email, event_id, decision.reason)
+    return decision.reason
+
+
+def _cancelled_data(room: str, state: reservations.ReservationState) -> dict[str, Any]:
+    return {"room": room, "graph": {"eventId": state.event_id, "iCalUId": state.ical_uid, "changeKey": None}}
+
+
+def _source(services: Services) -> str:
+    tenant = services.settings.tenant_id or "local"
+    return f"urn:m365-calendar-connector:{tenant}:rooms"
+
+
+async def _lifecycle(room: Room, work: RoomWork, services: Services) -> str:
+    event = work.lifecycle_event
+    logger.info("room %s lifecycle notification %s", room.email, event)
+    if event == "missed":
+        return await resync(room, services)
+    if event == "subscriptionRemoved":
+        await ensure_subscription(room, services, recreate=True, reason="subscription removed")
+        return "recreated"
+    # reauthorizationRequired: one PATCH of the expiry both renews and reauthorizes (facts 3.2), so the
+    # renewal is made due now rather than issuing a separate reauthorize within the same 10 minutes.
+    now = services.clock()
+    if room.expires_at and room.expires_at > now:
+        room = replace(room, expires_at=min(room.expires_at, now + timedelta(minutes=1)))
+    await ensure_subscription(room, services, reason="reauthorization required")
+    return "reauthorized"
+
+
+async def _delta_round(room: Room, services: Services, link: str | None, start: datetime, end: datetime,
+                       *, backfill: bool) -> tuple[int, int, str]:
+    """Process one delta round; returns (items seen, events published, the next delta link)."""
+    ports = services.rooms()
+    round_ = await ports.graph().calendar_delta(room.email, link, start, end)
+    published = 0
+    masters: set[str] = set()
+    for item in round_.events:
+        if item.get("type") == "occurrence" and item.get("seriesMasterId"):
+            masters.add(str(item["seriesMasterId"]))  # a series is one reservation: read its master once
+            continue
+        reason = await process_event(room, str(item["id"]), services, event=item, backfill=backfill)
+        published += reason in ("created", "updated", "cancelled")
+    for master in masters:
+        reason = await process_event(room, master, services, backfill=backfill)
+        published += reason in ("created", "updated", "cancelled")
+    for removed in round_.removed:
+        published += await process_event(room, removed, services, deleted=True) == "cancelled"
+    return len(round_.events) + len(round_.removed), published, round_.delta_link
+
+
+async def resync(room: Room, services: Services) -> str:
+    """Catch up with the room through its delta link (after `missed`, a recreate, or registration)."""
+    now = services.clock()
+    try:
+        seen, published, link = await _delta_round(room, services, room.delta_link, now - DELTA_PAST,
+                                                   now + DELTA_FUTURE, backfill=False)
+    except NotFound:
+        # The delta token expired: start a new round; state rows keep what was published from repeating.
+        logger.warning("room %s delta link expired; resyncing the whole window", room.email)
+        seen, published, link = await _delta_round(room, services, None, now - DELTA_PAST, now + DELTA_FUTURE,
+                                                   backfill=False)
+    current = await services.rooms().rooms.get(room.email) or room
+    await services.rooms().rooms.save(replace(current, delta_link=link))
+    logger.info("room %s resynced: %d change(s) seen, %d published", room.email, seen, published)
+    return "resynced"
+
+
+async def backfill(room: Room, work: RoomWork, services: Services) -> str:
+    """Publish the room's existing bookings from ``work.backfill_from`` on (not before DAYS_BACK)."""
+    ports = services.rooms()
+    job = room.backfill or BackfillJob(id=work.job_id or "", start=work.backfill_from or "", status="queued")
+    await ports.rooms.save(replace(room, backfill=replace(job, status="running")))
+    now = services.clock()
+    earliest = now - timedelta(days=services.settings.days_back)
+    start = max(datetime.combine(date.fromisoformat(work.backfill_from or now.date().isoformat()), time(),
+                                 tzinfo=now.tzinfo), earliest)
+    try:
+        seen, published, _ = await _delta_round(room, services, None, start, now + DELTA_FUTURE, backfill=True)
+        finished = replace(job, status="done", seen=seen, published=published, finished_at=services.clock())
+    except Exception as exc:
+        finished = replace(job, status="failed", error=str(exc)[:500], finished_at=services.clock())
+        current = await ports.rooms.get(room.email) or room
+        await ports.rooms.save(replace(current, backfill=finished))
+        raise
+    current = await ports.rooms.get(room.email) or room
+    await ports.rooms.save(replace(current, backfill=finished))
+    logger.info("room %s backfill %s from %s: %d seen, %d published", room.email, job.id, job.start, seen, published)
+    return "backfilled"

@@ -1,0 +1,160 @@
+"""The room Graph adapters through the real msgraph-sdk against the HTTPS simulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.graphsim.server import RunningSimulator, start_simulator
+from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
+from shared.adapters.graph_rooms import GraphRoomReader
+from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
+from shared.config import Settings
+from shared.errors import NotFound
+from shared.rooms import renewal
+from shared.rooms.worker import is_tagged
+from tests.graphsim.receiver import Receiver, running_receiver, wait_until
+
+ROOM = "room.alpha@contoso.com"
+ANNA = "anna@contoso.com"
+START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
+                          client_id="client-1", client_secret="secret-1")
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def settings(simulator: RunningSimulator) -> Settings:
+    simulator.state.reset()
+    simulator.state.add_user(ANNA, "Anna")
+    simulator.state.add_room(ROOM, "Alpha", capacity=8, building="HQ")
+    tenant = next(iter(simulator.state.tenants()))
+    simulator.state.add_app("client-1", "secret-1", tenant,
+                            roles=["Calendars.ReadWrite", "User.Read.All", "Place.Read.All"])
+    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
+                    graph_endpoint=simulator.graph_endpoint, auth_endpoint=simulator.auth_endpoint,
+                    ca_file=str(simulator.ca_path))
+
+
+@pytest.fixture
+async def reader(settings: Settings) -> AsyncIterator[GraphRoomReader]:
+    reader = GraphRoomReader.from_settings(settings)
+    yield reader
+    await reader.close()
+
+
+@pytest.fixture
+async def subscriptions(settings: Settings) -> AsyncIterator[GraphSubscriptionGateway]:
+    gateway = GraphSubscriptionGateway.from_settings(settings)
+    yield gateway
+    await gateway.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as rx:
+        yield rx
+
+
+def meeting(subject: str = "Sprint review", hours: int = 0) -> dict[str, Any]:
+    start = START + timedelta(hours=hours)
+    return {"subject": subject,
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "attendees": [{"type": "resource", "emailAddress": {"address": ROOM, "name": "Alpha"}}],
+            "location": {"displayName": "Alpha", "locationEmailAddress": ROOM}}
+
+
+class TestSubscriptions:
+    async def test_create_renew_delete_with_the_handshake(self, subscriptions: GraphSubscriptionGateway,
+                                                         receiver: Receiver, simulator: RunningSimulator) -> None:
+        now = datetime.now(UTC)
+        info = await subscriptions.create(ROOM, notification_url=receiver.url(),
+                                          lifecycle_url=receiver.url("/api/graph/lifecycle"),
+                                          client_state="r1~n~m~" + ROOM, expires_at=renewal.next_expiry(now))
+        assert {v["path"] for v in receiver.validations} == {"/api/graph/notifications", "/api/graph/lifecycle"}
+        assert abs((info.expires_at - renewal.next_expiry(now)).total_seconds()) < 5
+        renewed = await subscriptions.renew(info.id, now + timedelta(days=1))
+        assert abs((renewed.expires_at - (now + timedelta(days=1))).total_seconds()) < 5
+        await subscriptions.reauthorize(info.id)
+        assert info.id in await subscriptions.live_ids()
+        await subscriptions.delete(info.id)
+        assert info.id not in await subscriptions.live_ids()
+        with pytest.raises(NotFound):
+            await subscriptions.renew(info.id, now + timedelta(days=1))
+
+    async def test_an_expired_subscription_cannot_be_renewed(self, subscriptions: GraphSubscriptionGateway,
+                                                             receiver: Receiver, simulator: RunningSimulator) -> None:
+        info = await subscriptions.create(ROOM, notification_url=receiver.url(),
+                                          lifecycle_url=receiver.url("/api/graph/lifecycle"), client_state="cs",
+                                          expires_at=datetime.now(UTC) + timedelta(hours=2))
+        simulator.state.expire_subscription(info.id)
+        with pytest.raises(NotFound):
+            await subscriptions.renew(info.id, datetime.now(UTC) + timedelta(days=1))
+
+
+class TestRoomReads:
+    async def test_the_rooms_auto_accepted_copy_is_read_with_the_organizers_ical_uid(
+            self, reader: GraphRoomReader, settings: Settings, simulator: RunningSimulator) -> None:
+        calendar = GraphCalendarGateway.from_settings(settings)
+        try:
+            event_id = await calendar.create(ANNA, meeting(), transaction_id=str(uuid.uuid4()), source_key="k 1")
+            ours = await calendar.ical_uid(ANNA, event_id)
+        finally:
+            await calendar.close()
+        copies = wait_until(lambda: simulator.state.events_of(ROOM))
+        copy = await reader.get_event(ROOM, copies[0]["id"])
+        assert copy is not None and copy["iCalUId"] == ours
+        assert not is_tagged(copy)  # the room's copy does not carry our extended property
+        assert copy["organizer"]["emailAddress"]["address"].lower() == ANNA
+        assert await reader.get_event(ROOM, "AAMkNotThere") is None
+
+    async def test_a_tagged_event_reads_as_ours(self, reader: GraphRoomReader, simulator: RunningSimulator) -> None:
+        created = simulator.state.outlook_create(ROOM, {**meeting(), "singleValueExtendedProperties": [
+            {"id": SOURCE_KEY_PROPERTY, "value": "src reservation/1"}]})
+        event = await reader.get_event(ROOM, created["id"])
+        assert event is not None and is_tagged(event)
+
+    async def test_calendar_view_delta_rounds(self, reader: GraphRoomReader, simulator: RunningSimulator) -> None:
+        first = simulator.state.outlook_create(ROOM, meeting("First"))
+        window = (START - timedelta(days=1), START + timedelta(days=30))
+        initial = await reader.calendar_delta(ROOM, None, *window)
+        assert [e["id"] for e in initial.events] == [first["id"]] and initial.delta_link
+        second = simulator.state.outlook_create(ROOM, meeting("Second", hours=3))
+        simulator.state.outlook_delete(ROOM, first["id"])
+        later = await reader.calendar_delta(ROOM, initial.delta_link, *window)
+        assert [e["id"] for e in later.events] == [second["id"]]
+        assert later.removed == [first["id"]]
+        simulator.state.expire_delta_tokens()
+        with pytest.raises(NotFound):
+            await reader.calendar_delta(ROOM, later.delta_link, *window)
+
+    async def test_places_rooms(self, reader: GraphRoomReader) -> None:
+        [room] = await reader.list_rooms()
+        assert room["emailAddress"] == ROOM and room["displayName"] == "Alpha" and room["capacity"] == 8
+
+
+class TestUsersDelta:
+    async def test_disabled_and_removed_users_show_in_the_next_round(self, reader: GraphRoomReader,
+                                                                     simulator: RunningSimulator) -> None:
+        simulator.state.add_user("leaver@contoso.com", "Leaver")
+        simulator.state.add_user("mover@contoso.com", "Mover")
+        baseline = await reader.users_delta(None)
+        ids = {u["userPrincipalName"]: u["id"] for u in baseline.events}
+        assert {"anna@contoso.com", "leaver@contoso.com", "mover@contoso.com"} <= set(ids)
+        simulator.state.update_user("mover@contoso.com", account_enabled=False)
+        simulator.state.delete_user("leaver@contoso.com", permanent=True)
+        later = await reader.users_delta(baseline.delta_link)
+        by_id = {u["id"]: u for u in later.events}
+        assert by_id[ids["mover@contoso.com"]]["accountEnabled"] is False
+        assert "@removed" in by_id[ids["leaver@contoso.com"]]

@@ -1,0 +1,79 @@
+"""The room table adapters against real Azurite."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.adapters.tables import TableStores
+from shared.adapters.tables_rooms import RoomTables
+from shared.errors import ConcurrencyConflict
+from shared.rooms.ports import BackfillJob, Room
+from shared.rooms.reservations import ReservationState
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def tables(table_stores: TableStores) -> RoomTables:
+    return RoomTables(table_stores)
+
+
+class TestRooms:
+    async def test_round_trip_with_etag_concurrency(self, tables: RoomTables) -> None:
+        room = Room(email="room.a@contoso.com", activated_at=NOW, subscription_id="s1", client_state="r1~n~m~x",
+                    expires_at=NOW, delta_link="https://graph/delta?$deltatoken=1",
+                    backfill=BackfillJob(id="j1", start="2026-04-01", status="done", published=3, finished_at=NOW))
+        saved = await tables.rooms.save(room)
+        loaded = await tables.rooms.get("Room.A@contoso.com")
+        assert loaded == saved
+        assert loaded.backfill and loaded.backfill.finished_at == NOW
+        await tables.rooms.save(replace(loaded, failure="403", failing_since=NOW))
+        with pytest.raises(ConcurrencyConflict):
+            await tables.rooms.save(replace(loaded, failure="stale writer"))
+        with pytest.raises(ConcurrencyConflict):
+            await tables.rooms.save(room)  # a second insert
+        assert [r.email for r in await tables.rooms.list()] == ["room.a@contoso.com"]
+        await tables.rooms.delete("room.a@contoso.com")
+        await tables.rooms.delete("room.a@contoso.com")
+        assert await tables.rooms.get("room.a@contoso.com") is None
+
+
+class TestReservationsAndOwnWrites:
+    async def test_state_rows_and_own_writes(self, tables: RoomTables) -> None:
+        event_id = "AAMkAGI2TG93AAA=/+x"
+        assert await tables.reservations.get("r@contoso.com", event_id) is None
+        state = ReservationState(room="r@contoso.com", event_id=event_id, ical_uid="040000008200E0", change_key="ck",
+                                 content_hash="h", published=True)
+        await tables.reservations.save(state)
+        loaded = await tables.reservations.get("r@contoso.com", event_id)
+        assert loaded is not None and replace(loaded, etag=None) == state
+        assert not await tables.own_writes.contains("040000008200E0")
+        await tables.own_writes.record("040000008200E0", "src reservation/1")
+        assert await tables.own_writes.contains("040000008200E0")
+
+
+class TestEventLog:
+    async def test_pages_in_publication_order_with_a_cursor(self, tables: RoomTables) -> None:
+        events = [{"id": f"e{n}", "type": "reservation.created", "subject": f"s{n}"} for n in range(5)]
+        await tables.log.append(events[:3])
+        await tables.log.append(events[3:])
+        first, cursor = await tables.log.read(None, 2)
+        assert [e["id"] for e in first] == ["e0", "e1"]
+        rest, cursor = await tables.log.read(cursor, 10)
+        assert [e["id"] for e in rest] == ["e2", "e3", "e4"]
+        assert await tables.log.read(cursor, 10) == ([], cursor)
+
+
+class TestUsers:
+    async def test_rows_and_cursor(self, tables: RoomTables) -> None:
+        assert await tables.users.cursor() is None
+        await tables.users.put("u1", {"id": "u1", "mail": "u1@contoso.com", "enabled": True})
+        assert await tables.users.get("u1") == {"id": "u1", "mail": "u1@contoso.com", "enabled": True}
+        await tables.users.put("u1", None)
+        await tables.users.put("u1", None)
+        assert await tables.users.get("u1") is None
+        await tables.users.set_cursor("https://graph/users/delta?$deltatoken=2")
+        assert await tables.users.cursor() == "https://graph/users/delta?$deltatoken=2"

@@ -1,0 +1,283 @@
+"""In-memory room ports with Graph's semantics that matter here (changeKeys, delta rounds, 404s)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.bootstrap import Services, build_services
+from shared.config import RoomSettings, Settings
+from shared.errors import ConcurrencyConflict, NotFound, TransientError
+from shared.rooms.ports import DeltaRound, Room, SubscriptionInfo
+from shared.rooms.reservations import ReservationState
+from shared.rooms.services import RoomPorts
+from tests.support.fakes import (
+    FakeCalendar,
+    InMemoryDeadLetterStore,
+    InMemoryMappingStore,
+    InMemoryResourceStore,
+    RecordingQueue,
+)
+
+KEY = b"unit-test-client-state-key-0001"
+ROOM = "room.alpha@contoso.com"
+ANNA = "anna@contoso.com"
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@dataclass
+class FakeRoomGraph:
+    now: Any
+    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # room → id → event
+    changes: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # room → (seq, event id)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    user_changes: list[tuple[int, str]] = field(default_factory=list)
+    rooms: list[dict[str, Any]] = field(default_factory=list)
+    gets: int = 0
+    expired_links: set[str] = field(default_factory=set)
+    _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def book(self, room: str, event_id: str, *, subject: str = "Team meeting", organizer: str = ANNA,
+             start: str = "2026-05-04T08:00:00", end: str = "2026-05-04T09:00:00", ical: str | None = None,
+             created: datetime | None = None, **extra: Any) -> dict[str, Any]:
+        event = {
+            "id": event_id, "iCalUId": ical or f"ical-{event_id}", "changeKey": f"ck-{next(self._seq)}",
+            "subject": subject, "start": {"dateTime": start + ".0000000", "timeZone": "UTC"},
+            "end": {"dateTime": end + ".0000000", "timeZone": "UTC"}, "isAllDay": False, "type": "singleInstance",
+            "organizer": {"emailAddress": {"name": organizer.split("@")[0].title(), "address": organizer}},
+            "attendees": [{"type": "resource", "emailAddress": {"address": room}},
+                          {"type": "required", "emailAddress": {"address": "ben@contoso.com"}}],
+            "createdDateTime": (created or self.now()).isoformat().replace("+00:00", "Z"), **extra,
+        }
+        self.events.setdefault(room, {})[event_id] = event
+        self.changes.setdefault(room, []).append((next(self._seq), event_id))
+        return event
+
+    def touch(self, room: str, event_id: str, **changes: Any) -> None:
+        event = self.events[room][event_id]
+        event.update(changes, changeKey=f"ck-{next(self._seq)}")
+        self.changes[room].append((next(self._seq), event_id))
+
+    def remove(self, room: str, event_id: str) -> None:
+        del self.events[room][event_id]
+        self.changes[room].append((next(self._seq), event_id))
+
+    async def get_event(self, room: str, event_id: str) -> dict[str, Any] | None:
+        self.gets += 1
+        event = self.events.get(room, {}).get(event_id)
+        return dict(event) if event else None
+
+    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime, end: datetime) -> DeltaRound:
+        if delta_link in self.expired_links:
+            raise NotFound("410 SyncStateNotFound")
+        since = int(delta_link.rsplit(":", 1)[1]) if delta_link else 0
+        log = self.changes.get(room, [])
+        touched = list(dict.fromkeys(eid for seq, eid in log if seq > since))
+        current = self.events.get(room, {})
+        events = [dict(current[eid]) for eid in touched if eid in current]
+        removed = [eid for eid in touched if eid not in current and delta_link]
+        last = max([seq for seq, _ in log] + [since])
+        return DeltaRound(events, removed, f"delta:{room}:{last}")
+
+    async def list_rooms(self) -> list[dict[str, Any]]:
+        return list(self.rooms)
+
+    def set_user(self, user_id: str, **fields: Any) -> None:
+        self.users[user_id] = {"id": user_id, **self.users.get(user_id, {}), **fields}
+        self.user_changes.append((next(self._seq), user_id))
+
+    def remove_user(self, user_id: str) -> None:
+        self.users.pop(user_id)
+        self.user_changes.append((next(self._seq), user_id))
+
+    async def users_delta(self, delta_link: str | None) -> DeltaRound:
+        since = int(delta_link.rsplit(":", 1)[1]) if delta_link else 0
+        touched = list(dict.fromkeys(uid for seq, uid in self.user_changes if seq > since))
+        items = [dict(self.users[u]) if u in self.users else {"id": u, "@removed": {"reason": "deleted"}}
+                 for u in touched]
+        last = max([s for s, _ in self.user_changes] + [since])
+        return DeltaRound(items, [], f"users:{last}")
+
+
+@dataclass
+class FakeSubscriptions:
+    now: Any
+    subs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_create: Exception | None = None
+    calls: list[str] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def create(self, room: str, *, notification_url: str, lifecycle_url: str, client_state: str,
+                     expires_at: datetime) -> SubscriptionInfo:
+        self.calls.append("create")
+        if self.fail_create is not None:
+            raise self.fail_create
+        assert expires_at - self.now() <= timedelta(minutes=10_080)
+        sub_id = f"sub-{next(self._ids)}"
+        self.subs[sub_id] = {"room": room, "expires": expires_at, "clientState": client_state,
+                             "notificationUrl": notification_url, "lifecycleUrl": lifecycle_url}
+        return SubscriptionInfo(sub_id, expires_at)
+
+    def _live(self, sub_id: str) -> dict[str, Any]:
+        sub = self.subs.get(sub_id)
+        if sub is None or sub["expires"] <= self.now():
+            raise NotFound("404 subscription")
+        return sub
+
+    async def renew(self, subscription_id: str, expires_at: datetime) -> SubscriptionInfo:
+        self.calls.append("renew")
+        self._live(subscription_id)["expires"] = expires_at
+        return SubscriptionInfo(subscription_id, expires_at)
+
+    async def live_ids(self) -> set[str]:
+        return {sub_id for sub_id, sub in self.subs.items() if sub["expires"] > self.now()}
+
+    async def reauthorize(self, subscription_id: str) -> None:
+        self._live(subscription_id)
+
+    async def delete(self, subscription_id: str) -> None:
+        self.calls.append("delete")
+        if self.subs.pop(subscription_id, None) is None:
+            raise NotFound("404")
+
+
+@dataclass
+class InMemoryRooms:
+    rows: dict[str, Room] = field(default_factory=dict)
+    _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def get(self, email: str) -> Room | None:
+        return self.rows.get(email.lower())
+
+    async def save(self, room: Room) -> Room:
+        current = self.rows.get(room.email)
+        if (current is None) != (room.etag is None) or (current and current.etag != room.etag):
+            raise ConcurrencyConflict("etag")
+        stored = replace(room, etag=f"e{next(self._etags)}")
+        self.rows[room.email] = stored
+        return stored
+
+    async def delete(self, email: str) -> None:
+        self.rows.pop(email.lower(), None)
+
+    async def list(self) -> list[Room]:
+        return sorted(self.rows.values(), key=lambda r: r.email)
+
+
+@dataclass
+class InMemoryReservations:
+    rows: dict[tuple[str, str], ReservationState] = field(default_factory=dict)
+
+    async def get(self, room: str, event_id: str) -> ReservationState | None:
+        return self.rows.get((room, event_id))
+
+    async def save(self, state: ReservationState) -> None:
+        self.rows[(state.room, state.event_id)] = state
+
+
+@dataclass
+class InMemoryOwnWrites:
+    uids: dict[str, str] = field(default_factory=dict)
+
+    async def record(self, ical_uid: str, source_key: str) -> None:
+        self.uids[ical_uid] = source_key
+
+    async def contains(self, ical_uid: str) -> bool:
+        return ical_uid in self.uids
+
+
+@dataclass
+class InMemoryLog:
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    async def append(self, events: list[dict[str, Any]]) -> None:
+        self.items.extend(events)
+
+    async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        start = int(since) if since else 0
+        page = self.items[start:start + limit]
+        return page, str(start + len(page)).zfill(20)
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.items if e["type"] == type_]
+
+
+@dataclass
+class InMemoryUsers:
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    link: str | None = None
+
+    async def get(self, user_id: str) -> dict[str, Any] | None:
+        return self.rows.get(user_id)
+
+    async def put(self, user_id: str, row: dict[str, Any] | None) -> None:
+        if row is None:
+            self.rows.pop(user_id, None)
+        else:
+            self.rows[user_id] = row
+
+    async def cursor(self) -> str | None:
+        return self.link
+
+    async def set_cursor(self, delta_link: str) -> None:
+        self.link = delta_link
+
+
+@dataclass
+class FakeWebhook:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: int = 0
+
+    async def send(self, event: dict[str, Any]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientError("booking-system webhook answered 503")
+        self.sent.append(event)
+
+
+@dataclass
+class RoomWorld:
+    now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    calendar: FakeCalendar = field(default_factory=FakeCalendar)
+    queue: RecordingQueue = field(default_factory=RecordingQueue)
+    deadletters: InMemoryDeadLetterStore = field(default_factory=InMemoryDeadLetterStore)
+    mappings: InMemoryMappingStore = field(default_factory=InMemoryMappingStore)
+    rooms: InMemoryRooms = field(default_factory=InMemoryRooms)
+    reservations: InMemoryReservations = field(default_factory=InMemoryReservations)
+    own_writes: InMemoryOwnWrites = field(default_factory=InMemoryOwnWrites)
+    log: InMemoryLog = field(default_factory=InMemoryLog)
+    users: InMemoryUsers = field(default_factory=InMemoryUsers)
+    webhook: FakeWebhook = field(default_factory=FakeWebhook)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.graph = FakeRoomGraph(lambda: self.now)
+        self.subscriptions = FakeSubscriptions(lambda: self.now)
+
+    def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks", **rooms: Any) -> Services:
+        values = {"client_state_keys": (KEY,), "outbound_webhook_url": webhook_url,
+                  "outbound_webhook_secret": WHSEC if webhook_url else None, **rooms}
+        room_settings = RoomSettings(**values)
+        settings = Settings(synchronize=True, tenant_id="t", client_id="c", client_secret="s", rooms=room_settings)
+        ports = RoomPorts(rooms=self.rooms, reservations=self.reservations, own_writes=self.own_writes, log=self.log,
+                          users=self.users, graph_factory=lambda: self.graph,
+                          subscriptions_factory=lambda: self.subscriptions,
+                          webhook_factory=lambda: self.webhook if webhook_url else None, dropped=self.dropped)
+        return build_services(settings, queue=self.queue, mappings=self.mappings, resources=InMemoryResourceStore(),
+                              deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
+                              rooms=ports)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def sent_to(self, queue: str) -> list[Any]:
+        return [m for q, m in self.queue.sent if q == queue]
+
+    def take(self, queue: str) -> list[Any]:
+        """Messages of ``queue`` sent so far, removed from the recording (as a receiver would)."""
+        taken = self.sent_to(queue)
+        self.queue.sent = [(q, m) for q, m in self.queue.sent if q != queue]
+        return taken

@@ -1,0 +1,222 @@
+"""Subscriptions that never lapse, the users directory, and delivery to the booking system."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from shared.adapters.outbound_webhook import StandardWebhookSender
+from shared.app.sync import ATTEMPT_PROPERTY
+from shared.errors import Forbidden
+from shared.rooms import publisher, registration, renewal, timers
+from shared.rooms.services import OUTBOUND_QUEUE
+from tests.unit.rooms.fakes_rooms import ROOM, WHSEC, RoomWorld
+from tests.unit.rooms.helpers import (
+    notification,
+    notify,
+    register,
+    run_graph_queue,
+    run_outbound_queue,
+    subscription_of,
+)
+
+
+@pytest.fixture
+def world() -> RoomWorld:
+    return RoomWorld()
+
+
+class TestSubscriptionTimer:
+    async def test_a_subscription_nearing_expiry_is_renewed(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        sub_id, _ = subscription_of(world)
+        world.advance(days=4)
+        await timers.renew_subscriptions(services)
+        assert world.rooms.rows[ROOM].subscription_id == sub_id
+        assert world.rooms.rows[ROOM].expires_at == renewal.next_expiry(world.now)
+        world.subscriptions.calls.clear()
+        await timers.renew_subscriptions(services)  # not due again yet
+        assert world.subscriptions.calls == []
+
+    async def test_an_expired_one_is_recreated_and_the_gap_resynced(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        old_id, _ = subscription_of(world)
+        world.advance(days=8)  # the timer did not run for a week: the subscription lapsed
+        world.graph.book(ROOM, "MADE-IN-GAP")
+        await timers.renew_subscriptions(services)
+        new_id, new_state = subscription_of(world)
+        assert new_id != old_id
+        await run_graph_queue(world, services)
+        assert [e["data"]["graph"]["eventId"] for e in world.log.items] == ["MADE-IN-GAP"]
+        # and the new subscription's notifications are taken
+        world.graph.book(ROOM, "AFTER")
+        await notify(services, notification(new_id, new_state, "created", "AFTER"))
+        await run_graph_queue(world, services)
+        assert len(world.log.items) == 2
+
+    async def test_a_subscription_that_vanished_early_is_recreated_and_resynced(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        old_id, _ = subscription_of(world)
+        world.subscriptions.subs.pop(old_id)  # deleted at Graph; no lifecycle notification came
+        world.advance(minutes=5)
+        world.graph.book(ROOM, "IN-GAP")
+        await timers.renew_subscriptions(services)
+        assert subscription_of(world)[0] != old_id
+        await run_graph_queue(world, services)
+        assert [e["data"]["graph"]["eventId"] for e in world.log.items] == ["IN-GAP"]
+
+    async def test_a_room_that_cannot_be_restored_says_why_in_the_list_and_the_log_on_every_run(
+            self, world: RoomWorld, caplog: pytest.LogCaptureFixture) -> None:
+        services = world.services()
+        await register(world, services)
+        world.advance(days=8)
+        world.subscriptions.fail_create = Forbidden("access to mailbox room.alpha@contoso.com denied: 403")
+        for _ in range(2):
+            caplog.clear()
+            counts = await timers.renew_subscriptions(services)
+            assert counts == {"rooms": 1, "failing": 1}
+            assert "cannot be restored" in caplog.text and "403" in caplog.text
+        [listed] = (await registration.list_rooms(services)).json()["value"]
+        assert listed["status"].startswith("failing since 2026-05-09")
+        assert "403" in listed["status"] and not listed["subscribed"]
+        world.subscriptions.fail_create = None
+        await timers.renew_subscriptions(services)
+        [listed] = (await registration.list_rooms(services)).json()["value"]
+        assert listed["status"].startswith("subscribed until") and listed["failure"] is None
+
+
+class TestRegistration:
+    async def test_available_rooms_come_from_places(self, world: RoomWorld) -> None:
+        world.graph.rooms = [{"id": "1", "emailAddress": ROOM, "displayName": "Alpha", "capacity": 8, "x": 1}]
+        reply = await registration.available_rooms(world.services())
+        assert reply.json() == {"value": [{"id": "1", "emailAddress": ROOM, "displayName": "Alpha", "capacity": 8}]}
+
+    async def test_delete_unsubscribes(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        assert (await registration.delete_room(ROOM, services)).status == 204
+        assert world.subscriptions.subs == {} and world.rooms.rows == {}
+
+    async def test_subscription_urls_point_at_the_public_base_url(self, world: RoomWorld) -> None:
+        await register(world, world.services(public_base_url="https://connector.example.com"))
+        [sub] = world.subscriptions.subs.values()
+        assert sub["notificationUrl"] == "https://connector.example.com/api/graph/notifications"
+        assert sub["lifecycleUrl"] == "https://connector.example.com/api/graph/lifecycle"
+
+    async def test_without_a_client_state_key_registration_names_the_setting(self, world: RoomWorld) -> None:
+        reply = await registration.put_room(ROOM, b"", world.services(client_state_keys=()))
+        assert reply.status == 409 and b"CONNECTOR_CLIENT_STATE_KEY" in reply.body
+
+
+class TestUsersDirectory:
+    async def test_disabled_removed_and_new_users_reach_the_booking_system(self, world: RoomWorld) -> None:
+        services = world.services()
+        for uid in ("u1", "u2", "u3"):
+            world.graph.set_user(uid, userPrincipalName=f"{uid}@contoso.com", accountEnabled=True, displayName=uid)
+        assert (await timers.sync_users_directory(services))["published"] == 0  # baseline
+        world.graph.set_user("u1", accountEnabled=False)
+        world.graph.remove_user("u2")
+        world.graph.set_user("u4", userPrincipalName="u4@contoso.com", accountEnabled=True)
+        await timers.sync_users_directory(services)
+        published = {(e["type"], e["subject"]) for e in world.log.items}
+        assert published == {("user.deactivated", "user/u1"), ("user.deactivated", "user/u2"),
+                             ("user.created", "user/u4")}
+        u1 = next(e for e in world.log.items if e["subject"] == "user/u1")
+        assert u1["data"]["accountEnabled"] is False and u1["data"]["userPrincipalName"] == "u1@contoso.com"
+        await timers.sync_users_directory(services)
+        assert len(world.log.items) == 3
+
+
+class TestOutbound:
+    async def _one_reservation(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        sub_id, state = subscription_of(world)
+        world.advance(minutes=1)
+        world.graph.book(ROOM, "E1")
+        await notify(services, notification(sub_id, state, "created", "E1"))
+        await run_graph_queue(world, services)
+
+    async def test_a_failing_webhook_is_retried_with_backoff_and_nothing_is_lost(self, world: RoomWorld) -> None:
+        await self._one_reservation(world)
+        services = world.services()
+        world.webhook.fail_next = 3
+        [event] = world.log.items
+        waits = []
+        for _ in range(3):
+            assert await run_outbound_queue(world, services) == ["rescheduled"]
+            [retry] = world.sent_to(OUTBOUND_QUEUE)
+            assert json.loads(retry.body)["id"] == event["id"]
+            waits.append(retry.scheduled_enqueue_time - world.now)
+            assert await run_outbound_queue(world, services) == []  # not due yet
+            world.now = retry.scheduled_enqueue_time
+        assert waits == sorted(waits) and waits[0] > timedelta(0)
+        assert await run_outbound_queue(world, services) == ["delivered"]
+        assert [e["id"] for e in world.webhook.sent] == [event["id"]]
+
+    async def test_a_webhook_that_keeps_failing_is_dead_lettered_with_a_reason(self, world: RoomWorld) -> None:
+        await self._one_reservation(world)
+        services = world.services()
+        world.webhook.fail_next = 10_000
+        for _ in range(publisher.MAX_ATTEMPTS + 1):
+            world.advance(hours=2)
+            await run_outbound_queue(world, services)
+        [record] = world.deadletters.records.values()
+        assert record.queue == OUTBOUND_QUEUE and "did not take event" in record.reason
+        assert world.sent_to(OUTBOUND_QUEUE) == []
+
+    async def test_without_a_webhook_url_the_pull_api_still_has_the_events(self, world: RoomWorld) -> None:
+        services = world.services(webhook_url=None)
+        await register(world, services)
+        sub_id, state = subscription_of(world)
+        world.advance(minutes=1)
+        world.graph.book(ROOM, "E1")
+        await notify(services, notification(sub_id, state, "created", "E1"))
+        await run_graph_queue(world, services)
+        assert world.sent_to(OUTBOUND_QUEUE) == []
+        page = (await publisher.pull(None, services)).json()
+        assert [e["type"] for e in page["items"]] == ["reservation.created"]
+        assert (await publisher.pull(page["next"], services)).json()["items"] == []
+        assert (await publisher.pull("not-a-cursor", services)).status == 400
+
+    async def test_the_retry_attempt_rides_in_the_message(self, world: RoomWorld) -> None:
+        await self._one_reservation(world)
+        world.webhook.fail_next = 1
+        await run_outbound_queue(world, world.services())
+        [retry] = world.sent_to(OUTBOUND_QUEUE)
+        assert retry.application_properties[ATTEMPT_PROPERTY] == 1
+
+
+class TestSignature:
+    async def test_the_signature_verifies_with_standardwebhooks_and_the_id_is_the_event_id(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def receiver(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(503 if len(seen) == 1 else 204)
+
+        sender = StandardWebhookSender("https://booking.example.com/hooks", WHSEC)
+        sender._http = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+        event = {"id": "evt-1", "type": "reservation.created", "subject": "room/x/event/y", "data": {"a": "ü"}}
+        with pytest.raises(Exception, match="503"):
+            await sender.send(event)
+        await sender.send(event)
+        await sender.close()
+        for request in seen:
+            headers = dict(request.headers)
+            assert headers["webhook-id"] == "evt-1"
+            assert Webhook(WHSEC).verify(request.content, headers) == event
+            assert request.headers["content-type"] == "application/cloudevents+json"
+
+    def test_a_tampered_body_does_not_verify(self) -> None:
+        sender = StandardWebhookSender("https://booking.example.com/hooks", WHSEC)
+        headers = sender.headers({"id": "e"}, '{"id":"e"}', datetime.now(UTC))
+        with pytest.raises(Exception, match="signature"):
+            Webhook(WHSEC).verify('{"id":"f"}', headers)
