@@ -226,10 +226,10 @@ def _demo(stack: LocalStack) -> None:
     print_calendars(stack)
     dead = stack.admin("GET", "/api/manage/deadletters").json()["value"]
     print(f"\nDead letters: {len(dead)}")
-    demo_rotation_and_doctor(stack, next(iter(stack.users), None))
     from local.demo_rooms import demo_rooms
 
     demo_rooms(stack)
+    demo_rotation_and_doctor(stack, next(iter(stack.users), None))  # ends with the doctor's report
 
 
 def main(argv: list[str] | None = None) -> int:

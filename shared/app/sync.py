@@ -131,6 +131,8 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
                 if event_id is not None:
                     await calendar.update(op.mailbox, event_id, op.content, source_key=key.value)
             if event_id is None:
+                if key.subject.startswith("reservation/"):
+                    await _record_own_slot(key, op.mailbox, op.content, services)
                 event_id = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
                                                  source_key=key.value)
             if key.subject.startswith("reservation/"):
@@ -148,6 +150,15 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await calendar.delete(op.mailbox, op.event_id)
     return stored
+
+
+async def _record_own_slot(key: EntityKey, mailbox: str, content: dict[str, object], services: Services) -> None:
+    """Before the create: the room's copy may be notified before the create's answer is in."""
+    from shared.rooms.echo import slot_of_content
+
+    slot = slot_of_content(mailbox, content)
+    if slot:
+        await services.rooms().own_writes.record(slot, key.value)
 
 
 async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, services: Services) -> None:

@@ -43,7 +43,12 @@ async def status_document(services: Services) -> dict[str, Any]:
             current = await runtime.secrets.current(provider.secret_name, now)
             version, key_id = current.version, current.tags.get("keyId") or key_id
             expires_on = expires_on if state.key_id and state.key_id == key_id else (current.expires_on or expires_on)
-        except ConnectorError as exc:
+            if settings.kind == "certificate":
+                from shared.credentials.certificates import load_certificate
+
+                not_after = load_certificate(current.value, current.content_type).not_after
+                expires_on = min(expires_on, not_after) if expires_on else not_after
+        except (ConnectorError, ValueError) as exc:
             problem = str(exc)
     paused = state.unavailable_since is not None and (state.available_at is None
                                                       or state.available_at < state.unavailable_since)

@@ -27,6 +27,8 @@ from shared.credentials.provider import GraphCredentialProvider
 
 __all__ = ["CredentialRuntime", "build_credential_runtime"]
 
+WEBHOOK_SECRET_TTL = timedelta(minutes=5)
+
 
 @dataclass
 class CredentialRuntime:
@@ -44,12 +46,26 @@ class CredentialRuntime:
     pause: WorkerPause = field(default_factory=WorkerPause)
     _applications: ApplicationGateway | None = field(default=None, repr=False)
     _owned: list[Any] = field(default_factory=list, repr=False)
+    _webhook_secret: tuple[str, datetime] | None = field(default=None, repr=False)
 
     @property
     def policy(self) -> RotationPolicy:
         credential = self.settings.credential
         return RotationPolicy(days_before=credential.rotate_days_before, lifetime_days=credential.lifetime_days,
                               grace_hours=credential.grace_hours)
+
+    async def outbound_webhook_secret(self) -> str | None:
+        """The booking-system webhook's signing secret, read from the vault like the Graph secret (newest
+        enabled, unexpired version, cached for a few minutes, so a rotation is followed without a restart);
+        ``CONNECTOR_OUTBOUND_WEBHOOK_SECRET`` when there is no vault."""
+        if self.secrets is None:
+            return self.settings.rooms.outbound_webhook_secret
+        now = self.clock()
+        cached = self._webhook_secret
+        if cached is None or now - cached[1] >= WEBHOOK_SECRET_TTL:
+            version = await self.secrets.current(self.settings.credential.outbound_webhook_secret_name, now)
+            cached = self._webhook_secret = (version.value, now)
+        return cached[0]
 
     def applications(self) -> ApplicationGateway:
         if self._applications is None:

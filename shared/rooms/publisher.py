@@ -28,12 +28,12 @@ __all__ = ["MAX_ATTEMPTS", "backoff", "deliver", "publish", "pull"]
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 16
 PULL_LIMIT = 200
 
 
 def backoff(attempt: int) -> timedelta:
-    """2 s, 4 s, 8 s ... capped at one hour: about 5 hours of trying before the dead-letter list."""
+    """2 s, 4 s, 8 s ... capped at one hour: with MAX_ATTEMPTS about 5 hours before the dead-letter list."""
     return timedelta(seconds=min(2 ** attempt, 3600))
 
 

@@ -17,6 +17,7 @@ from shared.bootstrap import Services
 from shared.errors import InvalidMessage, NotFound, PermanentError
 from shared.ports import DeadLetterRecord
 from shared.rooms import reservations
+from shared.rooms.echo import slot_key
 from shared.rooms.notifications import RoomWork
 from shared.rooms.ports import BackfillJob, Room
 from shared.rooms.publisher import publish
@@ -110,7 +111,8 @@ async def process_event(room: Room, event_id: str, services: Services, *, delete
         if not own and ical and not (state and state.change_key == event.get("changeKey")):
             # The room's auto-accepted copy of a meeting the connector booked has no extended property
             # of ours, but keeps the organizer's iCalUId, which the connector recorded at create.
-            own = (state is not None and state.ignored == "own write") or await ports.own_writes.contains(str(ical))
+            own = (state is not None and state.ignored == "own write") or await ports.own_writes.contains(str(ical)) \
+                or await _own_slot(room.email, event, ports)
     decision = reservations.decide(event, data, state, room=room.email, event_id=event_id, own=own,
                                    activated_at=room.activated_at, backfill=backfill)
     if decision.type is not None:
@@ -126,6 +128,14 @@ async def process_event(room: Room, event_id: str, services: Services, *, delete
         await ports.reservations.save(decision.state)
     logger.info("room %s event %s: %s", room.email, event_id, decision.reason)
     return decision.reason
+
+
+async def _own_slot(room: str, event: dict[str, Any], ports: Any) -> bool:
+    organizer = ((event.get("organizer") or {}).get("emailAddress") or {}).get("address")
+    start, end = reservations.parse_graph_time(event.get("start")), reservations.parse_graph_time(event.get("end"))
+    if not organizer or start is None or end is None:
+        return False
+    return bool(await ports.own_writes.contains(slot_key(room, str(organizer), start, end)))
 
 
 def _cancelled_data(room: str, state: reservations.ReservationState) -> dict[str, Any]:

@@ -25,23 +25,31 @@ SOURCE = "https://planning.example.com/credentials-e2e"
 _ids = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def cstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str) -> LocalStack:
     try:
         azurite_command()
     except FileNotFoundError as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(exc))
-    running = LocalStack(state_dir=Path(tmp_path_factory.mktemp("cstack")), port=0, users=ALL_USERS,
-                         lock_seconds=2).start()
+    return LocalStack(state_dir=Path(tmp_path_factory.mktemp(name)), port=0, users=ALL_USERS, lock_seconds=2,
+                      settings=settings).start()
+
+
+@pytest.fixture(scope="module")
+def cstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = start_stack(tmp_path_factory, "cstack")
     yield running
     running.stop()
 
 
 @pytest.fixture(autouse=True)
-def clean_simulator(cstack: LocalStack) -> Iterator[None]:
-    """Overrides the package's fixture: this module runs its own stack (it breaks credentials on purpose)."""
+def clean_simulator(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Overrides the package's fixture: this module runs its own stacks (it breaks credentials on purpose)."""
+    if "cstack" not in request.fixturenames:
+        yield
+        return
+    cstack: LocalStack = request.getfixturevalue("cstack")
     assert cstack.simulator is not None and cstack.vault is not None
     cstack.simulator.state.reset()
     yield
@@ -285,3 +293,72 @@ def test_no_secret_value_in_any_log_line_status_response_or_doctor_report(cstack
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+@pytest.fixture(scope="class")
+def cert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate
+
+    running = start_stack(tmp_path_factory, "certstack", CALENDAR_MSGRAPH_CREDENTIAL="certificate")
+    assert running.simulator is not None and running.vault is not None
+    # What a person does once: upload a certificate to the app and put it with its key into the vault.
+    # The app has no Application.ReadWrite permission: it rolls its own keys by proof of possession.
+    cert = generate_certificate("uploaded by a person", datetime.now(UTC) - timedelta(days=1), 20)
+    creds = running.simulator.state.creds
+    creds.add_key(client_id(running), cert.certificate, display_name="uploaded by a person")
+    creds.grant_roles(client_id(running), ["Calendars.ReadWrite", "Application.Read.All"], replace=True)
+    running.vault.state.set_secret("graph-client-certificate", cert.pem.decode(), content_type=PEM_CONTENT_TYPE)
+    yield running
+    running.stop()
+
+
+class TestCertificateKind:
+    def test_events_land_and_the_certificate_is_rolled_by_proof_of_possession(self, cert_stack: LocalStack) -> None:
+        assert cert_stack.post_events([task_event("anna.berger@contoso.com", 1, "cert")]).status_code == 202
+        cert_stack.wait_until_drained()
+        assert "cert job 1" in [e["subject"] for e in cert_stack.calendar("anna.berger@contoso.com")]
+        before = status(cert_stack)
+        assert before["kind"] == "certificate" and before["daysLeft"] is not None
+        outcome = cert_stack.admin("POST", "/api/manage/credentials/rotate").json()
+        assert outcome["action"] == "rotated", outcome
+        assert cert_stack.simulator is not None and cert_stack.vault is not None
+        keys = cert_stack.simulator.state.creds.public(client_id(cert_stack))["keyCredentials"]
+        assert outcome["newKeyId"] in [k["keyId"] for k in keys] and len(keys) == 2
+        assert cert_stack.vault.state.get("graph-client-certificate").tags["keyId"] == outcome["newKeyId"]
+        assert cert_stack.post_events([task_event("anna.berger@contoso.com", 2, "cert")]).status_code == 202
+        cert_stack.wait_until_drained()
+        assert "cert job 2" in [e["subject"] for e in cert_stack.calendar("anna.berger@contoso.com")]
+        report = doctor(cert_stack)
+        assert report["ok"], failed(report)
+        private_keys = [v.value for v in cert_stack.vault.state.versions("graph-client-certificate")]
+        assert all(k not in cert_stack.host.output for k in private_keys) if cert_stack.host else True
+
+
+@pytest.fixture(scope="class")
+def fed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = start_stack(tmp_path_factory, "fedstack", CALENDAR_MSGRAPH_CREDENTIAL="federated")
+    assert running.simulator is not None
+    creds = running.simulator.state.creds
+    identity = creds.find_managed_identity(client_id=running.env["AZURE_CLIENT_ID"])
+    assert identity is not None
+    # The deployment output's `az ad app federated-credential create`, and no secret left on the app.
+    creds.add_federated(client_id(running), name="function-app", subject=identity.principal_id,
+                        issuer=f"https://login.microsoftonline.com/{running.env['CALENDAR_MSGRAPH_TENANT_GUID']}/v2.0")
+    creds.revoke_password(client_id(running))
+    yield running
+    running.stop()
+
+
+class TestFederatedKind:
+    def test_the_managed_identity_token_is_exchanged_and_events_land(self, fed_stack: LocalStack) -> None:
+        assert fed_stack.post_events([task_event("ben.okafor@contoso.com", 1, "fed")]).status_code == 202
+        fed_stack.wait_until_drained()
+        assert "fed job 1" in [e["subject"] for e in fed_stack.calendar("ben.okafor@contoso.com")]
+        described = status(fed_stack)
+        assert described["kind"] == "federated" and described["source"] == "managed-identity"
+        assert described["nextRotation"] is None
+        assert fed_stack.admin("POST", "/api/manage/credentials/rotate").json()["action"] == "nothing-to-rotate"
+        report = doctor(fed_stack)
+        assert report["ok"], failed(report)

@@ -200,13 +200,18 @@ class FakeTokenCredential:
     """What azure-identity's credential does: Entra's answer for this secret (or certificate)."""
 
     check: Callable[[], str | None]
+    roles: list[str] = field(default_factory=lambda: ["Calendars.ReadWrite", "Application.ReadWrite.OwnedBy"])
     closed: bool = False
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        import base64
+        import json
+
         code = self.check()
         if code is not None:
             raise ClientAuthenticationError(message=f"Microsoft Entra ID error '(invalid_client) {code}: refused'")
-        return AccessToken("header.e30.signature", 4102444800)
+        claims = base64.urlsafe_b64encode(json.dumps({"roles": self.roles}).encode()).decode().rstrip("=")
+        return AccessToken(f"header.{claims}.signature", 4102444800)
 
     async def close(self) -> None:
         self.closed = True

@@ -90,3 +90,14 @@ class TestOtherSources:
         provider = world.runtime("federated").provider
         assert (await provider.get_token(SCOPE)).token
         assert world.vault.reads == 0
+
+
+class TestOutboundWebhookSecret:
+    async def test_read_from_the_vault_and_followed_after_the_ttl(self, world: CredentialWorld) -> None:
+        world.vault.add("outbound-webhook-secret", "whsec_first")
+        runtime = world.runtime()
+        assert await runtime.outbound_webhook_secret() == "whsec_first"
+        world.vault.add("outbound-webhook-secret", "whsec_second")
+        assert await runtime.outbound_webhook_secret() == "whsec_first"  # cached
+        world.clock.advance(minutes=6)
+        assert await runtime.outbound_webhook_secret() == "whsec_second"

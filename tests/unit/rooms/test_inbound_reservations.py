@@ -90,3 +90,19 @@ class TestThroughTheSyncEngine:
         await run_graph_queue(world, services)
         assert world.log.items == []
         assert json.loads(json.dumps(world.own_writes.uids))  # recorded by the sync engine
+
+    async def test_the_rooms_copy_is_ours_even_when_notified_before_the_create_answered(self) -> None:
+        world = RoomWorld()
+        services = world.services()
+        await register(world, services)
+        sub_id, state = subscription_of(world)
+        world.advance(minutes=1)
+        created = cloud_event("reservation.created", "reservation/R2", reservation(), sequence=1)
+        await sync_planning_message(body(created), Delivery(created["id"]), services)
+        [ours] = world.calendar.in_mailbox(ANNA)
+        world.own_writes.uids.pop(f"ical-{ours.id}")  # as if the copy's notification came first
+        world.graph.book(ROOM, "EARLYCOPY", ical="not-yet-known", organizer=ANNA,
+                         start="2026-05-04T07:00:00", end="2026-05-04T08:00:00")  # 09:00-10:00 Berlin
+        await notify(services, notification(sub_id, state, "created", "EARLYCOPY"))
+        await run_graph_queue(world, services)
+        assert world.log.items == []
