@@ -84,7 +84,7 @@ class GraphCredentialProvider:
             if not (is_invalid_client(exc) and self.follows_vault):
                 raise self._unavailable(exc) from None
             # Someone may have rotated the credential: follow the vault now and try once more.
-            fresh = await self._current(force=True)
+            fresh = await self._current(force=True, stale=material)
             if fresh.version == material.version:
                 raise self._unavailable(exc) from None
             logger.info("credential in Key Vault changed (version %s); retrying the token request", fresh.version)
@@ -144,9 +144,9 @@ class GraphCredentialProvider:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def _current(self, *, force: bool) -> Material:
+    async def _current(self, *, force: bool, stale: Material | None = None) -> Material:
         now = self._clock()
-        material = self._material
+        material = stale or self._material
         if material is not None and not force and (not self.follows_vault or now - material.fetched_at < self._ttl):
             return material
         async with self._guard():
