@@ -106,6 +106,10 @@ class LocalStack:
             if self.use_vault:
                 self.vault = start_vault_for(self.state_dir, self.simulator, tenant=tenant, client=client,
                                              secret=secret, env=env)
+                if self.booking is not None:
+                    # With a vault the connector reads the webhook's signing secret from it, as deployed.
+                    self.vault.state.set_secret("outbound-webhook-secret", self.booking.secret,
+                                                content_type="text/plain")
         else:
             env.update({k: v for k, v in os.environ.items() if k.startswith("CALENDAR_MSGRAPH_")})
             env.setdefault("CALENDAR_MSGRAPH_SYNCHRONIZE", "true")

@@ -131,9 +131,15 @@ def build_services(
         def credential() -> Any:
             return services.credentials().provider
 
+        async def webhook_secret() -> str | None:
+            return await services.credentials().outbound_webhook_secret()
+
+        secret_source = webhook_secret if settings.credential.key_vault_url else None
         if stores is not None:
-            return real_room_ports(settings, stores, owns_stores=False, credential=credential)
-        return real_room_ports(settings, TableStores(settings), owns_stores=True, credential=credential)
+            return real_room_ports(settings, stores, owns_stores=False, credential=credential,
+                                   webhook_secret=secret_source)
+        return real_room_ports(settings, TableStores(settings), owns_stores=True, credential=credential,
+                               webhook_secret=secret_source)
 
     services = Services(
         settings=settings,
@@ -169,6 +175,9 @@ async def current_services() -> Services:
     loop = asyncio.get_running_loop()
     services = _services_by_loop.get(loop)
     if services is None:
+        # The SDKs log every HTTP request at INFO: noise that would also be billed as telemetry.
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+        logging.getLogger("azure.identity").setLevel(logging.WARNING)
         try:
             services = build_services(Settings.from_env(os.environ))
         except ConfigurationError as exc:

@@ -137,7 +137,7 @@ class Settings:
             managed_identity_client_id=_text(env, "AZURE_CLIENT_ID"),
             credential=credential,
             ca_file=_text(env, "SSL_CERT_FILE"),
-            rooms=_rooms(env),
+            rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
         )
 
 
@@ -291,14 +291,15 @@ def _check_credential_source(credential: CredentialSettings, client_secret: str 
                                  " (the client id of the user-assigned managed identity)")
 
 
-def _rooms(env: Mapping[str, str]) -> RoomSettings:
+def _rooms(env: Mapping[str, str], *, has_vault: bool = False) -> RoomSettings:
     webhook_url = _text(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL")
     secret = _text(env, "CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
     if webhook_url:
         webhook_url = _https_url(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL", webhook_url)
-        if not secret:
+        if not secret and not has_vault:
             raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET",
-                                     "is required when CONNECTOR_OUTBOUND_WEBHOOK_URL is set")
+                                     "is required when CONNECTOR_OUTBOUND_WEBHOOK_URL is set"
+                                     " (or keep it in Key Vault under CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME)")
     if secret:
         _check_webhook_secret(secret)
     keys = tuple(k.strip().encode("utf-8") for k in (_text(env, "CONNECTOR_CLIENT_STATE_KEY") or "").split(",")

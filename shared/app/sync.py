@@ -27,7 +27,7 @@ from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, Perma
 from shared.ports import DeadLetterRecord
 from shared.queueing import PLANNING_QUEUE, OutboundMessage
 
-__all__ = ["Delivery", "MAX_DELIVERIES", "sync_planning_message"]
+__all__ = ["Delivery", "MAX_DELIVERIES", "defer_without_credential", "sync_planning_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def sync_planning_message(body: bytes, delivery: Delivery, services: Servi
             await note_resumed(services.credentials(), services.clock())
         return outcome
     except CredentialUnavailable as exc:
-        return await _defer(body, delivery, services, exc)
+        return await defer_without_credential(body, delivery, services, exc, PLANNING_QUEUE)
     except PermanentError as exc:
         await _dead_letter(body, delivery, services, str(exc))
         return "dead-lettered"
@@ -189,8 +189,9 @@ async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: 
     return "rescheduled"
 
 
-async def _defer(body: bytes, delivery: Delivery, services: Services, exc: CredentialUnavailable) -> str:
-    """No working credential: put the message back for later instead of spending its deliveries."""
+async def defer_without_credential(body: bytes, delivery: Delivery, services: Services,
+                                   exc: CredentialUnavailable, queue: str) -> str:
+    """No working credential: put the message back on ``queue`` for later instead of spending its deliveries."""
     deferrals = delivery.deferrals + 1
     wait = defer_seconds(delivery.deferrals)
     base_id = delivery.message_id.split("~", 1)[0]
@@ -203,7 +204,7 @@ async def _defer(body: bytes, delivery: Delivery, services: Services, exc: Crede
                                 DEFERRAL_PROPERTY: deferrals},
         scheduled_enqueue_time=services.clock() + timedelta(seconds=wait),
     )
-    await services.queue.send(PLANNING_QUEUE, [message])
+    await services.queue.send(queue, [message])
     await note_deferred(services.credentials(), str(exc), services.clock())
     return "deferred"
 

@@ -89,9 +89,10 @@ def load_certificate(value: str | bytes, content_type: str | None = None) -> Loa
             key = serialization.load_pem_private_key(raw, password=None)
             certificate = x509.load_pem_x509_certificate(raw[raw.index(b"-----BEGIN CERTIFICATE"):])
         else:
-            key, certificate, _ = pkcs12.load_key_and_certificates(base64.b64decode(raw), None)
-            if key is None or certificate is None:
+            loaded_key, loaded_certificate, _ = pkcs12.load_key_and_certificates(base64.b64decode(raw), None)
+            if loaded_key is None or loaded_certificate is None:
                 raise ValueError("no key")
+            key, certificate = loaded_key, loaded_certificate
     except Exception:
         raise ValueError("the secret is not a PEM or PKCS#12 certificate with its private key") from None
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -180,7 +180,7 @@ class GraphCredentialProvider:
                 raise CredentialUnavailable(
                     f"Key Vault secret {version.name} (version {version.version}): {exc}") from None
             credential = self._factory.certificate(loaded.pem)
-            expires = min(filter(None, (version.expires_on, loaded.not_after)))
+            expires: datetime | None = min(filter(None, (version.expires_on, loaded.not_after)))
         else:
             credential = self._factory.secret(version.value)
             expires = version.expires_on

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.config import Settings
@@ -13,9 +13,11 @@ __all__ = ["real_room_ports"]
 
 
 def real_room_ports(settings: Settings, stores: Any, *, owns_stores: bool,
-                    credential: Callable[[], Any] | None = None) -> RoomPorts:
+                    credential: Callable[[], Any] | None = None,
+                    webhook_secret: Callable[[], Awaitable[str | None]] | None = None) -> RoomPorts:
     """``credential`` gives the Graph token credential (the credentials runtime's provider); None: the
-    client secret from the settings."""
+    client secret from the settings. ``webhook_secret`` reads the outbound signing secret (Key Vault);
+    None: ``CONNECTOR_OUTBOUND_WEBHOOK_SECRET``."""
     from shared.adapters.tables_rooms import RoomTables
 
     tables = RoomTables(stores)
@@ -32,11 +34,14 @@ def real_room_ports(settings: Settings, stores: Any, *, owns_stores: bool,
 
     def webhook() -> WebhookSender | None:
         rooms = settings.rooms
-        if not rooms.outbound_webhook_url or not rooms.outbound_webhook_secret:
+        if not rooms.outbound_webhook_url:
             return None
         from shared.adapters.outbound_webhook import StandardWebhookSender
 
-        return StandardWebhookSender(rooms.outbound_webhook_url, rooms.outbound_webhook_secret)
+        secret = webhook_secret or rooms.outbound_webhook_secret
+        if secret is None:
+            return None
+        return StandardWebhookSender(rooms.outbound_webhook_url, secret, ca_file=settings.ca_file)
 
     ports = RoomPorts(rooms=tables.rooms, reservations=tables.reservations, own_writes=tables.own_writes,
                       log=tables.log, users=tables.users, graph_factory=graph, subscriptions_factory=subscriptions,

@@ -12,9 +12,10 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from shared.app.sync import MAX_DELIVERIES, Delivery
+from shared.app.sync import MAX_DELIVERIES, Delivery, defer_without_credential
 from shared.bootstrap import Services
-from shared.errors import InvalidMessage, NotFound, PermanentError
+from shared.credentials.health import note_resumed
+from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError
 from shared.ports import DeadLetterRecord
 from shared.rooms import reservations
 from shared.rooms.echo import slot_key
@@ -45,7 +46,13 @@ async def run_work(body: bytes, delivery: Delivery, services: Services) -> str:
     """Settle one graph-notifications message: permanent errors and an exhausted delivery budget are
     dead-lettered with the reason; other errors are raised so the queue redelivers."""
     try:
-        return await handle_work(body, services)
+        outcome = await handle_work(body, services)
+        if delivery.deferrals:
+            await note_resumed(services.credentials(), services.clock())
+        return outcome
+    except CredentialUnavailable as exc:
+        # Like the planning worker: wait for a working credential instead of burning deliveries.
+        return await defer_without_credential(body, delivery, services, exc, GRAPH_QUEUE)
     except PermanentError as exc:
         await _dead_letter(body, delivery, services, str(exc))
         return "dead-lettered"

@@ -221,3 +221,35 @@ class TestLifecycle:
         await run_graph_queue(world, services)
         assert world.subscriptions.calls == ["renew"]
         assert world.rooms.rows[ROOM].expires_at == world.subscriptions.subs[sub_id]["expires"]
+
+
+
+class TestNoWorkingCredential:
+    async def test_room_work_waits_for_a_credential_instead_of_dead_lettering(self, world: RoomWorld) -> None:
+        from shared.app.sync import DEFERRAL_PROPERTY, Delivery
+        from shared.errors import CredentialUnavailable
+        from shared.rooms import worker
+        from tests.support.credential_fakes import CredentialWorld
+
+        services = world.services()
+        services.credentials_factory = CredentialWorld().runtime
+        await register(world, services)
+        sub_id, state = subscription_of(world)
+        world.graph.book(ROOM, "E1")
+        await notify(services, notification(sub_id, state, "created", "E1"))
+
+        async def no_credential(*args: object, **kwargs: object) -> None:
+            raise CredentialUnavailable("AADSTS7000222: the client secret has expired")
+
+        original = world.graph.get_event
+        world.graph.get_event = no_credential  # type: ignore[method-assign]
+        [queued] = world.take(GRAPH_QUEUE)
+        delivery = Delivery(queued.message_id, 1, queued.session_id, queued.application_properties)
+        assert await worker.run_work(queued.body, delivery, services) == "deferred"
+        [deferred] = world.take(GRAPH_QUEUE)
+        assert deferred.session_id == ROOM and deferred.application_properties[DEFERRAL_PROPERTY] == 1
+        assert deferred.scheduled_enqueue_time is not None and world.deadletters.records == {}
+        world.graph.get_event = original  # type: ignore[method-assign]
+        redelivery = Delivery(deferred.message_id, 1, deferred.session_id, deferred.application_properties)
+        assert await worker.run_work(deferred.body, redelivery, services) != "deferred"
+        assert world.deadletters.records == {}

@@ -220,3 +220,20 @@ class TestSignature:
         headers = sender.headers({"id": "e"}, '{"id":"e"}', datetime.now(UTC))
         with pytest.raises(Exception, match="signature"):
             Webhook(WHSEC).verify('{"id":"f"}', headers)
+
+    async def test_a_secret_read_from_key_vault_is_followed_after_a_rotation(self) -> None:
+        rotated = "whsec_" + "cm90YXRlZC1zZWNyZXQtdmFsdWUtMTIzNDU2Nzg5MA=="
+        current = [WHSEC]
+        seen: list[httpx.Request] = []
+
+        async def from_vault() -> str:
+            return current[0]
+
+        sender = StandardWebhookSender("https://booking.example.com/hooks", from_vault)
+        sender._http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(204)))
+        await sender.send({"id": "evt-1"})
+        current[0] = rotated
+        await sender.send({"id": "evt-2"})
+        await sender.close()
+        assert Webhook(WHSEC).verify(seen[0].content, dict(seen[0].headers)) == {"id": "evt-1"}
+        assert Webhook(rotated).verify(seen[1].content, dict(seen[1].headers)) == {"id": "evt-2"}
