@@ -180,7 +180,8 @@ def _time_zone(env: Mapping[str, str], name: str, default: str) -> TimeZone:
         raise ConfigurationError(name, str(exc)) from None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses: the only hosts plain http or relaxed checks may reach."""
     if host == "localhost":
         return True
     try:
@@ -195,7 +196,7 @@ def _https_url(env: Mapping[str, str], name: str, default: str) -> str:
     if not parts.hostname:
         raise ConfigurationError(name, f"must be an absolute URL, not {value!r}")
     # Tokens travel to these endpoints: plain http only to this machine.
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname)):
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
         raise ConfigurationError(name, "must use https")
     return value
 

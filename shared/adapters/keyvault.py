@@ -7,13 +7,13 @@ except for a vault on loopback (the local simulator), which cannot be a ``*.vaul
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.config import is_loopback
 from shared.credentials.ports import SecretVersion
 from shared.errors import CredentialUnavailable, Forbidden
 
@@ -50,7 +50,7 @@ class KeyVaultSecretStore:
 
                 self._credential = DefaultAzureCredential(managed_identity_client_id=self._identity_client_id,
                                                           **self._extra)
-            loopback = _is_loopback(urlsplit(self.vault_url).hostname or "")
+            loopback = is_loopback(urlsplit(self.vault_url).hostname or "")
             self._client = SecretClient(self.vault_url, self._credential, verify_challenge_resource=not loopback,
                                         **self._extra)
         return self._client
@@ -116,14 +116,6 @@ class KeyVaultSecretStore:
             await self._credential.close()
             self._credential = None
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _status(exc: BaseException) -> int | None:

@@ -27,7 +27,8 @@ from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, Perma
 from shared.ports import DeadLetterRecord
 from shared.queueing import PLANNING_QUEUE, OutboundMessage
 
-__all__ = ["Delivery", "MAX_DELIVERIES", "defer_without_credential", "sync_planning_message"]
+__all__ = ["Delivery", "MAX_DELIVERIES", "dead_letter", "defer_without_credential",
+           "sync_planning_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +72,13 @@ async def sync_planning_message(body: bytes, delivery: Delivery, services: Servi
     except CredentialUnavailable as exc:
         return await defer_without_credential(body, delivery, services, exc, PLANNING_QUEUE)
     except PermanentError as exc:
-        await _dead_letter(body, delivery, services, str(exc))
+        await dead_letter(body, delivery, services, str(exc))
         return "dead-lettered"
     except Throttled as exc:
         return await _reschedule(body, delivery, services, exc)
     except Exception as exc:
         if delivery.delivery_count >= MAX_DELIVERIES:
-            await _dead_letter(body, delivery, services,
+            await dead_letter(body, delivery, services,
                                f"gave up after {delivery.delivery_count} deliveries: {_describe(exc)}")
             return "dead-lettered"
         logger.warning("message %s delivery %d failed, will be retried: %s",
@@ -172,7 +173,7 @@ async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, servi
 async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: Throttled) -> str:
     attempt = delivery.attempt
     if attempt - delivery.deferrals > MAX_RESCHEDULES:
-        await _dead_letter(body, delivery, services, f"still throttled after {attempt} attempts: {exc}")
+        await dead_letter(body, delivery, services, f"still throttled after {attempt} attempts: {exc}")
         return "dead-lettered"
     # Honour Retry-After; without one, back off exponentially (1 s, 2 s, ... capped at 5 min).
     wait = exc.retry_after if exc.retry_after is not None else min(2 ** min(attempt - 1, 9), 300)
@@ -209,10 +210,12 @@ async def defer_without_credential(body: bytes, delivery: Delivery, services: Se
     return "deferred"
 
 
-async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:
+async def dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str,
+                      queue: str = PLANNING_QUEUE) -> None:
+    """Record a message the connector gives up on, with the reason an operator reads and what a replay needs."""
     record = DeadLetterRecord(
         id=uuid.uuid4().hex,
-        queue=PLANNING_QUEUE,
+        queue=queue,
         message_id=delivery.message_id,
         session_id=delivery.session_id,
         body=body.decode("utf-8", errors="replace"),
@@ -221,7 +224,7 @@ async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reas
         dead_lettered_at=services.clock(),
     )
     await services.deadletters.add(record)
-    logger.error("message %s dead-lettered as %s: %s", delivery.message_id, record.id, reason)
+    logger.error("%s message %s dead-lettered as %s: %s", queue, delivery.message_id, record.id, reason)
 
 
 def _carried(properties: MappingType[str, object]) -> dict[str, str | int]:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.sync import ATTEMPT_PROPERTY, Delivery
+from shared.app.sync import ATTEMPT_PROPERTY, Delivery, dead_letter
 from shared.bootstrap import Services
 from shared.errors import PermanentError
-from shared.ports import DeadLetterRecord
 from shared.queueing import OutboundMessage
 from shared.rooms.services import OUTBOUND_QUEUE
 
@@ -63,9 +61,10 @@ async def deliver(body: bytes, delivery: Delivery, services: Services) -> str:
     """Post one queued CloudEvent to the booking system; reschedule or dead-letter when it fails."""
     try:
         event = json.loads(body)
-        assert isinstance(event, dict) and "id" in event and "subject" in event
-    except (ValueError, AssertionError):
-        await _dead_letter(body, delivery, services, "not a CloudEvent")
+    except ValueError:
+        event = None
+    if not (isinstance(event, dict) and "id" in event and "subject" in event):
+        await dead_letter(body, delivery, services, "not a CloudEvent", OUTBOUND_QUEUE)
         return "dead-lettered"
     sender = services.rooms().webhook()
     if sender is None:
@@ -74,13 +73,15 @@ async def deliver(body: bytes, delivery: Delivery, services: Services) -> str:
     try:
         await sender.send(event)
     except PermanentError as exc:
-        await _dead_letter(body, delivery, services, f"the booking system refused event {event['id']}: {exc}")
+        await dead_letter(body, delivery, services, f"the booking system refused event {event['id']}: {exc}",
+                          OUTBOUND_QUEUE)
         return "dead-lettered"
     except Exception as exc:
         attempt = delivery.attempt
         if attempt >= MAX_ATTEMPTS:
-            await _dead_letter(body, delivery, services,
-                               f"the booking system did not take event {event['id']} in {attempt} attempts: {exc}")
+            await dead_letter(body, delivery, services,
+                              f"the booking system did not take event {event['id']} in {attempt} attempts: {exc}",
+                              OUTBOUND_QUEUE)
             return "dead-lettered"
         await services.queue.send(OUTBOUND_QUEUE, [_message(event, attempt, services)])
         logger.warning("event %s delivery attempt %d failed (%s); retrying in %s",
@@ -88,14 +89,6 @@ async def deliver(body: bytes, delivery: Delivery, services: Services) -> str:
         return "rescheduled"
     logger.info("event %s delivered to the booking system (attempt %d)", event["id"], delivery.attempt)
     return "delivered"
-
-
-async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:
-    await services.deadletters.add(DeadLetterRecord(
-        id=uuid.uuid4().hex, queue=OUTBOUND_QUEUE, message_id=delivery.message_id, session_id=delivery.session_id,
-        body=body.decode("utf-8", errors="replace"), reason=reason, delivery_count=delivery.delivery_count,
-        dead_lettered_at=services.clock()))
-    logger.error("outbound message %s dead-lettered: %s", delivery.message_id, reason)
 
 
 async def pull(since: str | None, services: Services, limit: int = PULL_LIMIT) -> Reply:

@@ -7,16 +7,14 @@ Every step is safe to repeat: state rows dedupe on event id + changeKey and on c
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from shared.app.sync import MAX_DELIVERIES, Delivery, defer_without_credential
+from shared.app.sync import MAX_DELIVERIES, Delivery, dead_letter, defer_without_credential
 from shared.bootstrap import Services
 from shared.credentials.health import note_resumed
 from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError
-from shared.ports import DeadLetterRecord
 from shared.rooms import reservations
 from shared.rooms.echo import slot_key
 from shared.rooms.notifications import RoomWork
@@ -54,22 +52,14 @@ async def run_work(body: bytes, delivery: Delivery, services: Services) -> str:
         # Like the planning worker: wait for a working credential instead of burning deliveries.
         return await defer_without_credential(body, delivery, services, exc, GRAPH_QUEUE)
     except PermanentError as exc:
-        await _dead_letter(body, delivery, services, str(exc))
+        await dead_letter(body, delivery, services, str(exc), GRAPH_QUEUE)
         return "dead-lettered"
     except Exception as exc:
         if delivery.delivery_count >= MAX_DELIVERIES:
-            await _dead_letter(body, delivery, services, f"gave up after {delivery.delivery_count} deliveries: "
-                                                         f"{type(exc).__name__}: {exc}")
+            await dead_letter(body, delivery, services, f"gave up after {delivery.delivery_count} deliveries: "
+                                                        f"{type(exc).__name__}: {exc}", GRAPH_QUEUE)
             return "dead-lettered"
         raise
-
-
-async def _dead_letter(body: bytes, delivery: Delivery, services: Services, reason: str) -> None:
-    await services.deadletters.add(DeadLetterRecord(
-        id=uuid.uuid4().hex, queue=GRAPH_QUEUE, message_id=delivery.message_id, session_id=delivery.session_id,
-        body=body.decode("utf-8", errors="replace"), reason=reason, delivery_count=delivery.delivery_count,
-        dead_lettered_at=services.clock()))
-    logger.error("graph-notifications message %s dead-lettered: %s", delivery.message_id, reason)
 
 
 async def handle_work(body: bytes, services: Services) -> str:
