@@ -6,12 +6,18 @@ Only ``bootstrap`` hands ``os.environ`` to ``Settings.from_env``. A bad value ra
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
+from shared.setting_values import (
+    read_bool,
+    read_https_url,
+    read_int,
+    read_schedule,
+    read_text,
+    read_time_zone,
+)
 from shared.timezones import TimeZone, resolve_time_zone
 
 __all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection"]
@@ -104,10 +110,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Parse app settings; raise ``ConfigurationError`` on the first bad one."""
-        synchronize = _bool(env, "CALENDAR_MSGRAPH_SYNCHRONIZE", False)
-        tenant_id = _text(env, "CALENDAR_MSGRAPH_TENANT_GUID")
-        client_id = _text(env, "CALENDAR_MSGRAPH_CLIENT_ID")
-        client_secret = _text(env, "CALENDAR_MSGRAPH_CLIENT_SECRET")
+        synchronize = read_bool(env, "CALENDAR_MSGRAPH_SYNCHRONIZE", False)
+        tenant_id = read_text(env, "CALENDAR_MSGRAPH_TENANT_GUID")
+        client_id = read_text(env, "CALENDAR_MSGRAPH_CLIENT_ID")
+        client_secret = read_text(env, "CALENDAR_MSGRAPH_CLIENT_SECRET")
         credential = _credential(env)
         if synchronize:
             for name, value in (
@@ -116,104 +122,44 @@ class Settings:
             ):
                 if not value:
                     raise ConfigurationError(name, "is required when CALENDAR_MSGRAPH_SYNCHRONIZE is true")
-            _check_credential_source(credential, client_secret, _text(env, "AZURE_CLIENT_ID"))
+            _check_credential_source(credential, client_secret, read_text(env, "AZURE_CLIENT_ID"))
         scopes = tuple(
-            s for s in (_text(env, "CALENDAR_MSGRAPH_SCOPES") or DEFAULT_SCOPES).replace(",", " ").split() if s
+            s for s in (read_text(env, "CALENDAR_MSGRAPH_SCOPES") or DEFAULT_SCOPES).replace(",", " ").split() if s
         )
         return cls(
             synchronize=synchronize,
             tenant_id=tenant_id,
             client_id=client_id,
             client_secret=client_secret,
-            graph_endpoint=_https_url(env, "CALENDAR_MSGRAPH_GRAPH_ENDPOINT", DEFAULT_GRAPH_ENDPOINT),
-            auth_endpoint=_https_url(env, "CALENDAR_MSGRAPH_AUTH_ENDPOINT", DEFAULT_AUTH_ENDPOINT),
+            graph_endpoint=read_https_url(env, "CALENDAR_MSGRAPH_GRAPH_ENDPOINT", DEFAULT_GRAPH_ENDPOINT),
+            auth_endpoint=read_https_url(env, "CALENDAR_MSGRAPH_AUTH_ENDPOINT", DEFAULT_AUTH_ENDPOINT),
             scopes=scopes,
-            lookup_principal_name=_bool(env, "CALENDAR_MSGRAPH_LOOKUP_PRINCIPAL_NAME", False),
-            time_zone=_time_zone(env, "CALENDAR_MSGRAPH_TIME_ZONE", "Europe/Berlin"),
-            days_back=_int(env, "CALENDAR_MSGRAPH_DAYS_BACK", 365, minimum=0, maximum=3650),
+            lookup_principal_name=read_bool(env, "CALENDAR_MSGRAPH_LOOKUP_PRINCIPAL_NAME", False),
+            time_zone=read_time_zone(env, "CALENDAR_MSGRAPH_TIME_ZONE", "Europe/Berlin"),
+            days_back=read_int(env, "CALENDAR_MSGRAPH_DAYS_BACK", 365, minimum=0, maximum=3650),
             tables=_tables(env),
             queue=_queue(env),
             table_prefix=_table_prefix(env),
-            managed_identity_client_id=_text(env, "AZURE_CLIENT_ID"),
+            managed_identity_client_id=read_text(env, "AZURE_CLIENT_ID"),
             credential=credential,
-            ca_file=_text(env, "SSL_CERT_FILE"),
+            ca_file=read_text(env, "SSL_CERT_FILE"),
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
         )
 
 
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = _text(env, name)
-    if value is None:
-        return default
-    lowered = value.lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise ConfigurationError(name, f"must be true or false, not {value!r}")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    value = _text(env, name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigurationError(name, f"must be a whole number, not {value!r}") from None
-    if not minimum <= number <= maximum:
-        raise ConfigurationError(name, f"must be between {minimum} and {maximum}, not {number}")
-    return number
-
-
-def _time_zone(env: Mapping[str, str], name: str, default: str) -> TimeZone:
-    try:
-        return resolve_time_zone(_text(env, name) or default)
-    except ValueError as exc:
-        raise ConfigurationError(name, str(exc)) from None
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses: the only hosts plain http or relaxed checks may reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _https_url(env: Mapping[str, str], name: str, default: str) -> str:
-    value = (_text(env, name) or default).rstrip("/")
-    parts = urlsplit(value)
-    if not parts.hostname:
-        raise ConfigurationError(name, f"must be an absolute URL, not {value!r}")
-    # Tokens travel to these endpoints: plain http only to this machine.
-    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
-        raise ConfigurationError(name, "must use https")
-    return value
-
-
 def _tables(env: Mapping[str, str]) -> TablesConnection:
-    if endpoint := _text(env, "TableStorage__endpoint"):
+    if endpoint := read_text(env, "TableStorage__endpoint"):
         if not endpoint.startswith(("https://", "http://")):
             raise ConfigurationError("TableStorage__endpoint", "must be a URL such as https://<account>.table.core.windows.net")
         return TablesConnection(endpoint=endpoint)
     for name in ("TableStorage", "AzureWebJobsStorage"):
-        if value := _text(env, name):
+        if value := read_text(env, name):
             if value.lower().replace(" ", "") == "usedevelopmentstorage=true":
                 return TablesConnection(connection_string=AZURITE_TABLES)
             if "AccountName=" not in value and "TableEndpoint=" not in value:
                 raise ConfigurationError(name, "is not a storage connection string")
             return TablesConnection(connection_string=value)
-    if account := _text(env, "AzureWebJobsStorage__accountName"):
+    if account := read_text(env, "AzureWebJobsStorage__accountName"):
         return TablesConnection(endpoint=f"https://{account}.table.core.windows.net")
     raise ConfigurationError(
         "TableStorage__endpoint", "is missing (or set TableStorage / AzureWebJobsStorage to a connection string)"
@@ -221,11 +167,11 @@ def _tables(env: Mapping[str, str]) -> TablesConnection:
 
 
 def _queue(env: Mapping[str, str]) -> QueueConnection:
-    if path := _text(env, "CONNECTOR_LOCAL_QUEUE_PATH"):
+    if path := read_text(env, "CONNECTOR_LOCAL_QUEUE_PATH"):
         return QueueConnection(local_path=path)
-    if namespace := _text(env, "ServiceBusConnection__fullyQualifiedNamespace"):
+    if namespace := read_text(env, "ServiceBusConnection__fullyQualifiedNamespace"):
         return QueueConnection(fully_qualified_namespace=namespace)
-    if value := _text(env, "ServiceBusConnection"):
+    if value := read_text(env, "ServiceBusConnection"):
         if "Endpoint=sb://" not in value:
             raise ConfigurationError("ServiceBusConnection", "is not a Service Bus connection string")
         return QueueConnection(connection_string=value)
@@ -235,23 +181,23 @@ def _queue(env: Mapping[str, str]) -> QueueConnection:
 
 
 def _table_prefix(env: Mapping[str, str]) -> str:
-    value = _text(env, "CONNECTOR_TABLE_PREFIX") or "connector"
+    value = read_text(env, "CONNECTOR_TABLE_PREFIX") or "connector"
     if not (value.isalnum() and value[0].isalpha() and len(value) <= 40):
         raise ConfigurationError("CONNECTOR_TABLE_PREFIX", "must be letters and digits, starting with a letter")
     return value
 
 
 def _credential(env: Mapping[str, str]) -> CredentialSettings:
-    kind = (_text(env, "CALENDAR_MSGRAPH_CREDENTIAL") or "secret").lower()
+    kind = (read_text(env, "CALENDAR_MSGRAPH_CREDENTIAL") or "secret").lower()
     if kind not in CREDENTIAL_KINDS:
         raise ConfigurationError("CALENDAR_MSGRAPH_CREDENTIAL", f"must be one of {', '.join(CREDENTIAL_KINDS)}")
     vault = None
-    if _text(env, "CALENDAR_MSGRAPH_KEY_VAULT_URL"):
-        vault = _https_url(env, "CALENDAR_MSGRAPH_KEY_VAULT_URL", "") + "/"
+    if read_text(env, "CALENDAR_MSGRAPH_KEY_VAULT_URL"):
+        vault = read_https_url(env, "CALENDAR_MSGRAPH_KEY_VAULT_URL", "") + "/"
         if not vault.startswith("https://"):  # the SDK sends tokens over TLS only
             raise ConfigurationError("CALENDAR_MSGRAPH_KEY_VAULT_URL", "must use https")
-    days_before = _int(env, "CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE", 30, minimum=1, maximum=700)
-    lifetime = _int(env, "CALENDAR_MSGRAPH_CREDENTIAL_LIFETIME_DAYS", 180, minimum=2, maximum=730)
+    days_before = read_int(env, "CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE", 30, minimum=1, maximum=700)
+    lifetime = read_int(env, "CALENDAR_MSGRAPH_CREDENTIAL_LIFETIME_DAYS", 180, minimum=2, maximum=730)
     if days_before >= lifetime:
         raise ConfigurationError("CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE",
                                  f"must be less than CALENDAR_MSGRAPH_CREDENTIAL_LIFETIME_DAYS ({lifetime})")
@@ -264,13 +210,13 @@ def _credential(env: Mapping[str, str]) -> CredentialSettings:
                                                   "outbound-webhook-secret"),
         rotate_days_before=days_before,
         lifetime_days=lifetime,
-        grace_hours=_int(env, "CALENDAR_MSGRAPH_ROTATE_GRACE_HOURS", 24, minimum=0, maximum=720),
-        rotate_schedule=_text(env, "CALENDAR_MSGRAPH_ROTATE_SCHEDULE") or DEFAULT_ROTATE_SCHEDULE,
+        grace_hours=read_int(env, "CALENDAR_MSGRAPH_ROTATE_GRACE_HOURS", 24, minimum=0, maximum=720),
+        rotate_schedule=read_text(env, "CALENDAR_MSGRAPH_ROTATE_SCHEDULE") or DEFAULT_ROTATE_SCHEDULE,
     )
 
 
 def _secret_name(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _text(env, name) or default
+    value = read_text(env, name) or default
     # Key Vault object names: 1-127 letters, digits and dashes.
     if not (len(value) <= 127 and all(c.isascii() and (c.isalnum() or c == "-") for c in value)):
         raise ConfigurationError(name, "must be a Key Vault secret name (letters, digits and dashes)")
@@ -293,32 +239,32 @@ def _check_credential_source(credential: CredentialSettings, client_secret: str 
 
 
 def _rooms(env: Mapping[str, str], *, has_vault: bool = False) -> RoomSettings:
-    webhook_url = _text(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL")
-    secret = _text(env, "CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
+    webhook_url = read_text(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL")
+    secret = read_text(env, "CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
     if webhook_url:
-        webhook_url = _https_url(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL", webhook_url)
+        webhook_url = read_https_url(env, "CONNECTOR_OUTBOUND_WEBHOOK_URL", webhook_url)
         if not secret and not has_vault:
             raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET",
                                      "is required when CONNECTOR_OUTBOUND_WEBHOOK_URL is set"
                                      " (or keep it in Key Vault under CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME)")
     if secret:
         _check_webhook_secret(secret)
-    keys = tuple(k.strip().encode("utf-8") for k in (_text(env, "CONNECTOR_CLIENT_STATE_KEY") or "").split(",")
+    keys = tuple(k.strip().encode("utf-8") for k in (read_text(env, "CONNECTOR_CLIENT_STATE_KEY") or "").split(",")
                  if k.strip())
     if any(len(k) < 16 for k in keys):
         raise ConfigurationError("CONNECTOR_CLIENT_STATE_KEY", "each key must be at least 16 characters")
-    mode = (_text(env, "CONNECTOR_ROOM_BOOKING_MODE") or "organizer").lower()
+    mode = (read_text(env, "CONNECTOR_ROOM_BOOKING_MODE") or "organizer").lower()
     if mode not in BOOKING_MODES:
         raise ConfigurationError("CONNECTOR_ROOM_BOOKING_MODE", f"must be one of {', '.join(BOOKING_MODES)}")
     return RoomSettings(
-        public_base_url=_https_url(env, "CONNECTOR_PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL),
+        public_base_url=read_https_url(env, "CONNECTOR_PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL),
         outbound_webhook_url=webhook_url,
         outbound_webhook_secret=secret,
         client_state_keys=keys,
         booking_mode=mode,
-        subscription_renewal_schedule=_schedule(env, "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE",
+        subscription_renewal_schedule=read_schedule(env, "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE",
                                                 DEFAULT_RENEWAL_SCHEDULE),
-        users_directory_schedule=_schedule(env, "CONNECTOR_USERS_DIRECTORY_SCHEDULE", DEFAULT_USERS_SCHEDULE),
+        users_directory_schedule=read_schedule(env, "CONNECTOR_USERS_DIRECTORY_SCHEDULE", DEFAULT_USERS_SCHEDULE),
     )
 
 
@@ -336,8 +282,3 @@ def _check_webhook_secret(secret: str) -> None:
         raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET", "must hold at least 24 random bytes")
 
 
-def _schedule(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _text(env, name) or default
-    if len(value.split()) != 6:
-        raise ConfigurationError(name, "must be an NCRONTAB expression with six fields (seconds first)")
-    return value

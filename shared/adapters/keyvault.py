@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.config import is_loopback
 from shared.credentials.ports import SecretVersion
 from shared.errors import CredentialUnavailable, Forbidden
+from shared.setting_values import is_loopback
 
 __all__ = ["KeyVaultSecretStore", "usable"]
 
