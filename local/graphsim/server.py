@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
+from local.serving import ServingThread, serve_https_in_thread
 
 from .app import build_app
 from .state import SimState
 from .tls import create_tls
-
-STARTUP_TIMEOUT = 30.0
 
 
 @dataclass
@@ -23,8 +17,7 @@ class RunningSimulator:
     base_url: str
     ca_path: Path
     state: SimState
-    _server: uvicorn.Server = field(repr=False)
-    _thread: threading.Thread = field(repr=False)
+    _serving: ServingThread = field(repr=False)
 
     @property
     def graph_endpoint(self) -> str:
@@ -41,10 +34,7 @@ class RunningSimulator:
         return self.base_url + "/msi/token"
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        # Clients in tests often leave keep-alive connections open; don't wait for them.
-        self._server.force_exit = True
-        self._thread.join(timeout=10)
+        self._serving.stop()
         self.state.close()  # the notification thread
 
     def __enter__(self) -> RunningSimulator:
@@ -69,28 +59,6 @@ def start_simulator(
     tls = create_tls(state_dir)
     state = SimState()
     state.add_app(client_id, client_secret, tenant_id, roles)
-    # Bind ourselves so port 0 resolves to a real port before anyone needs the URL.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(state), ssl_certfile=str(tls.server_pem), log_level=log_level,
-        # Access logs would show paths only, but Graph paths carry mailbox addresses; keep quiet.
-        access_log=False, lifespan="off", timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name="graphsim", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("graphsim did not start")
-        time.sleep(0.01)
-    url_host = f"[{host}]" if ":" in host else host
-    logging.getLogger("graphsim").info("graphsim listening on %s:%s", url_host, bound_port)
-    return RunningSimulator(f"https://{url_host}:{bound_port}", tls.ca_path, state, server, thread)
+    serving = serve_https_in_thread(build_app(state), name="graphsim", host=host, port=port,
+                                    certfile=tls.server_pem, log_level=log_level)
+    return RunningSimulator(serving.base_url, tls.ca_path, state, serving)

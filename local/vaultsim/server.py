@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
-
 from local.graphsim.tls import TlsFiles, create_tls
+from local.serving import ServingThread, serve_https_in_thread
 
 from .api import JwksValidator, Validator, build_app
 from .state import VaultState
 
-STARTUP_TIMEOUT = 30.0
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 
 
@@ -25,13 +19,10 @@ class RunningVault:
     vault_url: str
     ca_path: Path
     state: VaultState
-    _server: uvicorn.Server = field(repr=False)
-    _thread: threading.Thread = field(repr=False)
+    _serving: ServingThread = field(repr=False)
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._server.force_exit = True  # don't wait for clients' keep-alive connections
-        self._thread.join(timeout=10)
+        self._serving.stop()
 
     def __enter__(self) -> RunningVault:
         return self
@@ -75,24 +66,6 @@ def start_vault(
     state = VaultState()
     check = validator or JwksValidator(authority, tenant_id, str(authority_ca) if authority_ca else None)
     app = build_app(state, check, authority=authority, tenant_id=tenant_id)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, ssl_certfile=str(tls.server_pem), log_level=log_level,
-                            # Paths carry secret names, not values; quiet anyway, like graphsim.
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="vaultsim", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("vaultsim did not start")
-        time.sleep(0.01)
-    url_host = f"[{host}]" if ":" in host else host
-    logging.getLogger("vaultsim").info("vaultsim listening on %s:%s", url_host, bound_port)
-    return RunningVault(f"https://{url_host}:{bound_port}", tls.ca_path, state, server, thread)
+    serving = serve_https_in_thread(app, name="vaultsim", host=host, port=port, certfile=tls.server_pem,
+                                    log_level=log_level)
+    return RunningVault(serving.base_url, tls.ca_path, state, serving)
