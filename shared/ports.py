@@ -11,14 +11,24 @@ from typing import Any, Protocol
 
 from shared.domain.model import EntityKey, Mapping
 
-__all__ = ["CalendarGateway", "DeadLetterRecord", "DeadLetterStore", "MappingStore", "ResourceSetting", "ResourceStore"]
+__all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "MappingStore",
+           "ResourceSetting", "ResourceStore"]
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    """What Graph's answer to a create tells: the event's id and its iCalUId (shared by attendees' copies)."""
+
+    id: str
+    ical_uid: str | None = None
 
 
 class CalendarGateway(Protocol):
     """Events in users' default calendars (Microsoft Graph)."""
 
-    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str, source_key: str) -> str:
-        """Create the event tagged with ``source_key``; return its id. Raises connector errors."""
+    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str,
+                     source_key: str) -> CreatedEvent:
+        """Create the event tagged with ``source_key``. Raises connector errors."""
         ...
 
     async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:

@@ -24,6 +24,7 @@ from shared.errors import (
     TransientError,
     UnknownMailbox,
 )
+from shared.ports import CreatedEvent
 
 __all__ = ["SOURCE_KEY_PROPERTY", "GraphCalendarGateway", "classify_graph_error"]
 
@@ -68,7 +69,6 @@ class GraphCalendarGateway:
         self._closers = closers
         self._lookup = lookup_principal_name
         self._user_ids: dict[str, str] = {}
-        self._ical_uids: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, credential: Any = None) -> GraphCalendarGateway:
@@ -79,19 +79,15 @@ class GraphCalendarGateway:
         for closer in reversed(self._closers):
             await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
 
-    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str, source_key: str) -> str:
+    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str,
+                     source_key: str) -> CreatedEvent:
         payload = {**content, "transactionId": transaction_id, **_tag(source_key)}
         user = await self._user(mailbox)
         created = await self._call(mailbox, user.events.post(_event(payload)))
-        if created.i_cal_u_id:
-            # Kept for ical_uid(): a room's auto-accepted copy is recognised by it (rooms echo check).
-            self._ical_uids[str(created.id)] = str(created.i_cal_u_id)
-        return str(created.id)
+        return CreatedEvent(str(created.id), str(created.i_cal_u_id) if created.i_cal_u_id else None)
 
     async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
-        """The iCalUId of an event this gateway created (from the create's answer; else one GET)."""
-        if event_id in self._ical_uids:
-            return self._ical_uids.pop(event_id)
+        """The iCalUId of an existing event (one GET; a create's answer already carries it)."""
         from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 
         query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(select=["iCalUId"])

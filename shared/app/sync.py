@@ -131,13 +131,15 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
                 event_id = await calendar.find(op.mailbox, key.value, not_before=not_before)
                 if event_id is not None:
                     await calendar.update(op.mailbox, event_id, op.content, source_key=key.value)
+            ical_uid = None
             if event_id is None:
                 if key.subject.startswith("reservation/"):
                     await _record_own_slot(key, op.mailbox, op.content, services)
-                event_id = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
-                                                 source_key=key.value)
+                created = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
+                                                source_key=key.value)
+                event_id, ical_uid = created.id, created.ical_uid
             if key.subject.startswith("reservation/"):
-                await _record_own_booking(key, op.mailbox, event_id, services)
+                await _record_own_booking(key, op.mailbox, event_id, ical_uid, services)
             stored = replace(stored, event_id=event_id)
         elif isinstance(op, UpdateEvent):
             try:
@@ -145,8 +147,8 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, services: Ser
             except NotFound:
                 # Deleted in Outlook: the planning system owns the task, so it comes back.
                 txn = transaction_id(key, op.mailbox, stored.generation)
-                event_id = await calendar.create(op.mailbox, op.content, transaction_id=txn, source_key=key.value)
-                stored = replace(stored, event_id=event_id, generation=stored.generation + 1)
+                created = await calendar.create(op.mailbox, op.content, transaction_id=txn, source_key=key.value)
+                stored = replace(stored, event_id=created.id, generation=stored.generation + 1)
         elif isinstance(op, DeleteEvent):
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await calendar.delete(op.mailbox, op.event_id)
@@ -162,10 +164,12 @@ async def _record_own_slot(key: EntityKey, mailbox: str, content: dict[str, obje
         await services.rooms().own_writes.record(slot, key.value)
 
 
-async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, services: Services) -> None:
+async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, ical_uid: str | None,
+                              services: Services) -> None:
     """Remember the meeting's iCalUId, so the room's auto-accepted copy (which lacks our extended
-    property) is known as the connector's own booking and not published back: no echo loop."""
-    ical_uid = await services.calendar().ical_uid(mailbox, event_id)
+    property) is known as the connector's own booking and not published back: no echo loop. Known from
+    the create's answer; an adopted event costs one read."""
+    ical_uid = ical_uid or await services.calendar().ical_uid(mailbox, event_id)
     if ical_uid:
         await services.rooms().own_writes.record(ical_uid, key.value)
 

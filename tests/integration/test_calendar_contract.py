@@ -60,7 +60,8 @@ def gateway(request: pytest.FixtureRequest) -> Any:
 
 class TestCalendarContract:
     async def test_create_then_find_by_source_key(self, gateway: Any) -> None:
-        event_id = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="src task/1")
+        created = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="src task/1")
+        event_id = created.id
         assert await gateway.find(MAILBOX, "src task/1", not_before=LONG_AGO) == event_id
         assert await gateway.find(MAILBOX, "src task/2", not_before=LONG_AGO) is None
 
@@ -68,10 +69,10 @@ class TestCalendarContract:
         txn = str(uuid.uuid4())
         first = await gateway.create(MAILBOX, CONTENT, transaction_id=txn, source_key="src task/1")
         second = await gateway.create(MAILBOX, CONTENT, transaction_id=txn, source_key="src task/1")
-        assert first == second
+        assert first.id == second.id and first.ical_uid == second.ical_uid and first.ical_uid
 
     async def test_update_and_delete_of_a_missing_event_raise_not_found(self, gateway: Any) -> None:
-        event_id = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="k")
+        event_id = (await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="k")).id
         await gateway.update(MAILBOX, event_id, {**CONTENT, "subject": "New"}, source_key="k")
         await gateway.delete(MAILBOX, event_id)
         with pytest.raises(NotFound):

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.domain.model import EntityKey, Mapping
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
-from shared.ports import DeadLetterRecord, ResourceSetting
+from shared.ports import CreatedEvent, DeadLetterRecord, ResourceSetting
 from shared.queueing import OutboundMessage
 
 
@@ -44,15 +44,16 @@ class FakeCalendar:
     def in_mailbox(self, mailbox: str) -> list[StoredEvent]:
         return [e for e in self.events.values() if e.mailbox == mailbox]
 
-    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str, source_key: str) -> str:
+    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str,
+                     source_key: str) -> CreatedEvent:
         self.calls.append(("create", mailbox))
         self._fault("create")
         for event in self.events.values():
             if event.mailbox == mailbox and event.transaction_id == transaction_id:
-                return event.id
+                return CreatedEvent(event.id, f"ical-{event.id}")
         event_id = f"evt{next(self._ids)}"
         self.events[event_id] = StoredEvent(event_id, mailbox, dict(content), source_key, transaction_id)
-        return event_id
+        return CreatedEvent(event_id, f"ical-{event_id}")
 
     async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:
         self.calls.append(("update", mailbox))

@@ -108,8 +108,9 @@ class TestRoomReads:
             self, reader: GraphRoomReader, settings: Settings, simulator: RunningSimulator) -> None:
         calendar = GraphCalendarGateway.from_settings(settings)
         try:
-            event_id = await calendar.create(ANNA, meeting(), transaction_id=str(uuid.uuid4()), source_key="k 1")
-            ours = await calendar.ical_uid(ANNA, event_id)
+            created = await calendar.create(ANNA, meeting(), transaction_id=str(uuid.uuid4()), source_key="k 1")
+            ours = created.ical_uid
+            assert ours and await calendar.ical_uid(ANNA, created.id) == ours
         finally:
             await calendar.close()
         copies = wait_until(lambda: simulator.state.events_of(ROOM))
