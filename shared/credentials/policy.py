@@ -1,8 +1,9 @@
 """Pure rotation rules: when a credential is due, which old ones go, when to warn. Time is passed in.
 
 A credential this connector created carries ``OWN_MARK`` at the start of its display name (a
-password credential has no tags); only those are ever removed, so a secret a person added for another
-purpose survives every rotation.
+password credential has no tags); only those are removed by routine rotation, so a secret a person added
+for another purpose survives every rotation. The one exception is an operator's explicit revocation after
+a leak: the credential that was in use goes, whoever created it.
 """
 
 from __future__ import annotations
@@ -90,21 +91,30 @@ def identify_in_use(credentials: Sequence[AppCredential], *, key_id: str | None,
 
 
 def credentials_to_retire(credentials: Iterable[AppCredential], in_use: AppCredential | None, now: datetime,
-                          policy: RotationPolicy, *, revoke_old: bool = False) -> list[AppCredential]:
+                          policy: RotationPolicy, *, revoke_old: bool = False,
+                          previous: AppCredential | None = None) -> list[AppCredential]:
     """Old credentials of ours, of the same kind as ``in_use``, that may be removed now.
 
     * An older one goes once ``in_use`` has been in use for the grace period (every instance has
       switched by then), at once with ``revoke_old`` (after a leak), and at once when it has expired.
     * A newer one that is not in use is an orphan of an interrupted rotation: it goes after the grace
       period (a rotation in flight stores its new credential in the vault long before that).
+    * With ``revoke_old``, ``previous`` (the credential in use before this rotation) goes at once even
+      when a person created it: revoking after a leak is an operator's explicit act.
     * Nothing goes while the credential in use is unknown.
     """
     if in_use is None:
         return []
     settled = revoke_old or (in_use.start is not None and in_use.start + policy.grace <= now)
+    leaked = previous.key_id if revoke_old and previous is not None and previous.key_id != in_use.key_id else None
     retire: list[AppCredential] = []
     for credential in credentials:
-        if credential.key_id == in_use.key_id or credential.kind != in_use.kind or not credential.ours:
+        if credential.key_id == in_use.key_id or credential.kind != in_use.kind:
+            continue
+        if credential.key_id == leaked:
+            retire.append(credential)
+            continue
+        if not credential.ours:
             continue
         newer = credential.start is not None and in_use.start is not None and credential.start > in_use.start
         if newer:

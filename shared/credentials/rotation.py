@@ -105,9 +105,10 @@ async def _rotate_secret(runtime: CredentialRuntime, *, force: bool, revoke_old:
                                        expires_on=new.credential.end, tags=_tags(new.credential))
     await runtime.provider.switch_to(stored)
     logger.info("client secret rotated: new key id %s, valid until %s", new.credential.key_id, new.credential.end)
-    removed = await _retire_passwords(runtime, [*app.passwords, new.credential], new.credential, revoke_old)
-    return await _settled(runtime, "rotated", "a new client secret is in use", new.credential.end, new.credential,
-                          removed, rotated=True)
+    removed = await _retire_passwords(runtime, [*app.passwords, new.credential], new.credential, revoke_old,
+                                      previous=in_use)
+    detail = "a new client secret is in use" + _unrevoked(revoke_old, in_use, "client secret")
+    return await _settled(runtime, "rotated", detail, new.credential.end, new.credential, removed, rotated=True)
 
 
 async def _rotate_certificate(runtime: CredentialRuntime, *, force: bool, revoke_old: bool) -> RotationOutcome:
@@ -151,35 +152,53 @@ async def _rotate_certificate(runtime: CredentialRuntime, *, force: bool, revoke
                                        expires_on=new.not_after, tags=tags)
     await runtime.provider.switch_to(stored)
     logger.info("certificate rotated: new key id %s, thumbprint %s", added.key_id, new.thumbprint_hex)
-    removed = await _retire_keys(runtime, [*keys, added], added, new, object_id, revoke_old)
-    return await _settled(runtime, "rotated", "a new certificate is in use", new.not_after, added, removed,
-                          rotated=True)
+    removed = await _retire_keys(runtime, [*keys, added], added, new, object_id, revoke_old, previous=in_use)
+    detail = "a new certificate is in use" + _unrevoked(revoke_old, in_use, "certificate")
+    return await _settled(runtime, "rotated", detail, new.not_after, added, removed, rotated=True)
 
 
 async def _retire_passwords(runtime: CredentialRuntime, passwords: list[AppCredential] | tuple[AppCredential, ...],
-                            in_use: AppCredential | None, revoke_old: bool) -> list[str]:
+                            in_use: AppCredential | None, revoke_old: bool, *,
+                            previous: AppCredential | None = None) -> list[str]:
     removed = []
-    for old in credentials_to_retire(passwords, in_use, runtime.clock(), runtime.policy, revoke_old=revoke_old):
+    for old in credentials_to_retire(passwords, in_use, runtime.clock(), runtime.policy, revoke_old=revoke_old,
+                                     previous=previous):
         await runtime.applications().remove_password(old.key_id)
-        logger.info("removed old client secret %s (created by the connector)", old.key_id)
+        logger.info("removed old client secret %s (%s)", old.key_id, _why(old, previous))
         removed.append(old.key_id)
     return removed
 
 
 async def _retire_keys(runtime: CredentialRuntime, keys: list[AppCredential] | tuple[AppCredential, ...],
                        in_use: AppCredential | None, signer: certificates.LoadedCertificate, object_id: str,
-                       revoke_old: bool) -> list[str]:
+                       revoke_old: bool, *, previous: AppCredential | None = None) -> list[str]:
     removed = []
-    for old in credentials_to_retire(keys, in_use, runtime.clock(), runtime.policy, revoke_old=revoke_old):
+    for old in credentials_to_retire(keys, in_use, runtime.clock(), runtime.policy, revoke_old=revoke_old,
+                                     previous=previous):
         proof = certificates.proof_of_possession(signer, object_id, runtime.clock())
         try:
             await runtime.applications().remove_key(old.key_id, proof)
         except (RejectedByGraph, NotFound) as exc:
             logger.info("old certificate %s not removed (already gone?): %s", old.key_id, exc)
             continue
-        logger.info("removed old certificate %s (created by the connector)", old.key_id)
+        logger.info("removed old certificate %s (%s)", old.key_id, _why(old, previous))
         removed.append(old.key_id)
     return removed
+
+
+def _why(old: AppCredential, previous: AppCredential | None) -> str:
+    if previous is not None and old.key_id == previous.key_id:
+        return "the one in use before, revoked on request"
+    return "created by the connector"
+
+
+def _unrevoked(revoke_old: bool, previous: AppCredential | None, what: str) -> str:
+    """With ``revoke_old`` but no known credential in use before: say so, a leaked one may still work."""
+    if not revoke_old or previous is not None:
+        return ""
+    logger.warning("the %s in use before this rotation is not known in Entra; it was not revoked", what)
+    return (f"; the {what} in use before could not be identified in the app registration, so it was not revoked:"
+            f" remove it in Entra admin center > App registrations > the app > Certificates & secrets")
 
 
 def _remembered_keys(version: SecretVersion, current: certificates.LoadedCertificate) -> list[AppCredential]:

@@ -94,6 +94,20 @@ class TestSecret:
         state = await runtime.state.get()
         assert state.problem and "Application.ReadWrite.OwnedBy" in (state.fix or "")
 
+    async def test_revoke_old_removes_the_persons_secret_in_use_the_timer_leaves_it(self, cloud: Cloud,
+                                                                                     runtime_for) -> None:
+        cloud.put_secret(cloud.secret)
+        [person] = [p["keyId"] for p in passwords(cloud)]
+        runtime = runtime_for()
+        assert (await rotate(runtime, force=True)).action == "rotated"  # routine: a person's secret stays
+        assert person in [p["keyId"] for p in passwords(cloud)]
+        cloud.put_secret(cloud.secret, key_id=person)  # a person puts theirs back; then it leaks
+        outcome = await rotate(runtime, force=True, revoke_old=True)
+        assert outcome.action == "rotated" and person in outcome.removed, outcome.detail
+        assert person not in [p["keyId"] for p in passwords(cloud)]
+        assert cloud.sim.state.creds.check_secret(cloud.client_id, cloud.secret) != "ok"
+        assert claims((await runtime.provider.get_token(SCOPE)).token)["appid"] == cloud.client_id
+
     async def test_invalid_client_follows_the_vault_and_retries_once(self, cloud: Cloud, runtime_for) -> None:
         from shared.credentials.identity import AzureIdentityFactory
 
@@ -146,6 +160,15 @@ class TestCertificate:
         # The next rotation removes the previous one of ours with a proof from the new certificate.
         again = await rotate(runtime, force=True, revoke_old=True)
         assert again.removed == [outcome.new_key_id]
+
+    async def test_revoke_old_removes_the_persons_certificate_in_use(self, cloud: Cloud, runtime_for) -> None:
+        self.start(cloud)
+        [person] = [k["keyId"] for k in cloud.sim.state.creds.public(cloud.client_id)["keyCredentials"]]
+        runtime = runtime_for("certificate")
+        outcome = await rotate(runtime, force=True, revoke_old=True)
+        assert outcome.action == "rotated" and outcome.removed == [person], outcome.detail
+        keys = cloud.sim.state.creds.public(cloud.client_id)["keyCredentials"]
+        assert [k["keyId"] for k in keys] == [outcome.new_key_id]
 
     async def test_a_forged_proof_is_refused(self, cloud: Cloud, runtime_for) -> None:
         self.start(cloud)

@@ -74,6 +74,15 @@ class TestWhatToRetire:
         new = password("new", start_days=-5, end_days=180)
         assert credentials_to_retire([theirs, new], new, NOW, POLICY, revoke_old=True) == []
 
+    def test_revoke_old_removes_the_previous_one_in_use_even_a_persons(self) -> None:
+        theirs = password("portal", start_days=-300, end_days=60, ours=False)
+        unrelated = password("other", start_days=-300, end_days=60, ours=False)
+        new = password("new", start_days=0, end_days=180)
+        both = [theirs, unrelated, new]
+        assert credentials_to_retire(both, new, NOW, POLICY, revoke_old=True, previous=theirs) == [theirs]
+        assert credentials_to_retire(both, new, NOW, POLICY, previous=theirs) == []  # the timer: never a person's
+        assert credentials_to_retire(both, theirs, NOW, POLICY, revoke_old=True, previous=theirs) == []
+
     def test_an_expired_one_of_ours_goes_at_once(self) -> None:
         expired = password("expired", start_days=-200, end_days=-1)
         new = password("new", start_days=0, end_days=180)

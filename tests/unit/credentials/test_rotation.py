@@ -68,6 +68,31 @@ class TestSecretRotation:
         outcome = await rotate(runtime, force=True, revoke_old=True)
         assert outcome.removed == [first] and first not in world.entra.passwords
 
+    async def test_revoke_old_removes_the_secret_in_use_even_when_a_person_created_it(
+            self, world: CredentialWorld) -> None:
+        leaked = secret_in_use(world, days_left=90)
+        other = world.entra.add_existing("another-app-uses-this", end=NOW + timedelta(days=300)).key_id
+        outcome = await rotate(world.runtime(), force=True, revoke_old=True)
+        assert outcome.action == "rotated" and outcome.removed == [leaked]
+        assert leaked not in world.entra.passwords and other in world.entra.passwords
+
+    async def test_without_revoke_old_a_persons_secret_in_use_stays(self, world: CredentialWorld) -> None:
+        person = secret_in_use(world, days_left=20)
+        runtime = world.runtime()
+        assert (await rotate(runtime)).action == "rotated"  # the timer: due, so rotated
+        world.clock.advance(days=2)  # past the grace period
+        assert (await rotate(runtime)).action == "not-due"
+        assert (await rotate(runtime, force=True)).action == "rotated"
+        assert person in world.entra.passwords and person not in world.entra.removed
+
+    async def test_revoke_old_says_so_when_the_secret_in_use_is_unknown(self, world: CredentialWorld) -> None:
+        world.entra.add_existing("abc-one", end=NOW + timedelta(days=90))
+        world.entra.add_existing("abc-two", end=NOW + timedelta(days=90))  # same hint: ambiguous
+        world.vault.add(NAME, "abc-one", expires_on=NOW + timedelta(days=90))
+        outcome = await rotate(world.runtime(), force=True, revoke_old=True)
+        assert outcome.action == "rotated" and outcome.removed == []
+        assert "could not be identified" in outcome.detail and "abc-one" not in outcome.detail
+
     async def test_two_instances_at_once_give_one_new_password(self, world: CredentialWorld) -> None:
         secret_in_use(world, days_left=5)
         outcomes = await asyncio.gather(rotate(world.runtime()), rotate(world.runtime()))
@@ -150,6 +175,23 @@ class TestCertificateRotation:
         first = world.entra.added[0]
         outcome = await rotate(runtime, force=True, revoke_old=True)
         assert outcome.removed == [first] and person in world.entra.keys
+
+    async def test_revoke_old_removes_a_persons_certificate_in_use(self, world: CredentialWorld) -> None:
+        person = self.start(world, days_left=100)
+        other = world.entra.add_certificate(generate_certificate("other", NOW, 100).certificate).key_id
+        runtime = world.runtime("certificate")
+        outcome = await rotate(runtime, force=True, revoke_old=True)
+        assert outcome.action == "rotated" and outcome.removed == [person]
+        assert person not in world.entra.keys and other in world.entra.keys
+        assert (await runtime.provider.get_token("s")).token
+
+    async def test_without_revoke_old_a_persons_certificate_stays(self, world: CredentialWorld) -> None:
+        person = self.start(world, days_left=10)
+        runtime = world.runtime("certificate")
+        await rotate(runtime)
+        world.clock.advance(days=2)
+        await rotate(runtime, force=True)
+        assert person in world.entra.keys
 
     async def test_a_forged_proof_is_refused(self, world: CredentialWorld) -> None:
         from shared.credentials.certificates import proof_of_possession
