@@ -1,4 +1,5 @@
-"""Operator API for credentials: ``GET /api/manage/credentials`` and ``POST .../rotate[?revokeOld=true]``.
+"""Operator API for credentials: ``GET /api/manage/credentials`` and ``POST .../rotate[?revokeOld=true]``
+(``revokeOld``: after a leak, the credential that was in use is removed at once, whoever created it).
 
 The status is built from the shared state (last rotation, problem, the worker's pause) and the vault's
 metadata of the version in use; it carries key ids and dates, never a secret value.
