@@ -97,6 +97,8 @@ Graph side in graph_rooms.py, delta.py, recurrence.py; control side in control_r
   ``outlook_create(mailbox, body)``, ``outlook_update(mailbox, id, body)``,
   ``outlook_delete(mailbox, id)``, ``subscribe(client_id, body)`` (no handshake),
   ``subscriptions()``, ``expire_subscription(id)``, ``send_lifecycle(id, event)``,
+  ``set_subscription_lifetime(minutes | None)`` (Graph grants at most that on create and renew and
+  shortens live subscriptions to it, as Graph may grant less than asked),
   ``set_notifications(paused=, discard=, retry_delays=, room_update_echoes=)``,
   ``notifications()``, ``notifier.pending()``, ``update_user(upn, account_enabled=, display_name=)``,
   ``delete_user(upn, permanent=)``, ``expire_delta_tokens()``.
@@ -105,6 +107,7 @@ Graph side in graph_rooms.py, delta.py, recurrence.py; control side in control_r
   ``PATCH|DELETE /outlook/{mailbox}/events/{id}``; ``GET /subscriptions`` (all, with clientState,
   ``expired``); ``POST /subscriptions/{id}/lifecycle`` {lifecycleEvent: reauthorizationRequired |
   subscriptionRemoved (also deletes it) | missed} (202); ``POST /subscriptions/{id}/expire``;
+  ``PUT /subscriptions/lifetime`` {maxMinutes: int | null};
   ``PUT /notifications`` {paused?, discard?, retryDelays?, roomUpdateEchoes?};
   ``GET /notifications`` ({value: [{url, subscriptionId, changeType, status, attempt, at}], pending,
   paused}); ``PATCH /users/{upn}`` {accountEnabled?, displayName?}; ``DELETE /users/{upn}

@@ -1,6 +1,6 @@
 """Control API for rooms (under /_sim, no auth): rooms, "Outlook" edits by a person, subscriptions
-and notifications, users changing in Entra, delta tokens expiring. Same meaning as the SimState
-methods of the same names (see the package docstring).
+(and the lifetime Graph grants them) and notifications, users changing in Entra, delta tokens
+expiring. Same meaning as the SimState methods of the same names (see the package docstring).
 """
 
 from __future__ import annotations
@@ -75,6 +75,12 @@ def build_routes(state: SimState) -> list[Route]:
         state.expire_subscription(request.path_params["sid"])
         return Response(status_code=204)
 
+    async def put_lifetime(request: Request) -> Response:
+        body = await _body(request)
+        if "maxMinutes" not in body:
+            raise ValueError("maxMinutes is required (null: grant what is asked)")
+        return JSONResponse(state.set_subscription_lifetime(body["maxMinutes"]))
+
     async def put_notifications(request: Request) -> Response:
         body = await _body(request)
         return JSONResponse(state.set_notifications(
@@ -107,6 +113,7 @@ def build_routes(state: SimState) -> list[Route]:
         Route("/_sim/outlook/{mailbox}/events/{id}", _guard(outlook_update), methods=["PATCH"]),
         Route("/_sim/outlook/{mailbox}/events/{id}", _guard(outlook_delete), methods=["DELETE"]),
         Route("/_sim/subscriptions", _guard(list_subscriptions), methods=["GET"]),
+        Route("/_sim/subscriptions/lifetime", _guard(put_lifetime), methods=["PUT"]),
         Route("/_sim/subscriptions/{sid}/lifecycle", _guard(lifecycle), methods=["POST"]),
         Route("/_sim/subscriptions/{sid}/expire", _guard(expire), methods=["POST"]),
         Route("/_sim/notifications", _guard(put_notifications), methods=["PUT"]),

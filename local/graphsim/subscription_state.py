@@ -7,7 +7,7 @@ the unqualified ones are the control API's view of everything.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import events as ev_mod
@@ -27,11 +27,19 @@ class SubscriptionsMixin:
 
     def _init_subscriptions(self) -> None:
         self._subs: dict[str, subs.Subscription] = {}
+        self.subscription_lifetime: int | None = None  # minutes Graph grants at most; None: as asked
         self.notifier = Notifier(self._deliverable)
 
     def _reset_subscriptions(self) -> None:
         self._subs.clear()
+        self.subscription_lifetime = None
         self.notifier.reset()
+
+    def _granted(self, asked: datetime, now: datetime) -> datetime:
+        """Graph may grant a shorter lifetime than asked; its answer carries the one granted."""
+        if self.subscription_lifetime is None:
+            return asked
+        return min(asked, now + timedelta(minutes=self.subscription_lifetime))
 
     def _deliverable(self, sub_id: str, kind: str) -> bool:
         if kind in LIFECYCLE_EVENTS:
@@ -75,7 +83,8 @@ class SubscriptionsMixin:
                 application_id=client_id, tenant_id=app.tenant_id, creator_id=app.object_id,
                 change_types=parsed["change_types"], client_state=parsed["client_state"],
                 notification_url=parsed["notification_url"], lifecycle_url=parsed["lifecycle_url"],
-                expiration=parsed["expiration"], tls_version=parsed["tls_version"])
+                expiration=self._granted(parsed["expiration"], datetime.now(UTC)),
+                tls_version=parsed["tls_version"])
             self._subs[sub.id] = sub
             return sub.public()
 
@@ -98,7 +107,8 @@ class SubscriptionsMixin:
                 raise GraphError(400, "InvalidRequest", "lifecycleNotificationUrl cannot be "
                                  "changed; delete and recreate the subscription.")
             if "expirationDateTime" in body:
-                sub.expiration = subs.check_expiration(body["expirationDateTime"], datetime.now(UTC))
+                now = datetime.now(UTC)
+                sub.expiration = self._granted(subs.check_expiration(body["expirationDateTime"], now), now)
             if "notificationUrl" in body:
                 sub.notification_url = subs.check_url(body["notificationUrl"], "notificationUrl")
             return sub.public()
@@ -118,6 +128,19 @@ class SubscriptionsMixin:
         with self._lock:
             return [s.public() | {"expired": s.expired(), "mailboxId": s.mailbox_id}
                     for s in self._subs.values()]
+
+    def set_subscription_lifetime(self, minutes: int | None) -> dict[str, Any]:
+        """Graph grants at most ``minutes`` on create and renew from now on, and live subscriptions
+        expiring later are shortened to it (Graph's view is what counts); None: as asked again."""
+        if minutes is not None and int(minutes) < 1:
+            raise GraphError(400, "BadRequest", "maxMinutes must be at least 1 (or null).")
+        with self._lock:
+            self.subscription_lifetime = None if minutes is None else int(minutes)
+            now = datetime.now(UTC)
+            for sub in self._subs.values():
+                if not sub.expired(now):
+                    sub.expiration = self._granted(sub.expiration, now)
+            return {"maxMinutes": self.subscription_lifetime}
 
     def expire_subscription(self, sub_id: str) -> None:
         with self._lock:

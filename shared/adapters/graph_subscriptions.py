@@ -104,17 +104,17 @@ class GraphSubscriptionGateway:
         item = self._client.subscriptions.by_subscription_id(subscription_id)
         return _info(await call_graph(f"subscription {subscription_id}", item.patch(body), gone_on_404=True))
 
-    async def live_ids(self) -> set[str]:
+    async def live(self) -> dict[str, datetime]:
         builder = self._client.subscriptions
         pending = builder.get()
-        ids: set[str] = set()
+        expiries: dict[str, datetime] = {}
         for _ in range(100):
             page = await call_graph("subscriptions", pending)
-            ids.update(str(s.id) for s in page.value or [])
+            expiries.update((info.id, info.expires_at) for info in map(_info, page.value or []))
             if not page.odata_next_link:
-                return ids
+                return expiries
             pending = builder.with_url(page.odata_next_link).get()
-        return ids
+        return expiries
 
     async def reauthorize(self, subscription_id: str) -> None:
         item = self._client.subscriptions.by_subscription_id(subscription_id)

@@ -66,8 +66,9 @@ class SubscriptionGateway(Protocol):
 
     async def reauthorize(self, subscription_id: str) -> None: ...
 
-    async def live_ids(self) -> set[str]:
-        """Ids of the app's subscriptions Graph still holds (one listing, for the timer)."""
+    async def live(self) -> dict[str, datetime]:
+        """The app's subscriptions Graph still holds, id → Graph's ``expirationDateTime`` (one listing, for
+        the timer: Graph's expiry is the one that counts, it may be earlier than the one asked for)."""
         ...
 
     async def delete(self, subscription_id: str) -> None:

@@ -3,7 +3,8 @@
 Graph allows at most 10,080 minutes for Outlook event subscriptions; asking for a little less keeps
 clock skew from turning a renewal into a 400. A subscription is renewed once less than half its
 lifetime, or less than two days, remain (whichever comes first), so several timer runs get a chance
-before it lapses.
+before it lapses. The expiry decided on is always Graph's: the one its answer to a create or renew
+carries and, on each timer run, the one its listing shows (it may grant less than asked).
 """
 
 from __future__ import annotations

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
+from datetime import datetime
 
 from shared.bootstrap import Services
 from shared.errors import ConnectorError, NotFound
 from shared.rooms.directory import decide_user
+from shared.rooms.ports import Room
 from shared.rooms.publisher import publish
 from shared.rooms.reservations import cloud_event
 from shared.rooms.subscriptions import ensure_subscription
@@ -22,10 +25,11 @@ async def renew_subscriptions(services: Services) -> dict[str, int]:
     counts = {"rooms": 0, "failing": 0}
     ports = services.rooms()
     try:
-        # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event).
-        live: set[str] | None = await ports.subscriptions().live_ids()
+        # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
+        # and tells Graph's expiry of the others, which decides: it may be earlier than the one stored.
+        live: dict[str, datetime] | None = await ports.subscriptions().live()
     except ConnectorError as exc:
-        logger.warning("could not list the subscriptions (%s); renewing by expiry only", exc)
+        logger.warning("could not list the subscriptions (%s); renewing by the stored expiry only", exc)
         live = None
     for room in await ports.rooms.list():
         counts["rooms"] += 1
@@ -33,12 +37,23 @@ async def renew_subscriptions(services: Services) -> dict[str, int]:
         if missing:
             logger.warning("room %s: subscription %s is gone at Graph; recreating it", room.email,
                            room.subscription_id)
+        elif live is not None and room.subscription_id is not None:
+            room = _with_graphs_expiry(room, live[room.subscription_id])
         result = await ensure_subscription(room, services, recreate=missing,
                                            reason="subscription missing" if missing else "timer")
         if result.failure:
             counts["failing"] += 1  # ensure_subscription logged why, on this run as on every run
     logger.info("subscription timer: %d room(s), %d failing", counts["rooms"], counts["failing"])
     return counts
+
+
+def _with_graphs_expiry(room: Room, expires_at: datetime) -> Room:
+    if room.expires_at != expires_at:
+        logger.info("room %s: Graph says subscription %s expires %s (stored: %s); deciding by Graph's", room.email,
+                    room.subscription_id, expires_at.isoformat(),
+                    room.expires_at.isoformat() if room.expires_at else "none")
+        room = replace(room, expires_at=expires_at)
+    return room
 
 
 async def sync_users_directory(services: Services) -> dict[str, int]:

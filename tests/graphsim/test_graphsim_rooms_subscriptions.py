@@ -174,3 +174,23 @@ async def test_reset_clears_subscriptions(graph: httpx.AsyncClient, control: htt
     assert (await control.post("/reset")).status_code == 204
     assert sim.state.subscriptions() == []
     assert sim.state.notifications() == []
+
+
+async def test_graph_may_grant_a_shorter_lifetime_than_asked(graph: httpx.AsyncClient, control: httpx.AsyncClient,
+                                                             receiver: Receiver) -> None:
+    before = (await graph.post("/subscriptions", json=sub_body(receiver))).json()  # 4000 min asked and granted
+    assert parse(before["expirationDateTime"]) > datetime.now(UTC) + timedelta(minutes=3990)
+    switched = await control.put("/subscriptions/lifetime", json={"maxMinutes": 90})
+    assert switched.status_code == 200 and switched.json() == {"maxMinutes": 90}
+    ninety = datetime.now(UTC) + timedelta(minutes=90, seconds=5)
+    # Graph's view of the existing one is shorter now, and so is what it grants on renew and create.
+    [listed] = (await graph.get("/subscriptions")).json()["value"]
+    assert parse(listed["expirationDateTime"]) <= ninety
+    renewed = (await graph.patch(f"/subscriptions/{before['id']}", json={"expirationDateTime": expiry(4000)})).json()
+    assert parse(renewed["expirationDateTime"]) <= ninety
+    other = (await graph.post("/subscriptions", json=sub_body(receiver, notificationUrl=receiver.url("/other"))))
+    assert other.status_code == 201 and parse(other.json()["expirationDateTime"]) <= ninety
+    assert (await control.put("/subscriptions/lifetime", json={"maxMinutes": 0})).status_code == 400
+    assert (await control.put("/subscriptions/lifetime", json={"maxMinutes": None})).json() == {"maxMinutes": None}
+    again = (await graph.patch(f"/subscriptions/{before['id']}", json={"expirationDateTime": expiry(4000)})).json()
+    assert parse(again["expirationDateTime"]) > datetime.now(UTC) + timedelta(minutes=3990)

@@ -16,9 +16,11 @@ from shared.adapters.graph_rooms import GraphRoomReader
 from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.rooms import renewal
+from shared.rooms import renewal, timers
 from shared.rooms.worker import is_tagged
 from tests.graphsim.receiver import Receiver, running_receiver, wait_until
+from tests.unit.rooms.fakes_rooms import RoomWorld
+from tests.unit.rooms.helpers import register
 
 ROOM = "room.alpha@contoso.com"
 ANNA = "anna@contoso.com"
@@ -87,9 +89,9 @@ class TestSubscriptions:
         renewed = await subscriptions.renew(info.id, now + timedelta(days=1))
         assert abs((renewed.expires_at - (now + timedelta(days=1))).total_seconds()) < 5
         await subscriptions.reauthorize(info.id)
-        assert info.id in await subscriptions.live_ids()
+        assert info.id in await subscriptions.live()
         await subscriptions.delete(info.id)
-        assert info.id not in await subscriptions.live_ids()
+        assert info.id not in await subscriptions.live()
         with pytest.raises(NotFound):
             await subscriptions.renew(info.id, now + timedelta(days=1))
 
@@ -101,6 +103,31 @@ class TestSubscriptions:
         simulator.state.expire_subscription(info.id)
         with pytest.raises(NotFound):
             await subscriptions.renew(info.id, datetime.now(UTC) + timedelta(days=1))
+
+
+class TestRenewalByGraphsExpiry:
+    async def test_a_shorter_lifetime_granted_by_graph_is_renewed_before_it_lapses(
+            self, settings: Settings, simulator: RunningSimulator, receiver: Receiver) -> None:
+        world = RoomWorld(now=datetime.now(UTC))
+        gateway = GraphSubscriptionGateway.from_settings(settings)
+        world.subscriptions = gateway  # type: ignore[assignment]
+        services = world.services(public_base_url=receiver.base_url)
+        try:
+            await register(world, services)
+            sub_id = world.rooms.rows[ROOM].subscription_id
+            assert world.rooms.rows[ROOM].expires_at > world.now + timedelta(days=6)  # as asked: 7 days
+            simulator.state.set_subscription_lifetime(60)  # Graph's view: an hour left
+            simulator.state.clear_requests()
+            world.now = datetime.now(UTC)
+            await timers.renew_subscriptions(services)
+            [graphs] = [s for s in simulator.state.subscriptions() if s["id"] == sub_id]
+            granted = datetime.fromisoformat(graphs["expirationDateTime"].replace("Z", "")[:26]).replace(tzinfo=UTC)
+            assert not graphs["expired"] and granted <= datetime.now(UTC) + timedelta(minutes=60)
+            assert [r["method"] for r in simulator.state.requests() if sub_id in r["path"]] == ["PATCH"]
+            room = world.rooms.rows[ROOM]
+            assert room.subscription_id == sub_id and abs((room.expires_at - granted).total_seconds()) < 1
+        finally:
+            await gateway.close()
 
 
 class TestRoomReads:

@@ -108,7 +108,17 @@ class FakeSubscriptions:
     subs: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_create: Exception | None = None
     calls: list[str] = field(default_factory=list)
+    grant: timedelta | None = None  # Graph grants at most this lifetime, whatever is asked for
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _granted(self, asked: datetime) -> datetime:
+        return asked if self.grant is None else min(asked, self.now() + self.grant)
+
+    def shorten(self, lifetime: timedelta) -> None:
+        """Graph's view changes: every subscription now expires within ``lifetime``."""
+        self.grant = lifetime
+        for sub in self.subs.values():
+            sub["expires"] = self._granted(sub["expires"])
 
     async def create(self, room: str, *, notification_url: str, lifecycle_url: str, client_state: str,
                      expires_at: datetime) -> SubscriptionInfo:
@@ -117,9 +127,9 @@ class FakeSubscriptions:
             raise self.fail_create
         assert expires_at - self.now() <= timedelta(minutes=10_080)
         sub_id = f"sub-{next(self._ids)}"
-        self.subs[sub_id] = {"room": room, "expires": expires_at, "clientState": client_state,
+        self.subs[sub_id] = {"room": room, "expires": self._granted(expires_at), "clientState": client_state,
                              "notificationUrl": notification_url, "lifecycleUrl": lifecycle_url}
-        return SubscriptionInfo(sub_id, expires_at)
+        return SubscriptionInfo(sub_id, self.subs[sub_id]["expires"])
 
     def _live(self, sub_id: str) -> dict[str, Any]:
         sub = self.subs.get(sub_id)
@@ -129,11 +139,12 @@ class FakeSubscriptions:
 
     async def renew(self, subscription_id: str, expires_at: datetime) -> SubscriptionInfo:
         self.calls.append("renew")
-        self._live(subscription_id)["expires"] = expires_at
-        return SubscriptionInfo(subscription_id, expires_at)
+        sub = self._live(subscription_id)
+        sub["expires"] = self._granted(expires_at)
+        return SubscriptionInfo(subscription_id, sub["expires"])
 
-    async def live_ids(self) -> set[str]:
-        return {sub_id for sub_id, sub in self.subs.items() if sub["expires"] > self.now()}
+    async def live(self) -> dict[str, datetime]:
+        return {sub_id: sub["expires"] for sub_id, sub in self.subs.items() if sub["expires"] > self.now()}
 
     async def reauthorize(self, subscription_id: str) -> None:
         self._live(subscription_id)

@@ -43,6 +43,29 @@ class TestSubscriptionTimer:
         await timers.renew_subscriptions(services)  # not due again yet
         assert world.subscriptions.calls == []
 
+    async def test_graphs_shorter_lifetime_decides_so_the_subscription_never_lapses(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        sub_id, _ = subscription_of(world)
+        world.subscriptions.shorten(timedelta(hours=1))  # Graph's expiry is now earlier than the one stored
+        for _ in range(6):  # three hours of timer runs every 30 minutes
+            world.advance(minutes=30)
+            await timers.renew_subscriptions(services)
+            room = world.rooms.rows[ROOM]
+            assert room.subscription_id == sub_id  # renewed in time, never lapsed and recreated
+            assert room.expires_at == world.subscriptions.subs[sub_id]["expires"]  # Graph's answer, stored
+        assert "create" not in world.subscriptions.calls[1:]
+        assert [m for _, m in world.queue.sent if "resync" in m.body] == []
+
+    async def test_the_expiry_stored_on_create_and_renew_is_the_one_graph_grants(self, world: RoomWorld) -> None:
+        world.subscriptions.grant = timedelta(days=1)
+        services = world.services()
+        await register(world, services)
+        assert world.rooms.rows[ROOM].expires_at == world.now + timedelta(days=1)
+        world.advance(hours=20)
+        await timers.renew_subscriptions(services)
+        assert world.rooms.rows[ROOM].expires_at == world.now + timedelta(days=1)
+
     async def test_an_expired_one_is_recreated_and_the_gap_resynced(self, world: RoomWorld) -> None:
         services = world.services()
         await register(world, services)
