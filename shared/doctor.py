@@ -3,9 +3,10 @@
     python -m shared.doctor [--json] [--mailbox someone@contoso.com]     (exit 1 on any ✗)
     GET /api/manage/doctor[?mailbox=...]
 
-Order: settings; a Graph token; the token's roles against the enabled features; a sample mailbox; Key
-Vault and the credential's days left; Table Storage; Service Bus (or the local queue); dead letters;
-each room subscription. No secret or token ever appears in the report.
+Order: settings; a Graph token; the token's roles against the enabled features; access to mailboxes (the
+one given, else a sample: the mailbox written most recently and each registered room, so an Exchange
+access policy that blocks them shows); Key Vault and the credential's days left; Table Storage; Service Bus
+(or the local queue); dead letters; each room subscription. No secret or token ever appears in the report.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ ACCESS_POLICY = ("an Exchange application access policy or RBAC for Applications
                  "(New-ApplicationAccessPolicy -AccessRight RestrictAccess "
                  "-PolicyScopeGroupId <group>) or to the management scope of New-ManagementRoleAssignment "
                  "-Role \"Application Calendars.ReadWrite\"")
+
+
+_MAILBOX_CONCURRENCY = 4  # mailbox checks in flight at once (a deployment may have many rooms)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ async def run_checks(services: Services, *, mailbox: str | None = None) -> list[
         else:
             checks.append(Check("permissions", True, ", ".join(sorted(required_roles(services, rooms)))))
         if "Calendars.ReadWrite" not in missing:  # else the mailbox fails for the reason just given
-            checks.append(await _mailbox(services, token.token, mailbox))
+            checks.extend(await _mailboxes(services, token.token, mailbox, rooms))
     checks.append(await _vault(services))
     checks.append(await _probe("table storage", lambda: services.resources.list(),
                                "check TableStorage__endpoint (or TableStorage) and give the managed identity the "
@@ -111,25 +115,39 @@ async def doctor_reply(services: Services, mailbox: str | None = None) -> Reply:
 # -- the checks
 
 
-async def _mailbox(services: Services, token: str, mailbox: str | None) -> Check:
+async def _mailboxes(services: Services, token: str, mailbox: str | None, rooms: list[Any]) -> list[Check]:
+    """One check per mailbox: the one given, else the one written most recently and each room."""
     import httpx
 
-    if mailbox is None:
-        known = await _quiet(services.resources.list(), [])
-        mailbox = known[0].mailbox if known else None
-    if mailbox is None:
-        return Check("mailbox", True, "no sample mailbox known yet (pass --mailbox or ?mailbox=)")
+    if mailbox is not None:
+        sample = [mailbox]
+    else:
+        last = await _quiet(services.mappings.last_mailbox(), None)
+        sample = list(dict.fromkeys(m.lower() for m in [last, *(getattr(r, "email", None) for r in rooms)] if m))
+    if not sample:
+        return [Check("mailbox", True, "no mailbox written yet and no room registered: nothing to check "
+                                       "(pass --mailbox or ?mailbox=)")]
     verify: Any = True
     if services.settings.ca_file:
         import ssl
 
         verify = ssl.create_default_context(cafile=services.settings.ca_file)
+    gate = asyncio.Semaphore(_MAILBOX_CONCURRENCY)
+    async with httpx.AsyncClient(verify=verify, timeout=20) as http:
+        async def check(name: str) -> Check:
+            async with gate:
+                return await _mailbox(services, http, token, name)
+        return list(await asyncio.gather(*(check(name) for name in sample)))
+
+
+async def _mailbox(services: Services, http: Any, token: str, mailbox: str) -> Check:
+    import httpx
+
     url = f"{services.settings.graph_endpoint}/users/{quote(mailbox)}/events?$top=1&$select=id"
     try:
-        async with httpx.AsyncClient(verify=verify, timeout=20) as http:
-            response = await http.get(url, headers={"Authorization": f"Bearer {token}"})
+        response = await http.get(url, headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
-        return Check("mailbox", False, f"Graph unreachable ({type(exc).__name__})",
+        return Check("mailbox", False, f"{mailbox}: Graph unreachable ({type(exc).__name__})",
                      "check CALENDAR_MSGRAPH_GRAPH_ENDPOINT and outbound network access")
     if response.status_code == 200:
         return Check("mailbox", True, f"{mailbox}: calendar reachable")

@@ -55,6 +55,10 @@ class MappingStore(Protocol):
         """Insert (``etag`` None) or replace if unchanged since read; raise ``ConcurrencyConflict``."""
         ...
 
+    async def last_mailbox(self) -> str | None:
+        """A mailbox written recently (within about a minute of the latest write); None before any."""
+        ...
+
 
 @dataclass(frozen=True)
 class ResourceSetting:

@@ -87,6 +87,7 @@ class FakeCalendar:
 class InMemoryMappingStore:
     rows: dict[EntityKey, Mapping] = field(default_factory=dict)
     fail_next_saves: int = 0
+    last_written: str | None = None
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     async def get(self, key: EntityKey) -> Mapping | None:
@@ -101,7 +102,11 @@ class InMemoryMappingStore:
             raise ConcurrencyConflict("etag mismatch")
         stored = replace(mapping, etag=f"etag{next(self._etags)}")
         self.rows[mapping.key] = stored
+        self.last_written = mapping.mailbox or self.last_written
         return stored
+
+    async def last_mailbox(self) -> str | None:
+        return self.last_written
 
 
 @dataclass

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.graphsim.server import RunningSimulator, start_simulator
+from local.graphsim.server import RunningSimulator
 from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
 from shared.adapters.graph_rooms import GraphRoomReader
 from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
@@ -25,14 +24,6 @@ from tests.unit.rooms.helpers import register
 ROOM = "room.alpha@contoso.com"
 ANNA = "anna@contoso.com"
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
-                          client_id="client-1", client_secret="secret-1")
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
