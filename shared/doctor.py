@@ -285,7 +285,8 @@ async def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.doctor", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--mailbox", help="a sample mailbox to check access to")
+    parser.add_argument("--mailbox", help="a mailbox to check access to (default: the one written most recently "
+                                          "and each registered room)")
     return asyncio.run(_main(parser.parse_args(argv)))
 
 
