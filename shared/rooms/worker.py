@@ -217,11 +217,13 @@ async def _delta_step(room: Room, services: Services, links: list[str | None], s
 
 async def _continue(work: RoomWork, services: Services, cursor: str) -> None:
     """Queue the next step of ``work`` in the room's session, after what is already queued there."""
-    step = (work.step or 0) + 1
-    if step > MAX_STEPS:
+    await queue_work(replace(work, cursor=cursor, step=(work.step or 0) + 1), services)
+
+
+def _within_bounds(work: RoomWork) -> None:
+    if (work.step or 0) >= MAX_STEPS:
         raise PermanentError(f"{work.kind} of {work.room} did not end within {MAX_STEPS} steps; "
-                             "Graph keeps returning next links")
-    await queue_work(replace(work, cursor=cursor, step=step), services)
+                             "Graph kept returning next links")
 
 
 async def resync(room: Room, services: Services, work: RoomWork | None = None) -> str:
@@ -235,6 +237,7 @@ async def resync(room: Room, services: Services, work: RoomWork | None = None) -
         origin = room.delta_link or now.isoformat()
         work = replace(work or RoomWork("resync", room.email), step=0,
                        chain=hashlib.sha256(origin.encode()).hexdigest()[:16])
+    _within_bounds(work)
     links = list(dict.fromkeys([work.cursor or room.delta_link, room.delta_link, None]))
     step = await _delta_step(room, services, links, now - DELTA_PAST, now + DELTA_FUTURE, backfill=False)
     if step.next_link:
@@ -267,6 +270,7 @@ async def backfill(room: Room, work: RoomWork, services: Services) -> str:
     start = max(datetime.combine(date.fromisoformat(work.backfill_from or now.date().isoformat()), time(),
                                  tzinfo=now.tzinfo), earliest)
     try:
+        _within_bounds(work)
         step = await _delta_step(room, services, list(dict.fromkeys([work.cursor, None])), start,
                                  now + DELTA_FUTURE, backfill=True)
     except Exception as exc:
