@@ -74,7 +74,7 @@ async def sync_users_directory(services: Services, work: RoomWork | None = None)
     counts = {"read": 0, "published": 0}
     link = cursor.next_link or cursor.delta_link
     for _ in range(USERS_PAGES_PER_STEP):
-        page = await _users_page(services, link, cursor)
+        page = await _users_page(services, link)
         read, published = await _apply_users_page(services, page, baseline=cursor.baseline)
         counts["read"] += read
         counts["published"] += published
@@ -94,7 +94,7 @@ async def sync_users_directory(services: Services, work: RoomWork | None = None)
     return counts
 
 
-async def _users_page(services: Services, link: str | None, cursor: DirectoryCursor) -> DeltaPage:
+async def _users_page(services: Services, link: str | None) -> DeltaPage:
     graph = services.rooms().graph()
     try:
         return await graph.users_delta_page(link)

@@ -194,14 +194,12 @@ async def _delta_step(room: Room, services: Services, links: list[str | None], s
     """Read at most PAGES_PER_STEP delta pages, from the first of ``links`` whose state has not expired."""
     graph = services.rooms().graph()
     step = _Step()
-    link = links[0]
     try:
-        page = await graph.calendar_delta_page(room.email, link, start, end)
+        page = await graph.calendar_delta_page(room.email, links[0], start, end)
     except NotFound:
         if len(links) == 1:
             raise
-        # Delta and skip tokens expire: start over from the next candidate; state rows keep what was
-        # published from repeating.
+        # Delta and skip tokens expire: start over from the next candidate; state rows keep publishing once.
         logger.warning("room %s: delta state expired; reading again from %s", room.email,
                        "the last round's link" if links[1] else "the start of the window")
         return await _delta_step(room, services, links[1:], start, end, backfill=backfill)
@@ -247,8 +245,7 @@ async def resync(room: Room, services: Services, work: RoomWork | None = None) -
         return "resync continues"
     current = await services.rooms().rooms.get(room.email) or room
     await services.rooms().rooms.save(replace(current, delta_link=step.delta_link))
-    logger.info("room %s resynced (step %d): %d change(s) seen, %d published", room.email, work.step or 0,
-                step.seen, step.published)
+    logger.info("room %s resynced: %d change(s) seen, %d published", room.email, step.seen, step.published)
     return "resynced"
 
 
@@ -259,8 +256,7 @@ async def backfill(room: Room, work: RoomWork, services: Services) -> str:
     step_no = work.step or 0
     job = room.backfill
     if step_no and (job is None or job.id != work.job_id):
-        logger.info("room %s backfill %s step %d dropped: a newer backfill replaced it", room.email, work.job_id,
-                    step_no)
+        logger.info("room %s backfill %s dropped at step %d: a newer one replaced it", room.email, work.job_id, step_no)
         return "backfill superseded"
     job = job or BackfillJob(id=work.job_id or "", start=work.backfill_from or "", status="queued")
     if job.status != "running":
