@@ -22,7 +22,7 @@ from shared.adapters.local_queue import LocalQueueStore
 
 from .http_app import build_http_app
 from .indexing import IndexedFunction, QueueFunction, TimerFunction, index_app
-from .invoke import call_function, direct_service_bus_message
+from .invoke import call_function, direct_service_bus_message, with_timeout
 from .keys import FUNCTION_KEY_ENV, MASTER_KEY_ENV, load_host_keys
 from .queue_pump import QueuePump
 from .settings import HostOptions, load_local_settings
@@ -105,6 +105,7 @@ class LocalFunctionHost:
         from_env = os.environ.get(MASTER_KEY_ENV) and os.environ.get(FUNCTION_KEY_ENV)
         log.info("Host keys: %s", "from the environment" if from_env else self._state_dir / "host-keys.json")
         self.options = HostOptions.from_host_json(self._host_json) if self._host_json else HostOptions()
+        self._invoke = with_timeout(call_function, self.options.function_timeout_seconds)
         # Like the worker, which puts the app's root on sys.path before importing it.
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
@@ -146,7 +147,7 @@ class LocalFunctionHost:
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
         server = _Server(config)
         timers = [f for f in self.functions if isinstance(f, TimerFunction)]
-        self._timers = {f.name: TimerRunner(f, call_function) for f in timers}
+        self._timers = {f.name: TimerRunner(f, self._invoke) for f in timers}
         self._pumps = [self._pump(f, store_pool) for f in self.functions if isinstance(f, QueueFunction)]
         serving = asyncio.create_task(server.serve(sockets=[self._socket]))
         while not server.started and not serving.done():
@@ -169,7 +170,8 @@ class LocalFunctionHost:
 
     def _pump(self, fn: QueueFunction, pool: ThreadPoolExecutor) -> QueuePump:
         limit = self.options.max_concurrent_sessions if fn.sessions else self.options.max_concurrent_calls
-        return QueuePump(fn, self.store(), call_function, pool, max_concurrency=limit)
+        return QueuePump(fn, self.store(), self._invoke, pool, max_concurrency=limit,
+                         max_lock_renewal_seconds=self.options.max_lock_renewal_seconds)
 
     async def _drain_background(self) -> None:
         if self._background:
@@ -190,7 +192,7 @@ class LocalFunctionHost:
     async def _invoke_direct(self, fn: IndexedFunction, value: str) -> None:
         started, outcome = time.monotonic(), "Succeeded"
         try:
-            await call_function(fn, direct_service_bus_message(value))
+            await self._invoke(fn, direct_service_bus_message(value))
         except Exception:
             outcome = "Failed"
             log.exception("Function '%s' failed", fn.name)

@@ -9,9 +9,10 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from azure.functions import meta
 from azure.functions.servicebus import ServiceBusMessage
@@ -22,12 +23,14 @@ from shared.adapters.local_queue import ReceivedMessage
 from .indexing import IndexedFunction
 
 __all__ = [
+    "FunctionTimeout",
     "InvocationContext",
     "call_function",
     "direct_service_bus_message",
     "log_crash",
     "service_bus_message",
     "timer_request",
+    "with_timeout",
 ]
 
 log = logging.getLogger("funchost")
@@ -59,6 +62,44 @@ async def call_function(fn: IndexedFunction, value: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+Invoker: TypeAlias = Callable[[IndexedFunction, Any], Awaitable[Any]]
+
+
+class FunctionTimeout(Exception):
+    """The invocation ran past host.json ``functionTimeout`` (the host's FunctionTimeoutException)."""
+
+
+def with_timeout(invoke: Invoker, seconds: float | None) -> Invoker:
+    """``invoke`` cancelled after ``seconds``, as the host does at ``functionTimeout`` (None: no limit).
+
+    The host then fails the invocation, so a queue message is abandoned and comes back with its
+    delivery count raised. A sync function's thread cannot be stopped; it runs on unobserved,
+    where Azure would restart the worker process.
+    """
+    if seconds is None:
+        return invoke
+
+    async def call(fn: IndexedFunction, value: Any) -> Any:
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await invoke(fn, value)
+        except TimeoutError:
+            if not scope.expired():
+                raise  # the function's own timeout, not the host's
+            raise FunctionTimeout(f"Timeout value of {_timespan(seconds)} was exceeded by function: "
+                                  f"Functions.{fn.name}") from None
+
+    return call
+
+
+def _timespan(seconds: float) -> str:
+    whole = int(seconds)
+    text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    fraction = round(seconds - whole, 3)
+    return text + f"{fraction:.3f}"[1:] if fraction else text
 
 
 def log_crash(task: asyncio.Task[Any]) -> None:

@@ -1,8 +1,13 @@
 """Feeds Service Bus queue triggers from the local queue store, with the extension's semantics.
 
-autoCompleteMessages (success completes, an exception abandons, so the broker redelivers and
-dead-letters at the maximum delivery count), lock renewal while the function runs, up to
-``maxConcurrentSessions`` sessions at once with one message at a time per session.
+autoCompleteMessages (success completes, an exception or a ``functionTimeout`` abandons, so the
+broker redelivers and dead-letters at the maximum delivery count), lock renewal while the function
+runs for at most ``maxAutoLockRenewalDuration``, and up to ``maxConcurrentSessions`` sessions at
+once with one message at a time per session.
+
+When renewal stops before the function ends, the lock expires and the message (with its session)
+is delivered again, with its delivery count raised, even while the first invocation still runs:
+that is what Service Bus does, so work longer than the renewal shows up locally too.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, TypeVar
 from shared.adapters.local_queue import LocalQueueStore, LockLostError, ReceivedMessage
 
 from .indexing import IndexedFunction, QueueFunction
-from .invoke import log_crash, service_bus_message
+from .invoke import FunctionTimeout, log_crash, service_bus_message
 
 __all__ = ["QueuePump"]
 
@@ -68,9 +73,10 @@ class QueuePump:
             if len(self._inflight) >= self._max:
                 await self._pause(None)
                 continue
-            busy = {m.session_id for m in self._inflight.values() if m.session_id is not None}
             try:
-                received = await self._db(self._store.receive, self.fn.queue_name, exclude_sessions=busy)
+                # No session in flight here is excluded: the store holds a session back while its
+                # lock is live, and once that expired Service Bus gives the session out again.
+                received = await self._db(self._store.receive, self.fn.queue_name)
             except Exception:
                 log.exception("Receiving from queue '%s' failed", self.fn.queue_name)
                 received = None
@@ -108,6 +114,9 @@ class QueuePump:
             await call
         except asyncio.CancelledError:
             outcome, error = "Cancelled", "The host shut down while the function ran."
+        except FunctionTimeout as exc:
+            outcome, error = "Timeout", str(exc)
+            log.error("%s (message %s)", exc, received.message_id)
         except Exception as exc:
             outcome, error = "Failed", f"{type(exc).__name__}: {exc}"[:1024]
             log.exception("Function '%s' failed on message %s", self.fn.name, received.message_id)
@@ -136,7 +145,7 @@ class QueuePump:
         )
 
     async def _renew(self, lock_token: str) -> None:
-        # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration (5 min).
+        # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration; then the lock lapses.
         deadline = time.monotonic() + self._max_renewal
         interval = max(self._store.lock_seconds / 3, 0.05)
         while time.monotonic() + interval < deadline:

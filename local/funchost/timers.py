@@ -12,7 +12,7 @@ from typing import Any
 from croniter import croniter
 
 from .indexing import IndexedFunction, TimerFunction
-from .invoke import log_crash, timer_request
+from .invoke import FunctionTimeout, log_crash, timer_request
 
 __all__ = ["TimerRunner"]
 
@@ -64,6 +64,9 @@ class TimerRunner:
             except asyncio.CancelledError:
                 outcome = "Cancelled"
                 raise
+            except FunctionTimeout as exc:
+                outcome = "Timeout"
+                log.error("%s", exc)
             except Exception:
                 outcome = "Failed"
                 log.exception("Function '%s' failed", self.fn.name)

@@ -15,12 +15,12 @@ from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
 from shared.adapters.graph_client import build_graph_service_client
 from shared.adapters.graph_subscriptions import call_graph, to_json
 from shared.config import Settings
-from shared.errors import ConnectorError, NotFound, RejectedByGraph
-from shared.rooms.ports import DeltaRound
+from shared.errors import NotFound, RejectedByGraph
+from shared.rooms.ports import DeltaPage
 
 __all__ = ["GraphRoomReader"]
 
-MAX_PAGES = 500  # a runaway nextLink chain stops here rather than looping forever
+MAX_PAGES = 500  # a runaway nextLink chain of /places stops here rather than looping forever
 USER_SELECT = ["id", "userPrincipalName", "mail", "displayName", "accountEnabled"]
 
 
@@ -54,53 +54,49 @@ class GraphRoomReader:
             return None
         return to_json(event) if event is not None else None
 
-    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime, end: datetime) -> DeltaRound:
+    async def calendar_delta_page(self, room: str, link: str | None, start: datetime, end: datetime) -> DeltaPage:
         from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
 
         builder = self._client.users.by_user_id(room).calendar_view.delta
-        if delta_link:
-            pending = builder.with_url(delta_link).get()
+        if link:
+            pending = builder.with_url(link).get()
         else:
             query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
                 start_date_time=_utc(start), end_date_time=_utc(end))
             pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
-        return await self._rounds(room, builder, pending)
+        return await self._page(room, pending)
 
-    async def users_delta(self, delta_link: str | None) -> DeltaRound:
+    async def users_delta_page(self, link: str | None) -> DeltaPage:
         from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
 
         builder = self._client.users.delta
-        if delta_link:
-            pending = builder.with_url(delta_link).get()
+        if link:
+            pending = builder.with_url(link).get()
         else:
             query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=USER_SELECT)
             pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
-        return await self._rounds("users", builder, pending)
+        return await self._page("users", pending)
 
-    async def _rounds(self, subject: str, builder: Any, pending: Any) -> DeltaRound:
+    async def _page(self, subject: str, pending: Any) -> DeltaPage:
+        try:
+            page = await call_graph(subject, pending)
+        except (NotFound, RejectedByGraph) as exc:
+            raise NotFound(f"delta state of {subject} expired: {exc}") from exc
         events: list[dict[str, Any]] = []
         removed: list[str] = []
-        for _ in range(MAX_PAGES):
-            try:
-                page = await call_graph(subject, pending)
-            except (NotFound, RejectedByGraph) as exc:
-                raise NotFound(f"delta state of {subject} expired: {exc}") from exc
-            except ConnectorError:
-                raise
-            for item in page.value or []:
-                raw = to_json(item)
-                if "@removed" in raw:
-                    removed.append(str(raw.get("id")))
-                    if subject == "users":
-                        events.append(raw)
-                else:
+        for item in page.value or []:
+            raw = to_json(item)
+            if "@removed" in raw:
+                removed.append(str(raw.get("id")))
+                if subject == "users":
                     events.append(raw)
-            if page.odata_delta_link:
-                return DeltaRound(events, removed, page.odata_delta_link)
-            if not page.odata_next_link:
-                break
-            pending = builder.with_url(page.odata_next_link).get()
-        raise NotFound(f"delta of {subject} ended without a delta link")
+            else:
+                events.append(raw)
+        if page.odata_delta_link:
+            return DeltaPage(events, removed, delta_link=page.odata_delta_link)
+        if page.odata_next_link:
+            return DeltaPage(events, removed, next_link=page.odata_next_link)
+        raise NotFound(f"a delta page of {subject} has neither a next nor a delta link")
 
     async def list_rooms(self) -> list[dict[str, Any]]:
         builder = self._client.places.graph_room

@@ -15,7 +15,7 @@ from azure.data.tables import UpdateMode
 
 from shared.adapters.tables import TableStores, _encode
 from shared.errors import ConcurrencyConflict, TransientError
-from shared.rooms.ports import BackfillJob, Room
+from shared.rooms.ports import BackfillJob, DirectoryCursor, Room
 from shared.rooms.reservations import ReservationState
 
 __all__ = ["RoomTables"]
@@ -198,14 +198,19 @@ class TableUserStore:
         await table.upsert_entity({"PartitionKey": "user", "RowKey": _encode(user_id), "Enabled": bool(row["enabled"]),
                                    "Data": json.dumps(data, ensure_ascii=False)}, mode=UpdateMode.REPLACE)
 
-    async def cursor(self) -> str | None:
+    async def cursor(self) -> DirectoryCursor:
         table = await self._stores.table("users")
         try:
-            return str((await table.get_entity("cursor", "delta"))["DeltaLink"]) or None
+            e = await table.get_entity("cursor", "delta")
         except ResourceNotFoundError:
-            return None
+            return DirectoryCursor()
+        return DirectoryCursor(delta_link=e.get("DeltaLink") or None, next_link=e.get("NextLink") or None,
+                               round_id=e.get("Round") or None, baseline=bool(e.get("Baseline")),
+                               step=int(e.get("Step") or 0), updated_at=_when(e.get("UpdatedAt")))
 
-    async def set_cursor(self, delta_link: str) -> None:
+    async def set_cursor(self, cursor: DirectoryCursor) -> None:
         table = await self._stores.table("users")
-        await table.upsert_entity({"PartitionKey": "cursor", "RowKey": "delta", "DeltaLink": delta_link},
-                                  mode=UpdateMode.REPLACE)
+        await table.upsert_entity({"PartitionKey": "cursor", "RowKey": "delta", "DeltaLink": cursor.delta_link or "",
+                                   "NextLink": cursor.next_link or "", "Round": cursor.round_id or "",
+                                   "Baseline": cursor.baseline, "Step": cursor.step,
+                                   "UpdatedAt": _iso(cursor.updated_at)}, mode=UpdateMode.REPLACE)

@@ -24,14 +24,18 @@ LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", 
 class RoomWork:
     """One unit of work for the notification worker (the body of a ``graph-notifications`` message)."""
 
-    kind: str  # "change" | "lifecycle" | "resync" | "backfill"
-    room: str
+    kind: str  # "change" | "lifecycle" | "resync" | "backfill" | "directory"
+    room: str  # the session: the room mailbox (for "directory", the users directory's own session)
     subscription_id: str | None = None
     change_type: str | None = None
     event_id: str | None = None
     lifecycle_event: str | None = None
     backfill_from: str | None = None
     job_id: str | None = None
+    # A continuation of long work: the delta page to read next, which step this is, and the run it belongs to.
+    cursor: str | None = None
+    step: int | None = None
+    chain: str | None = None
 
     def to_json(self) -> bytes:
         payload = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -47,7 +51,13 @@ class RoomWork:
 
     @property
     def message_id(self) -> str:
-        """Deterministic, so Graph's repeated deliveries of one item are dropped by duplicate detection."""
+        """Deterministic, so Graph's repeated deliveries of one item are dropped by duplicate detection.
+
+        A continuation is named by its run and step, not its cursor: a step that runs twice (a lost lock)
+        gets a different next link from Graph, yet queues the same next step, which the queue drops.
+        """
+        if self.step:
+            return hashlib.sha256(f"{self.kind}\n{self.room}\n{self.chain}\n{self.step}".encode()).hexdigest()[:40]
         return hashlib.sha256(self.to_json()).hexdigest()[:40]
 
 

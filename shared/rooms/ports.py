@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from shared.rooms.reservations import ReservationState
 
-__all__ = ["BackfillJob", "DeltaRound", "EventLog", "OwnWrites", "Room", "RoomGraph", "RoomStore",
+__all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "OwnWrites", "Room", "RoomGraph", "RoomStore",
            "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore", "WebhookSender"]
 
 
@@ -21,6 +21,7 @@ class BackfillJob:
     seen: int = 0
     finished_at: datetime | None = None
     error: str | None = None
+    steps: int = 0  # steps counted into seen/published; a repeated step is not counted twice
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,26 @@ class SubscriptionInfo:
 
 
 @dataclass(frozen=True)
-class DeltaRound:
-    """Everything a delta round returned, all pages followed, and the link for the next round."""
+class DeltaPage:
+    """One page of a delta round: ``next_link`` leads to the next page; the last page has ``delta_link``
+    instead, the start of the next round."""
 
     events: list[dict[str, Any]]
     removed: list[str]
-    delta_link: str
+    next_link: str | None = None
+    delta_link: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectoryCursor:
+    """Where the users delta stands: the last finished round's link and the round in progress, if any."""
+
+    delta_link: str | None = None  # None: no round finished yet, so the first one is a baseline
+    next_link: str | None = None  # the page the round in progress reads next
+    round_id: str | None = None  # names the round in progress in its continuation messages
+    baseline: bool = False  # the round in progress records who exists and publishes nothing
+    step: int = 0  # the step of the round in progress that runs next
+    updated_at: datetime | None = None
 
 
 class SubscriptionGateway(Protocol):
@@ -81,14 +96,17 @@ class RoomGraph(Protocol):
         """The event as Graph JSON with our extended property expanded; None when it is gone."""
         ...
 
-    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime,
-                             end: datetime) -> DeltaRound:
-        """Raises ``NotFound`` when the delta link expired (410 SyncStateNotFound)."""
+    async def calendar_delta_page(self, room: str, link: str | None, start: datetime,
+                                  end: datetime) -> DeltaPage:
+        """One page from ``link`` (a next or delta link), or the first page of a round over [start, end)
+        when None. Raises ``NotFound`` when the link's state expired (410 SyncStateNotFound)."""
         ...
 
     async def list_rooms(self) -> list[dict[str, Any]]: ...
 
-    async def users_delta(self, delta_link: str | None) -> DeltaRound: ...
+    async def users_delta_page(self, link: str | None) -> DeltaPage:
+        """Like ``calendar_delta_page`` over the users directory (deleted users as ``@removed`` items)."""
+        ...
 
 
 class RoomStore(Protocol):
@@ -132,11 +150,11 @@ class UserStore(Protocol):
         """Store the row, or forget the user when ``row`` is None."""
         ...
 
-    async def cursor(self) -> str | None:
-        """The users delta link of the last completed round (None: no baseline yet)."""
+    async def cursor(self) -> DirectoryCursor:
+        """Where the users delta stands (all fields empty before the first round)."""
         ...
 
-    async def set_cursor(self, delta_link: str) -> None: ...
+    async def set_cursor(self, cursor: DirectoryCursor) -> None: ...
 
 
 class WebhookSender(Protocol):

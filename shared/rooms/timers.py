@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from shared.bootstrap import Services
 from shared.errors import ConnectorError, NotFound
 from shared.rooms.directory import decide_user
-from shared.rooms.ports import Room
+from shared.rooms.notifications import RoomWork
+from shared.rooms.ports import DeltaPage, DirectoryCursor, Room
 from shared.rooms.publisher import publish
 from shared.rooms.reservations import cloud_event
-from shared.rooms.subscriptions import ensure_subscription
+from shared.rooms.subscriptions import ensure_subscription, queue_work
 
-__all__ = ["renew_subscriptions", "sync_users_directory"]
+__all__ = ["DIRECTORY_SESSION", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
 
 logger = logging.getLogger(__name__)
+
+USERS_PAGES_PER_STEP = 3  # users delta pages (about 100 users each) per invocation, well within a minute
+DIRECTORY_SESSION = "users-directory"  # the graph-notifications session that carries a round's steps
+# A round in progress that has not moved for this long lost its continuation (dead-lettered): the timer resumes it.
+ROUND_STALLED_AFTER = timedelta(minutes=30)
 
 
 async def renew_subscriptions(services: Services) -> dict[str, int]:
@@ -56,32 +64,78 @@ def _with_graphs_expiry(room: Room, expires_at: datetime) -> Room:
     return room
 
 
-async def sync_users_directory(services: Services) -> dict[str, int]:
-    """One users delta round; the first round records a baseline and publishes nothing."""
+async def sync_users_directory(services: Services, work: RoomWork | None = None) -> dict[str, int]:
+    """One step of the users delta: at most USERS_PAGES_PER_STEP pages, each published and its position
+    stored; a round with more pages continues in a message to the directory's session. The first round
+    records a baseline and publishes nothing. ``work`` is that continuation (None: the timer)."""
     ports = services.rooms()
-    link = await ports.users.cursor()
-    baseline = link is None
+    cursor = await ports.users.cursor()
+    now = services.clock()
+    if work is not None and (cursor.next_link is None or (work.chain, work.step) != (cursor.round_id, cursor.step)):
+        logger.info("users directory step %s dropped: the round has moved on", work.step)
+        return {"read": 0, "published": 0}
+    if work is None and cursor.next_link:
+        if cursor.updated_at and now - cursor.updated_at < ROUND_STALLED_AFTER:
+            logger.info("users directory: round %s is at step %d; its own messages carry it on", cursor.round_id,
+                        cursor.step)
+            return {"read": 0, "published": 0}
+        logger.warning("users directory: round %s stalled at step %d; resuming it", cursor.round_id, cursor.step)
+    if cursor.next_link is None:
+        round_id = hashlib.sha256(f"{cursor.delta_link}\n{now.isoformat()}".encode()).hexdigest()[:16]
+        cursor = replace(cursor, round_id=round_id, baseline=cursor.delta_link is None, step=0)
+    counts = {"read": 0, "published": 0}
+    link = cursor.next_link or cursor.delta_link
+    for _ in range(USERS_PAGES_PER_STEP):
+        page = await _users_page(services, link)
+        read, published = await _apply_users_page(services, page, baseline=cursor.baseline)
+        counts["read"] += read
+        counts["published"] += published
+        if page.delta_link:
+            await ports.users.set_cursor(DirectoryCursor(delta_link=page.delta_link, updated_at=services.clock()))
+            logger.info("users directory: round done; %d change(s) read, %d published in this step%s", counts["read"],
+                        counts["published"], " (baseline)" if cursor.baseline else "")
+            return counts
+        link = page.next_link
+        cursor = replace(cursor, next_link=link, updated_at=services.clock())
+        await ports.users.set_cursor(cursor)  # a crash resumes from the page after this one
+    cursor = replace(cursor, step=cursor.step + 1)
+    await ports.users.set_cursor(cursor)
+    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id), services)
+    logger.info("users directory: step %d of round %s read %d change(s), published %d; continuing",
+                cursor.step - 1, cursor.round_id, counts["read"], counts["published"])
+    return counts
+
+
+async def _users_page(services: Services, link: str | None) -> DeltaPage:
+    graph = services.rooms().graph()
     try:
-        round_ = await ports.graph().users_delta(link)
+        return await graph.users_delta_page(link)
     except NotFound:
-        # Directory delta tokens last about 7 days; a fresh round compares against the stored rows.
-        logger.warning("users delta link expired; reading the directory again")
-        round_ = await ports.graph().users_delta(None)
-    events = []
+        if link is None:
+            raise
+    # Directory delta tokens last about 7 days, skip tokens less: a fresh round compares against the stored rows.
+    logger.warning("users delta state expired; reading the directory again")
+    return await graph.users_delta_page(None)
+
+
+async def _apply_users_page(services: Services, page: DeltaPage, *, baseline: bool) -> tuple[int, int]:
+    """Publish a page's transitions, then store the rows: a page read again repeats the same events."""
+    ports = services.rooms()
     source = f"urn:m365-calendar-connector:{services.settings.tenant_id or 'local'}:directory"
-    for item in round_.events:
+    events = []
+    rows: dict[str, dict[str, Any] | None] = {}
+    for item in page.events:
         user_id = str(item.get("id"))
-        known = await ports.users.get(user_id)
+        known = rows[user_id] if user_id in rows else await ports.users.get(user_id)
         change = decide_user(item, known, baseline=baseline)
         if change.type is not None:
             version = "removed" if "@removed" in item else str(change.enabled)
-            # The id derives from the transition (and the row it started from): a retried round repeats it.
+            # The id derives from the transition (and the row it started from): a retried page repeats it.
             version_key = f"{version}\n{json.dumps(known, sort_keys=True)}"
             events.append(cloud_event(change.type, f"user/{user_id}", change.data, source=source,
                                       version_key=version_key, now=services.clock()))
-        await ports.users.put(user_id, None if change.enabled is None else {**change.data, "enabled": change.enabled})
+        rows[user_id] = None if change.enabled is None else {**change.data, "enabled": change.enabled}
     await publish(events, services)
-    await ports.users.set_cursor(round_.delta_link)
-    logger.info("users directory: %d change(s) read, %d published%s", len(round_.events), len(events),
-                " (baseline)" if baseline else "")
-    return {"read": len(round_.events), "published": len(events)}
+    for user_id, row in rows.items():
+        await ports.users.put(user_id, row)
+    return len(page.events), len(events)

@@ -6,8 +6,9 @@ Every step is safe to repeat: state rows dedupe on event id + changeKey and on c
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -18,10 +19,11 @@ from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, Perma
 from shared.rooms import reservations
 from shared.rooms.echo import slot_key
 from shared.rooms.notifications import RoomWork
-from shared.rooms.ports import BackfillJob, Room
+from shared.rooms.ports import BackfillJob, DeltaPage, Room
 from shared.rooms.publisher import publish
 from shared.rooms.services import GRAPH_QUEUE
-from shared.rooms.subscriptions import ensure_subscription
+from shared.rooms.subscriptions import ensure_subscription, queue_work
+from shared.rooms.timers import sync_users_directory
 
 __all__ = ["handle_work", "is_tagged", "process_event", "run_work"]
 
@@ -29,6 +31,11 @@ logger = logging.getLogger(__name__)
 
 DELTA_PAST = timedelta(days=30)
 DELTA_FUTURE = timedelta(days=730)
+# Long work (a backfill, a resync, a first directory round) runs as steps: each reads at most this many
+# delta pages, well within a minute, then queues the next step to its session. Far below the lock renewal
+# and functionTimeout, so no other instance takes the session while a step runs.
+PAGES_PER_STEP = 5
+MAX_STEPS = 2000  # a chain of next links that never ends is dead-lettered with the reason
 
 
 def is_tagged(event: dict[str, Any]) -> bool:
@@ -67,6 +74,9 @@ async def handle_work(body: bytes, services: Services) -> str:
         work = RoomWork.from_json(body)
     except (ValueError, TypeError) as exc:
         raise InvalidMessage(f"invalid room work item: {exc}") from None
+    if work.kind == "directory":
+        counts = await sync_users_directory(services, work)
+        return f"directory step: {counts['read']} read, {counts['published']} published"
     ports = services.rooms()
     room = await ports.rooms.get(work.room)
     if room is None:
@@ -84,7 +94,7 @@ async def handle_work(body: bytes, services: Services) -> str:
     if work.kind == "lifecycle":
         return await _lifecycle(room, work, services)
     if work.kind == "resync":
-        return await resync(room, services)
+        return await resync(room, services, work)
     if work.kind == "backfill":
         return await backfill(room, work, services)
     raise InvalidMessage(f"unknown room work kind {work.kind!r}")
@@ -161,14 +171,11 @@ async def _lifecycle(room: Room, work: RoomWork, services: Services) -> str:
     return "reauthorized"
 
 
-async def _delta_round(room: Room, services: Services, link: str | None, start: datetime, end: datetime,
-                       *, backfill: bool) -> tuple[int, int, str]:
-    """Process one delta round; returns (items seen, events published, the next delta link)."""
-    ports = services.rooms()
-    round_ = await ports.graph().calendar_delta(room.email, link, start, end)
+async def _apply_page(room: Room, services: Services, page: DeltaPage, *, backfill: bool) -> int:
+    """Process one delta page; returns the number of events published."""
     published = 0
     masters: set[str] = set()
-    for item in round_.events:
+    for item in page.events:
         if item.get("type") == "occurrence" and item.get("seriesMasterId"):
             masters.add(str(item["seriesMasterId"]))  # a series is one reservation: read its master once
             continue
@@ -177,46 +184,116 @@ async def _delta_round(room: Room, services: Services, link: str | None, start: 
     for master in masters:
         reason = await process_event(room, master, services, backfill=backfill)
         published += reason in ("created", "updated", "cancelled")
-    for removed in round_.removed:
+    for removed in page.removed:
         published += await process_event(room, removed, services, deleted=True) == "cancelled"
-    return len(round_.events) + len(round_.removed), published, round_.delta_link
+    return published
 
 
-async def resync(room: Room, services: Services) -> str:
-    """Catch up with the room through its delta link (after `missed`, a recreate, or registration)."""
-    now = services.clock()
+async def _delta_step(room: Room, services: Services, links: list[str | None], start: datetime, end: datetime,
+                      *, backfill: bool) -> _Step:
+    """Read at most PAGES_PER_STEP delta pages, from the first of ``links`` whose state has not expired."""
+    graph = services.rooms().graph()
+    step = _Step()
     try:
-        seen, published, link = await _delta_round(room, services, room.delta_link, now - DELTA_PAST,
-                                                   now + DELTA_FUTURE, backfill=False)
+        page = await graph.calendar_delta_page(room.email, links[0], start, end)
     except NotFound:
-        # The delta token expired: start a new round; state rows keep what was published from repeating.
-        logger.warning("room %s delta link expired; resyncing the whole window", room.email)
-        seen, published, link = await _delta_round(room, services, None, now - DELTA_PAST, now + DELTA_FUTURE,
-                                                   backfill=False)
+        if len(links) == 1:
+            raise
+        # Delta and skip tokens expire: start over from the next candidate; state rows keep publishing once.
+        logger.warning("room %s: delta state expired; reading again from %s", room.email,
+                       "the last round's link" if links[1] else "the start of the window")
+        return await _delta_step(room, services, links[1:], start, end, backfill=backfill)
+    for pages in range(1, PAGES_PER_STEP + 1):
+        step.seen += len(page.events) + len(page.removed)
+        step.published += await _apply_page(room, services, page, backfill=backfill)
+        step.next_link, step.delta_link = page.next_link, page.delta_link
+        if page.next_link is None or pages == PAGES_PER_STEP:
+            break
+        page = await graph.calendar_delta_page(room.email, page.next_link, start, end)
+    return step
+
+
+async def _continue(work: RoomWork, services: Services, cursor: str) -> None:
+    """Queue the next step of ``work`` in the room's session, after what is already queued there."""
+    await queue_work(replace(work, cursor=cursor, step=(work.step or 0) + 1), services)
+
+
+def _within_bounds(work: RoomWork) -> None:
+    if (work.step or 0) >= MAX_STEPS:
+        raise PermanentError(f"{work.kind} of {work.room} did not end within {MAX_STEPS} steps; "
+                             "Graph kept returning next links")
+
+
+async def resync(room: Room, services: Services, work: RoomWork | None = None) -> str:
+    """Catch up with the room through its delta link (after `missed`, a recreate, or registration).
+
+    One step reads a bounded number of pages; a longer round continues in a message to the room's session.
+    """
+    now = services.clock()
+    if work is None or not work.cursor:
+        # The run is named by where it starts: two resyncs queued from one delta link are one chain.
+        origin = room.delta_link or now.isoformat()
+        work = replace(work or RoomWork("resync", room.email), step=0,
+                       chain=hashlib.sha256(origin.encode()).hexdigest()[:16])
+    _within_bounds(work)
+    links = list(dict.fromkeys([work.cursor or room.delta_link, room.delta_link, None]))
+    step = await _delta_step(room, services, links, now - DELTA_PAST, now + DELTA_FUTURE, backfill=False)
+    if step.next_link:
+        await _continue(work, services, step.next_link)
+        logger.info("room %s resync step %d: %d change(s) seen, %d published; continuing",
+                    room.email, work.step or 0, step.seen, step.published)
+        return "resync continues"
     current = await services.rooms().rooms.get(room.email) or room
-    await services.rooms().rooms.save(replace(current, delta_link=link))
-    logger.info("room %s resynced: %d change(s) seen, %d published", room.email, seen, published)
+    await services.rooms().rooms.save(replace(current, delta_link=step.delta_link))
+    logger.info("room %s resynced: %d change(s) seen, %d published", room.email, step.seen, step.published)
     return "resynced"
 
 
 async def backfill(room: Room, work: RoomWork, services: Services) -> str:
-    """Publish the room's existing bookings from ``work.backfill_from`` on (not before DAYS_BACK)."""
+    """Publish the room's existing bookings from ``work.backfill_from`` on (not before DAYS_BACK), a bounded
+    number of delta pages per step; the job row adds up what each step saw and published."""
     ports = services.rooms()
-    job = room.backfill or BackfillJob(id=work.job_id or "", start=work.backfill_from or "", status="queued")
-    await ports.rooms.save(replace(room, backfill=replace(job, status="running")))
+    step_no = work.step or 0
+    job = room.backfill
+    if step_no and (job is None or job.id != work.job_id):
+        logger.info("room %s backfill %s dropped at step %d: a newer one replaced it", room.email, work.job_id, step_no)
+        return "backfill superseded"
+    job = job or BackfillJob(id=work.job_id or "", start=work.backfill_from or "", status="queued")
+    if job.status != "running":
+        room = await ports.rooms.save(replace(room, backfill=replace(job, status="running")))
     now = services.clock()
     earliest = now - timedelta(days=services.settings.days_back)
     start = max(datetime.combine(date.fromisoformat(work.backfill_from or now.date().isoformat()), time(),
                                  tzinfo=now.tzinfo), earliest)
     try:
-        seen, published, _ = await _delta_round(room, services, None, start, now + DELTA_FUTURE, backfill=True)
-        finished = replace(job, status="done", seen=seen, published=published, finished_at=services.clock())
+        _within_bounds(work)
+        step = await _delta_step(room, services, list(dict.fromkeys([work.cursor, None])), start,
+                                 now + DELTA_FUTURE, backfill=True)
     except Exception as exc:
-        finished = replace(job, status="failed", error=str(exc)[:500], finished_at=services.clock())
         current = await ports.rooms.get(room.email) or room
-        await ports.rooms.save(replace(current, backfill=finished))
+        failed = replace(current.backfill or job, status="failed", error=str(exc)[:500], finished_at=services.clock())
+        await ports.rooms.save(replace(current, backfill=failed))
         raise
     current = await ports.rooms.get(room.email) or room
+    job = current.backfill if current.backfill and current.backfill.id == job.id else job
+    if job.steps == step_no:  # not counted yet (a repeated step is)
+        job = replace(job, seen=job.seen + step.seen, published=job.published + step.published, steps=step_no + 1)
+    if step.next_link:
+        await ports.rooms.save(replace(current, backfill=replace(job, status="running", error=None)))
+        await _continue(replace(work, chain=work.chain or job.id), services, step.next_link)
+        logger.info("room %s backfill %s step %d: %d seen, %d published; continuing", room.email, job.id,
+                    step_no, step.seen, step.published)
+        return "backfill continues"
+    finished = replace(job, status="done", error=None, finished_at=services.clock())
     await ports.rooms.save(replace(current, backfill=finished))
-    logger.info("room %s backfill %s from %s: %d seen, %d published", room.email, job.id, job.start, seen, published)
+    logger.info("room %s backfill %s from %s: %d seen, %d published", room.email, job.id, job.start, finished.seen,
+                finished.published)
     return "backfilled"
+
+
+@dataclass
+class _Step:
+    seen: int = 0
+    published: int = 0
+    next_link: str | None = None
+    delta_link: str | None = None

@@ -28,18 +28,22 @@ class TestHostJson:
         service_bus = host["extensions"]["serviceBus"]
         assert service_bus["maxConcurrentSessions"] == 8
         assert service_bus["autoCompleteMessages"] is True
-        assert service_bus["maxAutoLockRenewalDuration"] == "00:05:00"
         assert service_bus["prefetchCount"] == 0
-        assert "sessionIdleTimeout" in service_bus
         assert service_bus["maxConcurrentCalls"] >= 1
+
+    def test_a_session_slot_moves_on_after_a_few_idle_seconds(self, host: dict[str, Any]) -> None:
+        # Most room sessions hold one message: a long idle wait would park each of the 8 slots after it.
+        assert 0 < _seconds(host["extensions"]["serviceBus"]["sessionIdleTimeout"]) <= 5
 
     def test_no_function_level_retry(self, host: dict[str, Any]) -> None:
         # Service Bus retries by redelivery up to maxDeliveryCount; the app reschedules throttled messages.
         assert "retry" not in host
 
     def test_function_timeout_fits_the_lock_renewal(self, host: dict[str, Any]) -> None:
-        hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
-        assert 0 < hours * 3600 + minutes * 60 + seconds <= 30 * 60
+        # The lock is renewed for as long as a function may run, so no other instance takes its session meanwhile.
+        timeout = _seconds(host["functionTimeout"])
+        assert 0 < timeout <= 30 * 60
+        assert _seconds(host["extensions"]["serviceBus"]["maxAutoLockRenewalDuration"]) >= timeout
 
     def test_logging_levels_and_sampling(self, host: dict[str, Any]) -> None:
         levels = host["logging"]["logLevel"]
@@ -49,6 +53,11 @@ class TestHostJson:
         sampling = host["logging"]["applicationInsights"]["samplingSettings"]
         assert sampling["isEnabled"] is True
         assert set(sampling["excludedTypes"].split(";")) >= {"Request", "Exception"}
+
+
+def _seconds(timespan: str) -> int:
+    hours, minutes, seconds = (int(part) for part in timespan.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:

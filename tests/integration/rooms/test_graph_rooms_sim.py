@@ -147,16 +147,28 @@ class TestRoomReads:
     async def test_calendar_view_delta_rounds(self, reader: GraphRoomReader, simulator: RunningSimulator) -> None:
         first = simulator.state.outlook_create(ROOM, meeting("First"))
         window = (START - timedelta(days=1), START + timedelta(days=30))
-        initial = await reader.calendar_delta(ROOM, None, *window)
-        assert [e["id"] for e in initial.events] == [first["id"]] and initial.delta_link
+        initial = await reader.calendar_delta_page(ROOM, None, *window)
+        assert [e["id"] for e in initial.events] == [first["id"]] and initial.delta_link and not initial.next_link
         second = simulator.state.outlook_create(ROOM, meeting("Second", hours=3))
         simulator.state.outlook_delete(ROOM, first["id"])
-        later = await reader.calendar_delta(ROOM, initial.delta_link, *window)
+        later = await reader.calendar_delta_page(ROOM, initial.delta_link, *window)
         assert [e["id"] for e in later.events] == [second["id"]]
         assert later.removed == [first["id"]]
         simulator.state.expire_delta_tokens()
         with pytest.raises(NotFound):
-            await reader.calendar_delta(ROOM, later.delta_link, *window)
+            await reader.calendar_delta_page(ROOM, later.delta_link, *window)
+
+    async def test_a_round_is_read_one_page_at_a_time(self, reader: GraphRoomReader,
+                                                      simulator: RunningSimulator) -> None:
+        created = [simulator.state.outlook_create(ROOM, meeting(f"M{n}", hours=n + 1))["id"] for n in range(12)]
+        window = (START - timedelta(days=1), START + timedelta(days=30))
+        page = await reader.calendar_delta_page(ROOM, None, *window)
+        assert page.next_link and not page.delta_link and len(page.events) == 10  # Graph's default page
+        again = await reader.calendar_delta_page(ROOM, page.next_link, *window)  # a step that runs twice
+        last = await reader.calendar_delta_page(ROOM, page.next_link, *window)
+        assert [e["id"] for e in again.events] == [e["id"] for e in last.events]
+        assert last.delta_link and not last.next_link
+        assert sorted(e["id"] for e in page.events + last.events) == sorted(created)
 
     async def test_places_rooms(self, reader: GraphRoomReader) -> None:
         [room] = await reader.list_rooms()
@@ -168,12 +180,12 @@ class TestUsersDelta:
                                                                      simulator: RunningSimulator) -> None:
         simulator.state.add_user("leaver@contoso.com", "Leaver")
         simulator.state.add_user("mover@contoso.com", "Mover")
-        baseline = await reader.users_delta(None)
+        baseline = await reader.users_delta_page(None)
         ids = {u["userPrincipalName"]: u["id"] for u in baseline.events}
         assert {"anna@contoso.com", "leaver@contoso.com", "mover@contoso.com"} <= set(ids)
         simulator.state.update_user("mover@contoso.com", account_enabled=False)
         simulator.state.delete_user("leaver@contoso.com", permanent=True)
-        later = await reader.users_delta(baseline.delta_link)
+        later = await reader.users_delta_page(baseline.delta_link)
         by_id = {u["id"]: u for u in later.events}
         assert by_id[ids["mover@contoso.com"]]["accountEnabled"] is False
         assert "@removed" in by_id[ids["leaver@contoso.com"]]

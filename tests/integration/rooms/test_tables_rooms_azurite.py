@@ -10,7 +10,7 @@ import pytest
 from shared.adapters.tables import TableStores
 from shared.adapters.tables_rooms import RoomTables
 from shared.errors import ConcurrencyConflict
-from shared.rooms.ports import BackfillJob, Room
+from shared.rooms.ports import BackfillJob, DirectoryCursor, Room
 from shared.rooms.reservations import ReservationState
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -69,11 +69,15 @@ class TestEventLog:
 
 class TestUsers:
     async def test_rows_and_cursor(self, tables: RoomTables) -> None:
-        assert await tables.users.cursor() is None
+        assert await tables.users.cursor() == DirectoryCursor()
         await tables.users.put("u1", {"id": "u1", "mail": "u1@contoso.com", "enabled": True})
         assert await tables.users.get("u1") == {"id": "u1", "mail": "u1@contoso.com", "enabled": True}
         await tables.users.put("u1", None)
         await tables.users.put("u1", None)
         assert await tables.users.get("u1") is None
-        await tables.users.set_cursor("https://graph/users/delta?$deltatoken=2")
-        assert await tables.users.cursor() == "https://graph/users/delta?$deltatoken=2"
+        await tables.users.set_cursor(DirectoryCursor(delta_link="https://graph/users/delta?$deltatoken=2"))
+        assert await tables.users.cursor() == DirectoryCursor(delta_link="https://graph/users/delta?$deltatoken=2")
+        in_progress = DirectoryCursor(delta_link=None, next_link="https://graph/users/delta?$skiptoken=7",
+                                      round_id="r1", baseline=True, step=3, updated_at=datetime(2026, 5, 1, tzinfo=UTC))
+        await tables.users.set_cursor(in_progress)
+        assert await tables.users.cursor() == in_progress

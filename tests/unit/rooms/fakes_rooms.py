@@ -11,7 +11,7 @@ from typing import Any
 from shared.bootstrap import Services, build_services
 from shared.config import RoomSettings, Settings
 from shared.errors import ConcurrencyConflict, NotFound, TransientError
-from shared.rooms.ports import DeltaRound, Room, SubscriptionInfo
+from shared.rooms.ports import DeltaPage, DirectoryCursor, Room, SubscriptionInfo
 from shared.rooms.reservations import ReservationState
 from shared.rooms.services import RoomPorts
 from tests.support.fakes import (
@@ -38,6 +38,9 @@ class FakeRoomGraph:
     rooms: list[dict[str, Any]] = field(default_factory=list)
     gets: int = 0
     expired_links: set[str] = field(default_factory=set)
+    page_size: int = 1000
+    pages_read: int = 0
+    _rest: dict[str, tuple[list[dict[str, Any] | str], str]] = field(default_factory=dict)  # next link → rest
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def book(self, room: str, event_id: str, *, subject: str = "Team meeting", organizer: str = ANNA,
@@ -70,17 +73,36 @@ class FakeRoomGraph:
         event = self.events.get(room, {}).get(event_id)
         return dict(event) if event else None
 
-    async def calendar_delta(self, room: str, delta_link: str | None, start: datetime, end: datetime) -> DeltaRound:
-        if delta_link in self.expired_links:
+    async def calendar_delta_page(self, room: str, link: str | None, start: datetime, end: datetime) -> DeltaPage:
+        if link in self.expired_links:
             raise NotFound("410 SyncStateNotFound")
-        since = int(delta_link.rsplit(":", 1)[1]) if delta_link else 0
+        if link and link in self._rest:
+            return self._page(link)
+        since = int(link.rsplit(":", 1)[1]) if link else 0
         log = self.changes.get(room, [])
         touched = list(dict.fromkeys(eid for seq, eid in log if seq > since))
         current = self.events.get(room, {})
-        events = [dict(current[eid]) for eid in touched if eid in current]
-        removed = [eid for eid in touched if eid not in current and delta_link]
+        entries = [dict(current[eid]) if eid in current else eid for eid in touched if eid in current or link]
         last = max([seq for seq, _ in log] + [since])
-        return DeltaRound(events, removed, f"delta:{room}:{last}")
+        return self._first(entries, f"delta:{room}:{last}")
+
+    def _first(self, entries: list[dict[str, Any] | str], delta_link: str) -> DeltaPage:
+        token = f"next:{next(self._seq)}"
+        self._rest[token] = (entries, delta_link)
+        return self._page(token)
+
+    def _page(self, token: str) -> DeltaPage:
+        """Graph's paging: ``page_size`` items a page; each read of a page hands out a new next link."""
+        self.pages_read += 1
+        entries, delta_link = self._rest[token]
+        here, rest = entries[:self.page_size], entries[self.page_size:]
+        events = [e for e in here if isinstance(e, dict)]
+        removed = [e for e in here if isinstance(e, str)]
+        if not rest:
+            return DeltaPage(events, removed, delta_link=delta_link)
+        following = f"next:{next(self._seq)}"
+        self._rest[following] = (rest, delta_link)
+        return DeltaPage(events, removed, next_link=following)
 
     async def list_rooms(self) -> list[dict[str, Any]]:
         return list(self.rooms)
@@ -93,13 +115,17 @@ class FakeRoomGraph:
         self.users.pop(user_id)
         self.user_changes.append((next(self._seq), user_id))
 
-    async def users_delta(self, delta_link: str | None) -> DeltaRound:
-        since = int(delta_link.rsplit(":", 1)[1]) if delta_link else 0
+    async def users_delta_page(self, link: str | None) -> DeltaPage:
+        if link in self.expired_links:
+            raise NotFound("410 SyncStateNotFound")
+        if link and link in self._rest:
+            return self._page(link)
+        since = int(link.rsplit(":", 1)[1]) if link else 0
         touched = list(dict.fromkeys(uid for seq, uid in self.user_changes if seq > since))
-        items = [dict(self.users[u]) if u in self.users else {"id": u, "@removed": {"reason": "deleted"}}
-                 for u in touched]
+        items: list[dict[str, Any] | str] = [
+            dict(self.users[u]) if u in self.users else {"id": u, "@removed": {"reason": "deleted"}} for u in touched]
         last = max([s for s, _ in self.user_changes] + [since])
-        return DeltaRound(items, [], f"users:{last}")
+        return self._first(items, f"users:{last}")
 
 
 @dataclass
@@ -219,7 +245,7 @@ class InMemoryLog:
 @dataclass
 class InMemoryUsers:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    link: str | None = None
+    position: DirectoryCursor = field(default_factory=DirectoryCursor)
 
     async def get(self, user_id: str) -> dict[str, Any] | None:
         return self.rows.get(user_id)
@@ -230,11 +256,11 @@ class InMemoryUsers:
         else:
             self.rows[user_id] = row
 
-    async def cursor(self) -> str | None:
-        return self.link
+    async def cursor(self) -> DirectoryCursor:
+        return self.position
 
-    async def set_cursor(self, delta_link: str) -> None:
-        self.link = delta_link
+    async def set_cursor(self, cursor: DirectoryCursor) -> None:
+        self.position = cursor
 
 
 @dataclass
