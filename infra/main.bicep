@@ -3,6 +3,9 @@
 //   az deployment group create -g <rg> -f infra/main.bicep -p infra/parameters/<env>.json \
 //     -p graphTenantId=<tenant guid> graphClientId=<app client id>
 //
+// Every deploy-time choice is a parameter and lives in infra/parameters/<env>.json (the CI deploy passes that file);
+// a deployment changes only the app settings its parameters name (infra/modules/appsettings.bicep).
+//
 // Identity based throughout: one user-assigned managed identity, data-plane roles scoped to each resource,
 // no storage keys, no Service Bus SAS, secrets only as Key Vault references. See docs/deployment.md.
 
@@ -31,7 +34,7 @@ param graphTenantId string
 @maxLength(36)
 param graphClientId string
 
-@description('FlexConsumption (default) or ElasticPremium (VNet integration, always-ready instances).')
+@description('FlexConsumption (default) or ElasticPremium (VNet integration, pre-warmed instances; runs from a package URL in blob storage, see docs/deployment.md section 12).')
 @allowed([
   'FlexConsumption'
   'ElasticPremium'
@@ -50,6 +53,11 @@ param flexMaximumInstanceCount int = 100
   4096
 ])
 param flexInstanceMemoryMB int = 2048
+
+@description('Flex Consumption: always-ready instances for the HTTP trigger group, so Graph\'s validation handshake (10 s) and notification answers (3 s) never wait for a cold start. Each one bills the always-ready baseline while idle (docs/deployment.md section 12); 0: scale to zero.')
+@minValue(0)
+@maxValue(10)
+param flexAlwaysReadyHttpInstances int = 1
 
 @description('Elastic Premium: plan size.')
 @allowed([
@@ -88,14 +96,14 @@ param serviceBusSkuName string = 'Standard'
 @maxValue(730)
 param logRetentionInDays int = 30
 
-@description('Booking-system webhook for reservation events (Standard Webhooks); empty: none. Its signing secret is the Key Vault secret "outbound-webhook-secret".')
-param outboundWebhookUrl string = ''
+@description('Booking-system webhook for reservation events (Standard Webhooks); empty: none. Its signing secret is the Key Vault secret "outbound-webhook-secret". No default: the parameter file names it, so a deployment never turns it off by omission.')
+param outboundWebhookUrl string
 
 @description('Connector app settings that differ from their defaults (infra/modules/functionapp.bicep), e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
 param appSettingOverrides object = {}
 
-@description('Grant the app Key Vault Secrets Officer on its vault, for automatic credential rotation.')
-param enableSecretRotation bool = false
+@description('Automatic credential rotation: grant the app Key Vault Secrets Officer on the one secret it rotates (graph-client-secret or graph-client-certificate, by graphCredentialKind), which must exist first. No default: the parameter file names it.')
+param enableSecretRotation bool
 
 @description('Optional object id of the administrator (user or group) who sets secret values; gets Key Vault Secrets Officer on the vault.')
 param secretsAdminPrincipalId string = ''
@@ -108,13 +116,13 @@ param secretsAdminPrincipalId string = ''
 ])
 param secretsAdminPrincipalType string = 'User'
 
-@description('How the app authenticates to Graph: secret, certificate or federated (see README, Credentials).')
+@description('How the app authenticates to Graph: secret, certificate or federated (see README, Credentials). No default: the parameter file names it, so a deployment never switches it back by omission.')
 @allowed([
   'secret'
   'certificate'
   'federated'
 ])
-param graphCredentialKind string = 'secret'
+param graphCredentialKind string
 
 @description('Tags applied to every resource.')
 param tags object = {}
@@ -129,6 +137,13 @@ var suffix = uniqueString(subscription().id, resourceGroup().id, baseName, envir
 var storageAccountName = take(toLower(replace('st${baseName}${environmentName}${suffix}', '-', '')), 24)
 var keyVaultName = take('kv-${workloadName}-${suffix}', 24)
 var deploymentContainerName = 'app-package'
+// Key Vault secret names, shared by the app settings (references, names the app reads) and the role assignments.
+var secretNames = {
+  graphClientSecret: 'graph-client-secret'
+  graphCertificate: 'graph-client-certificate'
+}
+// The one secret the app writes new versions of: its own Graph credential, when rotation is on.
+var rotatedSecretName = (!enableSecretRotation) ? '' : ((graphCredentialKind == 'secret') ? secretNames.graphClientSecret : ((graphCredentialKind == 'certificate') ? secretNames.graphCertificate : ''))
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -186,8 +201,9 @@ module rbac 'modules/rbac.bicep' = {
     appPrincipalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
+    queueNames: serviceBus.outputs.queueNames
     keyVaultName: keyVault.outputs.name
-    enableSecretRotation: enableSecretRotation
+    rotatedSecretName: rotatedSecretName
     secretsAdminPrincipalId: secretsAdminPrincipalId
     secretsAdminPrincipalType: secretsAdminPrincipalType
   }
@@ -202,6 +218,7 @@ module functionApp 'modules/functionapp.bicep' = {
     hostingPlan: hostingPlan
     flexMaximumInstanceCount: flexMaximumInstanceCount
     flexInstanceMemoryMB: flexInstanceMemoryMB
+    flexAlwaysReadyHttpInstances: flexAlwaysReadyHttpInstances
     elasticPremiumSku: elasticPremiumSku
     elasticPremiumMinimumInstances: elasticPremiumMinimumInstances
     zoneRedundant: zoneRedundant
@@ -216,6 +233,8 @@ module functionApp 'modules/functionapp.bicep' = {
     graphTenantId: graphTenantId
     graphClientId: graphClientId
     graphCredentialKind: graphCredentialKind
+    graphClientSecretName: secretNames.graphClientSecret
+    graphCertificateName: secretNames.graphCertificate
     outboundWebhookUrl: outboundWebhookUrl
     settingOverrides: appSettingOverrides
     tags: allTags
@@ -236,3 +255,6 @@ output managedIdentityClientId string = identity.outputs.clientId
 // Zero-secret federation (graphCredentialKind federated): run once, with rights on the app registration.
 output federatedCredentialCommand string = 'az ad app federated-credential create --id ${graphClientId} --parameters \'{"name":"calendar-connector-${environmentName}","issuer":"${environment().authentication.loginEndpoint}${graphTenantId}/v2.0","subject":"${identity.outputs.principalId}","audiences":["api://AzureADTokenExchange"],"description":"Function App ${functionApp.outputs.name} (user-assigned managed identity)"}\''
 output appInsightsName string = monitoring.outputs.appInsightsName
+output hostingPlan string = hostingPlan
+// Elastic Premium runs from this blob (WEBSITE_RUN_FROM_PACKAGE); a deployment uploads the package here.
+output packageUrl string = functionApp.outputs.packageUrl

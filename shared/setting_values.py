@@ -4,6 +4,7 @@ setting and what is wrong. Pure; ``shared.config`` composes them into ``Settings
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -14,11 +15,39 @@ __all__ = ["is_loopback", "read_bool", "read_https_url", "read_int", "read_sched
            "read_time_zone"]
 
 
+# App Service replaces a Key Vault reference by the secret's value; when it cannot (the identity lacks the role, the
+# secret or vault is missing), the app sees the reference text itself.
+_KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\((?P<body>.*)\)$", re.IGNORECASE | re.DOTALL)
+_SECRET_URI = re.compile(r"^https://(?P<vault>[^./]+)\.[^/]+/secrets/(?P<secret>[^/]+)", re.IGNORECASE)
+
+
 def read_text(env: Mapping[str, str], name: str) -> str | None:
+    """The setting's trimmed value, or None when unset or blank.
+
+    Raises ``ConfigurationError`` for an unresolved Key Vault reference: its text is never a usable value.
+    """
     value = env.get(name)
     if value is None or not value.strip():
         return None
-    return value.strip()
+    value = value.strip()
+    if match := _KEY_VAULT_REFERENCE.match(value):
+        raise ConfigurationError(name, _unresolved_reference(match.group("body")))
+    return value
+
+
+def _unresolved_reference(body: str) -> str:
+    """What an unresolved ``@Microsoft.KeyVault(...)`` names and what is likely missing (one line)."""
+    fields: dict[str, str] = {}
+    for part in body.split(";"):
+        key, _, field_value = part.partition("=")
+        fields[key.strip().lower()] = field_value.strip()
+    vault, secret = fields.get("vaultname"), fields.get("secretname")
+    if uri := _SECRET_URI.match(fields.get("secreturi", "")):
+        vault, secret = uri.group("vault"), uri.group("secret")
+    return (f"is an unresolved Key Vault reference (vault {vault or '?'}, secret {secret or '?'}): give the app's "
+            f"identity (keyVaultReferenceIdentity) the role Key Vault Secrets User on vault {vault or '?'}, or create "
+            f"the secret {secret or '?'}, then restart the app; the app settings' configreferences API names the "
+            "cause")
 
 
 def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -1,5 +1,5 @@
 // The connector's Function App (Linux, Python 3.11): Flex Consumption by default, Elastic Premium on request
-// (VNet integration, always-ready instances). All connections are identity based: no key, connection string
+// (VNet integration, pre-warmed instances). All connections are identity based: no key, connection string
 // or secret value is an app setting. Secrets are Key Vault references resolved with the user-assigned identity.
 
 @description('Function App name (globally unique host name).')
@@ -31,6 +31,11 @@ param flexMaximumInstanceCount int = 100
 ])
 param flexInstanceMemoryMB int = 2048
 
+@description('Flex Consumption: always-ready instances of the HTTP trigger group (webhooks answer Graph without a cold start); 0: none.')
+@minValue(0)
+@maxValue(10)
+param flexAlwaysReadyHttpInstances int = 1
+
 @description('Elastic Premium: plan size.')
 @allowed([
   'EP1'
@@ -61,8 +66,11 @@ param identityClientId string
 @description('Host storage account name (AzureWebJobsStorage, identity based).')
 param storageAccountName string
 
-@description('Blob container URL of the Flex Consumption deployment package.')
+@description('Blob container URL of the deployment package (Flex Consumption: the platform\'s; Elastic Premium: elasticPremiumPackageBlobName in it).')
 param deploymentContainerUrl string
+
+@description('Elastic Premium: blob (in the deployment container) the app runs from, read with the user-assigned identity.')
+param elasticPremiumPackageBlobName string = 'connector.zip'
 
 @description('Table service endpoint for the connector\'s tables, e.g. https://<account>.table.core.windows.net/.')
 param tableEndpoint string
@@ -142,6 +150,13 @@ var flexFunctionAppConfig = {
     }
   }
   scaleAndConcurrency: {
+    // "http" is the group of every HTTP trigger: the webhooks Graph validates (10 s) and notifies (3 s).
+    alwaysReady: (flexAlwaysReadyHttpInstances > 0) ? [
+      {
+        name: 'http'
+        instanceCount: flexAlwaysReadyHttpInstances
+      }
+    ] : []
     maximumInstanceCount: flexMaximumInstanceCount
     instanceMemoryMB: flexInstanceMemoryMB
   }
@@ -196,7 +211,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
     }
     functionAppConfig: isFlex ? flexFunctionAppConfig : null
   }
-  //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; Elastic Premium keeps elasticPremiumMinimumInstances warm.
+  //checkov:skip=CKV_AZURE_212:Flex Consumption keeps flexAlwaysReadyHttpInstances always ready for HTTP and scales the rest from zero; Elastic Premium keeps elasticPremiumMinimumInstances warm.
   //checkov:skip=CKV_AZURE_213:No anonymous health endpoint: health is read from /admin/host/status and /api/manage/ with keys and from Application Insights (docs/deployment.md).
   //checkov:skip=CKV_AZURE_222:Microsoft Graph must reach the webhook endpoints over the internet; access is controlled by function keys and clientState.
 }
@@ -219,21 +234,16 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// App settings. connectorSettings holds every setting the code reads, with its default from design.md section 6
-// and 10: adding a setting is one line there. tests/infra/test_settings_crosscheck.py compares it to the code.
+// App settings, merged into what the app already has (modules/appsettings.bicep):
+//   connectorDefaults   every other setting the code reads, with its default from design.md sections 6 and 10;
+//                       written only where the app has no value yet, so an operator's change survives a deployment.
+//   the rest            named by the deployment's parameters or wired to the resources this template creates;
+//                       every deployment sets them (settingOverrides last).
+// Adding a setting is one line in one of them; tests/infra/test_settings_crosscheck.py compares them to the code.
 // ---------------------------------------------------------------------------------------------------------------
 
-var connectorSettings = {
+var connectorDefaults = {
   CALENDAR_MSGRAPH_SYNCHRONIZE: 'false'
-  CALENDAR_MSGRAPH_TENANT_GUID: graphTenantId
-  CALENDAR_MSGRAPH_CLIENT_ID: graphClientId
-  CALENDAR_MSGRAPH_CLIENT_SECRET: graphClientSecretReference
-  CALENDAR_MSGRAPH_CREDENTIAL: graphCredentialKind
-  // The app reads the newest secret version itself (a Key Vault reference follows a rotation too late).
-  CALENDAR_MSGRAPH_KEY_VAULT_URL: keyVaultUri
-  CALENDAR_MSGRAPH_CLIENT_SECRET_NAME: graphClientSecretName
-  CALENDAR_MSGRAPH_CERTIFICATE_NAME: graphCertificateName
-  CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME: outboundWebhookSecretName
   CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE: '30'
   CALENDAR_MSGRAPH_CREDENTIAL_LIFETIME_DAYS: '180'
   CALENDAR_MSGRAPH_ROTATE_GRACE_HOURS: '24'
@@ -246,12 +256,25 @@ var connectorSettings = {
   CALENDAR_MSGRAPH_DAYS_BACK: '365'
   CONNECTOR_TABLE_PREFIX: 'connector'
   CONNECTOR_PUBLIC_BASE_URL: 'https://${site.properties.defaultHostName}'
-  CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
-  CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
-  CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
   CONNECTOR_ROOM_BOOKING_MODE: 'organizer'
   CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE: '0 */30 * * * *'
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
+}
+
+// Named by the deployment's parameters (tenant, client, credential kind, outbound webhook) or wired to the vault.
+var deploymentSettings = {
+  CALENDAR_MSGRAPH_TENANT_GUID: graphTenantId
+  CALENDAR_MSGRAPH_CLIENT_ID: graphClientId
+  CALENDAR_MSGRAPH_CLIENT_SECRET: graphClientSecretReference
+  CALENDAR_MSGRAPH_CREDENTIAL: graphCredentialKind
+  // The app reads the newest secret version itself (a Key Vault reference follows a rotation too late).
+  CALENDAR_MSGRAPH_KEY_VAULT_URL: keyVaultUri
+  CALENDAR_MSGRAPH_CLIENT_SECRET_NAME: graphClientSecretName
+  CALENDAR_MSGRAPH_CERTIFICATE_NAME: graphCertificateName
+  CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME: outboundWebhookSecretName
+  CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
+  CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
+  CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",
@@ -272,30 +295,31 @@ var hostSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
 }
 
-// Flex Consumption takes runtime and version from functionAppConfig and rejects these settings;
-// Elastic Premium needs them. No Azure Files content share: it would need a storage key.
+// Flex Consumption takes runtime and version from functionAppConfig and rejects these settings. Elastic Premium
+// runs without an Azure Files content share (it would need a storage key), as Microsoft documents it
+// (learn.microsoft.com/azure/azure-functions/storage-considerations#create-an-app-without-azure-files): from a
+// package in a blob container without anonymous access, read with the user-assigned identity. A deployment uploads
+// the package there and restarts the app (docs/deployment.md section 12); there is no remote build.
+var packageUrl = '${deploymentContainerUrl}/${elasticPremiumPackageBlobName}'
 var elasticPremiumOnlySettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   FUNCTIONS_WORKER_RUNTIME: 'python'
-  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
-  ENABLE_ORYX_BUILD: 'true'
+  WEBSITE_RUN_FROM_PACKAGE: packageUrl
+  WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: identityId
 }
 
-// checkov reads every Microsoft.Web/sites/config resource as the site's "web" configuration; this one is the
-// app-settings list only. What those checks ask for is decided on the site above, or does not apply to Functions.
-resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
-  parent: site
-  //checkov:skip=CKV_AZURE_13:App settings list, not auth config. Flex Consumption has no App Service Authentication; endpoints use function keys and Graph clientState.
-  //checkov:skip=CKV_AZURE_222:App settings list, not network config. Public network access is decided on the site (Graph must reach the webhooks).
-  //checkov:skip=CKV_AZURE_88:App settings list. Azure Files would need a storage key; the app runs from a package in blob storage with identity access.
-  name: 'appsettings'
-  //checkov:skip=CKV_AZURE_63:App settings list. HTTP (web server) logs do not apply to Functions; requests and traces go to Application Insights.
-  //checkov:skip=CKV_AZURE_65:App settings list. Detailed error pages do not apply to Functions; failures are logged to Application Insights.
-  //checkov:skip=CKV_AZURE_66:App settings list. Failed request tracing is an IIS/Windows feature; Functions on Linux log to Application Insights.
-  //checkov:skip=CKV_AZURE_80:App settings list. No .NET Framework in a Python app.
-  properties: union(hostSettings, isFlex ? {} : elasticPremiumOnlySettings, connectionSettings, connectorSettings, settingOverrides)
+module appSettings 'appsettings.bicep' = {
+  name: 'functionapp-appsettings'
+  params: {
+    siteName: site.name
+    defaults: connectorDefaults
+    // Read in this deployment, before the module writes: what the app has now (operator changes included).
+    current: list('${site.id}/config/appsettings', '2023-12-01').properties
+    settings: union(hostSettings, isFlex ? {} : elasticPremiumOnlySettings, connectionSettings, deploymentSettings, settingOverrides)
+  }
 }
 
 output name string = site.name
 output id string = site.id
 output defaultHostName string = site.properties.defaultHostName
+output packageUrl string = isFlex ? '' : packageUrl

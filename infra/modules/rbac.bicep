@@ -1,5 +1,6 @@
-// Role assignments for the connector's managed identity: exactly what the app needs, scoped to the one
-// resource it needs it on. Nothing at resource-group or subscription scope.
+// Role assignments for the connector's managed identity: exactly what the app needs, scoped to the smallest
+// resource the role allows (each queue, the one secret the app rotates). Nothing at resource-group or
+// subscription scope.
 
 @description('Principal (object) id of the app\'s user-assigned managed identity.')
 param appPrincipalId string
@@ -10,11 +11,14 @@ param storageAccountName string
 @description('Service Bus namespace of the connector\'s queues.')
 param serviceBusNamespaceName string
 
+@description('The connector\'s queues: the app sends to and receives from each (ingest, reschedules, replays).')
+param queueNames array
+
 @description('Key Vault that holds the connector\'s secrets.')
 param keyVaultName string
 
-@description('Also grant Key Vault Secrets Officer, so the app can write rotated credentials (the secret-rotation feature).')
-param enableSecretRotation bool = false
+@description('Key Vault secret the app writes new versions of when it rotates its Graph credential (graph-client-secret or graph-client-certificate); empty: no rotation, no write access. The secret must exist before it is named here.')
+param rotatedSecretName string = ''
 
 @description('Optional: object id of an administrator (user or group) who sets secret values; gets Key Vault Secrets Officer on this vault only.')
 param secretsAdminPrincipalId string = ''
@@ -49,26 +53,31 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-// Service Bus: send (HTTP ingest, throttling reschedules) and receive (queue triggers).
-resource sbSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(serviceBus.id, appPrincipalId, roles.serviceBusDataSender)
-  scope: serviceBus
+resource queues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = [for queueName in queueNames: {
+  parent: serviceBus
+  name: queueName
+}]
+
+// Service Bus, per queue: send (HTTP ingest, throttling reschedules, replays) and receive (queue triggers).
+resource sbSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in queueNames: {
+  name: guid(queues[i].id, appPrincipalId, roles.serviceBusDataSender)
+  scope: queues[i]
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
   }
-}
+}]
 
-resource sbReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(serviceBus.id, appPrincipalId, roles.serviceBusDataReceiver)
-  scope: serviceBus
+resource sbReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in queueNames: {
+  name: guid(queues[i].id, appPrincipalId, roles.serviceBusDataReceiver)
+  scope: queues[i]
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
   }
-}
+}]
 
 // Host storage: the Functions host keeps leases, timer state and keys in blobs, and Flex Consumption
 // reads the deployment package from a blob container. Storage Blob Data Owner is the documented role.
@@ -106,10 +115,16 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Key Vault: write new secret versions, only when credential rotation is turned on.
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableSecretRotation) {
-  name: guid(vault.id, appPrincipalId, roles.keyVaultSecretsOfficer)
-  scope: vault
+resource rotatedSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: empty(rotatedSecretName) ? 'none' : rotatedSecretName
+}
+
+// Key Vault: write new versions of the one secret the app rotates, and nothing else (it must not be able to
+// overwrite the clientState key or the outbound webhook secret).
+resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(rotatedSecretName)) {
+  name: guid(vault.id, rotatedSecretName, appPrincipalId, roles.keyVaultSecretsOfficer)
+  scope: rotatedSecret
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'

@@ -15,6 +15,7 @@ from tests.infra.iac import INFRA, REPO, bicep_files
 SKIP_COMMENT = re.compile(r"//\s*checkov:skip=(?P<ids>[A-Z0-9_,]+)(?P<reason>:.*)?$")
 EXPECTED_FILES = {
     "main.bicep",
+    "modules/appsettings.bicep",
     "modules/functionapp.bicep",
     "modules/identity.bicep",
     "modules/keyvault.bicep",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import Any
 
 import pytest
 
+from local.package import app_files, funcignore_patterns
+from local.package import ignored as _ignored
 from tests.infra.iac import REPO
 
 
@@ -60,32 +61,9 @@ def _seconds(timespan: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _ignored(path: str, patterns: list[str]) -> bool:
-    """gitignore-style matching, enough for .funcignore: dir/ patterns, anchored and basename patterns."""
-    parts = path.split("/")
-    ignored = False
-    for raw in patterns:
-        negate = raw.startswith("!")
-        pattern = raw[1:] if negate else raw
-        directory_only = pattern.endswith("/")
-        pattern = pattern.rstrip("/")
-        anchored = "/" in pattern
-        candidates = []
-        for depth in range(1, len(parts) + 1):
-            is_directory = depth < len(parts)
-            if directory_only and not is_directory:
-                continue
-            prefix = "/".join(parts[:depth])
-            candidates.append(prefix if anchored else parts[depth - 1])
-        if any(fnmatch.fnmatchcase(candidate, pattern.lstrip("/")) for candidate in candidates):
-            ignored = not negate
-    return ignored
-
-
 @pytest.fixture(scope="module")
 def funcignore() -> list[str]:
-    lines = (REPO / ".funcignore").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    return funcignore_patterns(REPO)
 
 
 class TestFuncignore:
@@ -94,6 +72,7 @@ class TestFuncignore:
         "scripts/test", "benchmarks/bench_plan.py", ".venv/bin/python", ".venv-iac/bin/checkov",
         "node_modules/azurite/package.json", ".local/queue.sqlite", ".github/workflows/ci-deploy.yml",
         ".ci/run", "local.settings.json", "requirements-dev.txt", "requirements-iac.txt", "pyproject.toml",
+        "requirements.in", "requirements-dev.in", ".local/package/connector.zip",
         "package.json", "package-lock.json", "README.md", "shared/__pycache__/config.cpython-311.pyc",
     ])
     def test_tooling_stays_out_of_the_package(self, path: str, funcignore: list[str]) -> None:
@@ -105,3 +84,13 @@ class TestFuncignore:
     ])
     def test_the_app_is_deployed(self, path: str, funcignore: list[str]) -> None:
         assert not _ignored(path, funcignore), f"{path} would be left out of the package"
+
+
+class TestPackage:
+    def test_the_package_carries_the_app_and_the_lock_only(self) -> None:
+        """What local/package.py zips (and measures) is what .funcignore lets through."""
+        files = app_files(REPO)
+        assert {"function_app.py", "host.json", "requirements.txt", "shared/config.py"} <= set(files)
+        strays = [f for f in files if not (f.startswith("shared/") or f.endswith(".py") or f in (
+            "host.json", "requirements.txt", ".funcignore"))]
+        assert not strays, f"unexpected files in the package: {strays}"

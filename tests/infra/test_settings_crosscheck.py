@@ -6,9 +6,10 @@ Code side (``ast``, over ``function_app.py``, root-level ``triggers_*.py`` and b
   (b) ``%NAME%`` placeholders (timer schedules referenced from decorators);
   (c) ``connection="X"`` keyword arguments: the app must set ``X__fullyQualifiedNamespace`` (Service Bus);
   (d) the fixed names ``TableStorage__endpoint`` and ``AZURE_CLIENT_ID``.
-Bicep side: the keys of the ``Microsoft.Web/sites/config`` ``appsettings`` resource, resolved through its
-``union(...)`` of variables with pycep; platform settings and identity qualifiers (``X__credential``,
-``X__clientId``) are not compared.
+Bicep side: the keys of the ``Microsoft.Web/sites/config`` ``appsettings`` resource (``modules/appsettings.bicep``),
+resolved with pycep through its ``union(defaults, current, settings)`` into the variables its caller passes;
+``current`` is the app's existing settings (``list()``) and adds no key of its own. Platform settings and identity
+qualifiers (``X__credential``, ``X__clientId``) are not compared.
 """
 
 from __future__ import annotations
@@ -105,29 +106,45 @@ def settings_read_by_code() -> dict[str, str]:
 # ---------------------------------------------------------------- Bicep side
 
 
-def _resolve_keys(
-    expr: Any, variables: dict[str, Any], parameters: dict[str, Any], seen: tuple[str, ...] = ()
-) -> set[str]:
-    """Keys of an object expression as pycep renders it: literal, variable, union(...), a ? b : c."""
+Scope = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # (variables, parameters, module bindings)
+
+
+def _is_list_of_app_settings(expr: Any) -> bool:
+    """``list('${site.id}/config/appsettings', ...).properties``: the app's current settings."""
+    if not (isinstance(expr, dict) and expr.get("operator", {}).get("type") == "property_accessor"):
+        return False
+    operands = expr["operator"]["operands"]
+    function = operands["operand_1"].get("function", {}) if isinstance(operands["operand_1"], dict) else {}
+    return (function.get("type") == "list_func" and operands["operand_2"] == "properties"
+            and str(function["parameters"]["resource_identifier"]).endswith("/config/appsettings"))
+
+
+def _resolve_keys(expr: Any, scope: Scope, seen: tuple[str, ...] = ()) -> set[str]:
+    """Keys of an object expression as pycep renders it: literal, variable, union(...), a ? b : c, a module
+    parameter bound by its caller, or the app's current settings (no keys of the template's own)."""
+    variables, parameters, bindings = scope
+    if _is_list_of_app_settings(expr):
+        return set()
     if isinstance(expr, dict) and "function" in expr:
         function = expr["function"]
         assert function["type"] == "union", f"cannot read app settings built with {function['type']}()"
         keys: set[str] = set()
         for argument in function["parameters"].values():
-            keys |= _resolve_keys(argument, variables, parameters, seen)
+            keys |= _resolve_keys(argument, scope, seen)
         return keys
     if isinstance(expr, dict) and "operator" in expr:
         operator = expr["operator"]
         assert operator["type"] == "conditional", f"cannot read app settings built with {operator['type']}"
         operands = operator["operands"]
-        return _resolve_keys(operands["true_value"], variables, parameters, seen) | _resolve_keys(
-            operands["false_value"], variables, parameters, seen
-        )
+        return _resolve_keys(operands["true_value"], scope, seen) | _resolve_keys(operands["false_value"], scope, seen)
     if isinstance(expr, dict):
         return set(expr)
     if isinstance(expr, str) and expr in variables:
         assert expr not in seen, f"variable cycle {seen + (expr,)}"
-        return _resolve_keys(variables[expr]["value"], variables, parameters, seen + (expr,))
+        return _resolve_keys(variables[expr]["value"], scope, seen + (expr,))
+    if isinstance(expr, str) and expr in bindings:
+        caller_expr, caller_scope = bindings[expr]
+        return _resolve_keys(caller_expr, caller_scope, seen)
     if isinstance(expr, str) and expr in parameters:
         return set()  # an overrides parameter: it may only change values (test_parameter_files checks its keys)
     raise AssertionError(f"cannot resolve app settings expression {expr!r}")
@@ -145,9 +162,26 @@ def app_settings_resource(parsed_bicep: dict[Path, dict[str, Any]]) -> tuple[Pat
     return hits[0]
 
 
+def app_settings_call(parsed_bicep: dict[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """(file, module, parsed file) of the one module call that writes the app settings."""
+    target, _, _ = app_settings_resource(parsed_bicep)
+    hits = []
+    for path, outcome in parsed_bicep.items():
+        tree = outcome.get("json") or {}
+        for module in tree.get("modules", {}).values():
+            if (path.parent / module["detail"]["path"]).resolve() == target.resolve():
+                hits.append((path, module, tree))
+    assert len(hits) == 1, f"expected one call of {target.name}, found {len(hits)}"
+    return hits[0]
+
+
 def settings_set_by_bicep(parsed_bicep: dict[Path, dict[str, Any]]) -> set[str]:
     _, resource, tree = app_settings_resource(parsed_bicep)
-    return _resolve_keys(resource["config"]["properties"], tree.get("variables", {}), tree.get("parameters", {}))
+    _, module, caller = app_settings_call(parsed_bicep)
+    caller_scope: Scope = (caller.get("variables", {}), caller.get("parameters", {}), {})
+    bindings = {name: (expr, caller_scope) for name, expr in module["config"]["params"].items()}
+    scope: Scope = (tree.get("variables", {}), tree.get("parameters", {}), bindings)
+    return _resolve_keys(resource["config"]["properties"], scope)
 
 
 def compared(names: set[str]) -> set[str]:
@@ -167,8 +201,8 @@ def bicep_settings(parsed_bicep: dict[Path, dict[str, Any]]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def connector_defaults(parsed_bicep: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-    _, _, tree = app_settings_resource(parsed_bicep)
-    return dict(tree["variables"]["connectorSettings"]["value"])
+    _, _, caller = app_settings_call(parsed_bicep)
+    return dict(caller["variables"]["connectorDefaults"]["value"])
 
 
 class TestSettingsCrossCheck:
@@ -179,8 +213,8 @@ class TestSettingsCrossCheck:
         not_read = sorted(provisioned - set(read) - set(AHEAD_OF_CODE))
         lines = []
         if not_provisioned:
-            lines.append("read by the code but not set by infra/ (add them to connectorSettings in "
-                         "infra/modules/functionapp.bicep):")
+            lines.append("read by the code but not set by infra/ (add them to connectorDefaults or deploymentSettings "
+                         "in infra/modules/functionapp.bicep):")
             lines += [f"  {name}  ← {read[name]}" for name in not_provisioned]
         if not_read:
             lines.append("set by infra/ but read nowhere in the code:")
@@ -207,7 +241,7 @@ class TestSettingsCrossCheck:
         assert not wrong, f"defaults differ from design.md section 6: {wrong}"
 
     def test_secrets_are_key_vault_references(self, parsed_bicep: dict[Path, dict[str, Any]]) -> None:
-        path, _, _ = app_settings_resource(parsed_bicep)
+        path, _, _ = app_settings_call(parsed_bicep)
         text = path.read_text()
         assert re.search(r"CALENDAR_MSGRAPH_CLIENT_SECRET: graphClientSecretReference\b", text)
         assert re.search(r"CONNECTOR_OUTBOUND_WEBHOOK_SECRET: .*outboundWebhookSecretReference\b", text)
@@ -241,6 +275,53 @@ class TestSettingsCrossCheck:
         unknown = sorted(set(overrides) - bicep_settings)
         assert not unknown, f"{env}.json overrides settings the Bicep does not define: {unknown}"
         assert all(isinstance(v, str) for v in overrides.values()), "app setting values are strings"
+
+
+class TestADeploymentChangesOnlyTheSettingsItNames:
+    """App settings are one list that a config resource replaces whole: the template merges the app's current
+    settings in, so an operator's change or a setting of a later version survives a deployment."""
+
+    def test_defaults_then_the_current_settings_then_what_the_deployment_names(
+        self, parsed_bicep: dict[Path, dict[str, Any]]
+    ) -> None:
+        _, resource, tree = app_settings_resource(parsed_bicep)
+        union = resource["config"]["properties"]["function"]
+        assert union["type"] == "union"
+        assert list(union["parameters"].values()) == ["defaults", "current", "settings"], (
+            "a later union() argument wins: defaults must lose to the current settings, which lose to the "
+            "settings the deployment names")
+        assert {"defaults", "current", "settings"} <= set(tree["parameters"])
+
+    def test_the_current_settings_are_read_from_the_app_during_the_deployment(
+        self, parsed_bicep: dict[Path, dict[str, Any]]
+    ) -> None:
+        _, module, _ = app_settings_call(parsed_bicep)
+        current = module["config"]["params"]["current"]
+        assert _is_list_of_app_settings(current), f"current must be list(<site>/config/appsettings): {current}"
+
+    def test_defaults_hold_no_deploy_time_choice(self, parsed_bicep: dict[Path, dict[str, Any]]) -> None:
+        """A default never overwrites, so a setting a parameter decides must not be one."""
+        _, _, caller = app_settings_call(parsed_bicep)
+        defaults = caller["variables"]["connectorDefaults"]["value"]
+        parameters = set(caller["parameters"])
+        named = {k: v for k, v in defaults.items() if v in parameters}
+        assert not named, f"defaults set from parameters (move them to deploymentSettings): {named}"
+        settings = caller["variables"]["deploymentSettings"]["value"]
+        assert not set(defaults) & set(settings), "a setting is both a default and named by the deployment"
+
+    @pytest.mark.parametrize("setting,parameter", [
+        ("CALENDAR_MSGRAPH_CREDENTIAL", "graphCredentialKind"),
+        ("CONNECTOR_OUTBOUND_WEBHOOK_URL", "outboundWebhookUrl"),
+        ("CALENDAR_MSGRAPH_TENANT_GUID", "graphTenantId"),
+        ("CALENDAR_MSGRAPH_CLIENT_ID", "graphClientId"),
+    ])
+    def test_each_choice_is_set_from_its_parameter_on_every_deployment(
+        self, setting: str, parameter: str, parsed_bicep: dict[Path, dict[str, Any]]
+    ) -> None:
+        _, _, caller = app_settings_call(parsed_bicep)
+        assert caller["variables"]["deploymentSettings"]["value"][setting] == parameter
+        main = parsed_bicep[INFRA / "main.bicep"]["json"]
+        assert main["modules"]["functionApp"]["config"]["params"][parameter] == parameter
 
 
 class TestTheScanner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,24 @@ class TestWorkflow:
         login = next(i for i, s in enumerate(steps) if s.lower().startswith("azure/login@"))
         assert login < provision < publish
         assert "infra/main.bicep" in steps[provision] and "infra/parameters/" in steps[provision]
+
+    def test_choices_come_from_the_parameter_file_only(self, workflow: dict[str, Any]) -> None:
+        """A choice on the command line (or left to a default) would reset what the parameter file says."""
+        deploy = workflow["jobs"]["deploy"]
+        (command,) = [s["run"] for s in deploy["steps"] if "az deployment group create" in s.get("run", "")]
+        assert '--parameters "infra/parameters/$ENVIRONMENT.json"' in command
+        named = set(re.findall(r"\b([A-Za-z]+)=\"\$", command))
+        assert named == {"graphTenantId", "graphClientId"}, f"parameters named on the command line: {named}"
+
+    def test_elastic_premium_uploads_the_package_it_runs_from(self, workflow: dict[str, Any]) -> None:
+        deploy = workflow["jobs"]["deploy"]
+        (premium,) = [s for s in deploy["steps"] if "ElasticPremium" in s.get("if", "")]
+        run = premium["run"]
+        assert "python -m local.package" in run
+        assert "az storage blob upload --auth-mode login" in run and '"$PACKAGE_URL"' in run
+        assert "az functionapp restart" in run and "syncfunctiontriggers" in run
+        (flex,) = [s for s in deploy["steps"] if "func azure functionapp publish" in s.get("run", "")]
+        assert "FlexConsumption" in flex["if"]
 
     def test_every_parameter_file_the_workflow_can_pick_exists(self, workflow: dict[str, Any]) -> None:
         options = _triggers(workflow)["workflow_dispatch"]["inputs"]["environment"]["options"]

@@ -72,3 +72,33 @@ def test_identity_based_connections_are_understood() -> None:
                                   "ServiceBusConnection__fullyQualifiedNamespace": "ns.servicebus.windows.net"})
     assert settings.tables.endpoint == "https://acct.table.core.windows.net"
     assert settings.queue.fully_qualified_namespace == "ns.servicebus.windows.net"
+
+
+@pytest.mark.parametrize("name,reference,vault,secret", [
+    ("CONNECTOR_CLIENT_STATE_KEY",
+     "@Microsoft.KeyVault(SecretUri=https://kv-calconn-dev.vault.azure.net/secrets/connector-client-state-key/)",
+     "kv-calconn-dev", "connector-client-state-key"),
+    ("CALENDAR_MSGRAPH_CLIENT_SECRET",
+     "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/graph-client-secret/ec96f02080254f10)",
+     "kv-x", "graph-client-secret"),
+    ("CONNECTOR_OUTBOUND_WEBHOOK_SECRET", "@Microsoft.KeyVault(VaultName=kv-y;SecretName=outbound-webhook-secret)",
+     "kv-y", "outbound-webhook-secret"),
+    ("CALENDAR_MSGRAPH_TIME_ZONE", " @microsoft.keyvault(VaultName=kv-z;SecretName=tz;SecretVersion=abc) ",
+     "kv-z", "tz"),
+])
+def test_an_unresolved_key_vault_reference_fails_naming_setting_vault_and_missing_piece(
+    name: str, reference: str, vault: str, secret: str
+) -> None:
+    """App Service leaves the reference text in place when it cannot resolve it; that text is never a value."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({**BASE, **GRAPH, name: reference})
+    message = str(caught.value)
+    assert caught.value.setting == name
+    assert "\n" not in message
+    assert f"vault {vault}" in message and f"secret {secret}" in message
+    assert "Key Vault Secrets User" in message
+
+
+def test_a_value_that_merely_mentions_key_vault_is_a_value() -> None:
+    settings = Settings.from_env({**BASE, "CONNECTOR_CLIENT_STATE_KEY": "x@Microsoft.KeyVault(not-a-reference)yz"})
+    assert settings.rooms.client_state_keys == (b"x@Microsoft.KeyVault(not-a-reference)yz",)
