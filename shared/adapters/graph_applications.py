@@ -82,7 +82,7 @@ class GraphApplicationGateway:
             retry = response.status_code == 403 or (response.status_code == 401
                                                     and _code(response) == "InvalidAuthenticationToken")
             if retry and attempt == 1 and hasattr(self._credential, "invalidate"):
-                await self._credential.invalidate()
+                await self._credential.invalidate(token.token)
                 continue
             if response.status_code >= 400:
                 raise classify(response)

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from local.graphsim.server import RunningSimulator
 
+from .receiver import wait_until_async as wait_until
 from .simdata import ALICE, BOB, event_body
 
 EVENTS = f"/users/{ALICE}/events"
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    # A guard against hanging, not a timing assertion: the condition decides.
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never became true")
 
 
 async def test_a_fifth_concurrent_request_to_one_mailbox_is_application_throttled(

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.graphsim.server import RunningSimulator, start_simulator
+from local.graphsim.server import RunningSimulator
 from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
-from shared.config import Settings
 from shared.errors import NotFound, Throttled, UnknownMailbox
+from tests.support.builders import sim_settings
 from tests.support.fakes import FakeCalendar
 
 MAILBOX = "anna@contoso.com"
@@ -24,22 +23,6 @@ CONTENT = {"subject": "Boiler", "body": {"contentType": "html", "content": "<p>x
            "end": {"dateTime": "2026-05-04T09:00:00", "timeZone": "W. Europe Standard Time"},
            "isAllDay": False, "showAs": "busy", "location": {"displayName": ""}, "categories": []}
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
-                          client_id="client-1", client_secret="secret-1")
-    yield sim
-    sim.stop()
-
-
-def sim_settings(sim: RunningSimulator, **extra: Any) -> Settings:
-    assert sim.state.apps  # the app registration exists
-    tenant = next(iter(sim.state.tenants()))
-    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
-                    graph_endpoint=sim.graph_endpoint, auth_endpoint=sim.auth_endpoint, ca_file=str(sim.ca_path),
-                    **extra)
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.graphsim.server import RunningSimulator, start_simulator
+from local.graphsim.server import RunningSimulator
 from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
 from shared.adapters.graph_rooms import GraphRoomReader
 from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
@@ -19,18 +18,11 @@ from shared.errors import NotFound
 from shared.rooms import renewal
 from shared.rooms.worker import is_tagged
 from tests.graphsim.receiver import Receiver, running_receiver, wait_until
+from tests.support.builders import sim_settings
 
 ROOM = "room.alpha@contoso.com"
 ANNA = "anna@contoso.com"
 START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
-                          client_id="client-1", client_secret="secret-1")
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture
@@ -41,9 +33,7 @@ def settings(simulator: RunningSimulator) -> Settings:
     tenant = next(iter(simulator.state.tenants()))
     simulator.state.add_app("client-1", "secret-1", tenant,
                             roles=["Calendars.ReadWrite", "User.Read.All", "Place.Read.All"])
-    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
-                    graph_endpoint=simulator.graph_endpoint, auth_endpoint=simulator.auth_endpoint,
-                    ca_file=str(simulator.ca_path))
+    return sim_settings(simulator)
 
 
 @pytest.fixture
