@@ -20,6 +20,7 @@ from shared.ports import CalendarGateway, DeadLetterStore, MappingStore, Resourc
 from shared.queueing import MessageQueue
 
 if TYPE_CHECKING:
+    from shared.adapters.graph_client import GraphSession
     from shared.credentials.runtime import CredentialRuntime
     from shared.rooms.services import RoomPorts
 
@@ -46,6 +47,8 @@ class Services:
     _rooms: Any = field(default=None, repr=False)
     credentials_factory: Callable[[], Any] | None = None
     _credentials: Any = field(default=None, repr=False)
+    graph_session_factory: Callable[[], Any] | None = None
+    _graph_session: Any = field(default=None, repr=False)
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     def calendar(self) -> CalendarGateway:
@@ -70,9 +73,19 @@ class Services:
             self._closers.append(self._credentials)
         return self._credentials  # type: ignore[no-any-return]
 
+    def graph_session(self) -> GraphSession:
+        """The one Graph session of this worker (client, connection pool, per-mailbox limiter) that every
+        Graph adapter uses, built on first use."""
+        if self._graph_session is None:
+            assert self.graph_session_factory is not None
+            self._graph_session = self.graph_session_factory()
+            self._closers.append(self._graph_session)
+        return self._graph_session  # type: ignore[no-any-return]
+
     async def close(self) -> None:
         self._rooms = None
         self._credentials = None
+        self._graph_session = None
         for closer in reversed(self._closers):
             close = getattr(closer, "close", None)
             if close is not None:
@@ -113,14 +126,20 @@ def build_services(
             return calendar
         from shared.adapters.graph_calendar import GraphCalendarGateway
 
-        return GraphCalendarGateway.from_settings(settings, credential=services.credentials().provider)
+        return GraphCalendarGateway(services.graph_session())
+
+    def graph_session_factory() -> GraphSession:
+        from shared.adapters.graph_client import GraphSession
+
+        return GraphSession(settings, credential=services.credentials().provider)
 
     def credentials_factory() -> CredentialRuntime:
         if credentials is not None:
             return credentials
         from shared.credentials.runtime import build_credential_runtime
 
-        return build_credential_runtime(settings, tables=stores, clock=clock or utcnow)
+        return build_credential_runtime(settings, tables=stores, clock=clock or utcnow,
+                                        graph_session=services.graph_session)
 
     def rooms_factory() -> RoomPorts:
         if rooms is not None:
@@ -128,18 +147,15 @@ def build_services(
         from shared.adapters.tables import TableStores
         from shared.rooms.wiring import real_room_ports
 
-        def credential() -> Any:
-            return services.credentials().provider
-
         async def webhook_secret() -> str | None:
             return await services.credentials().outbound_webhook_secret()
 
         secret_source = webhook_secret if settings.credential.key_vault_url else None
         if stores is not None:
-            return real_room_ports(settings, stores, owns_stores=False, credential=credential,
+            return real_room_ports(settings, stores, owns_stores=False, graph_session=services.graph_session,
                                    webhook_secret=secret_source)
-        return real_room_ports(settings, TableStores(settings), owns_stores=True, credential=credential,
-                               webhook_secret=secret_source)
+        return real_room_ports(settings, TableStores(settings), owns_stores=True,
+                               graph_session=services.graph_session, webhook_secret=secret_source)
 
     services = Services(
         settings=settings,
@@ -151,6 +167,7 @@ def build_services(
         clock=clock or utcnow,
         rooms_factory=rooms_factory,
         credentials_factory=credentials_factory,
+        graph_session_factory=graph_session_factory,
         _closers=closers,
     )
     return services

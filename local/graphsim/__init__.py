@@ -40,6 +40,13 @@ What callers must pass (checked against azure-identity 1.27, msal 1.39, msgraph-
   Graph answers 401. ``scopes`` must be given: otherwise kiota derives ``https://127.0.0.1/.default``
   from the URL, which the token endpoint rejects (invalid_scope AADSTS70011) as Entra would.
 
+Limits and tokens (throttle.py, auth.py): ``sim.state.throttle.peak(mailbox_id)`` is the most requests
+one app had at once at a mailbox since the last reset, refused ones included (what a client tried, not
+what was admitted); ``sim.state.token_requests(client_id=None)`` counts requests to the token endpoint,
+refused ones included; ``sim.state.set_token_lifetime(seconds)`` shortens the tokens issued from then on
+(None: 3599 s). Over HTTP: ``GET /_sim/concurrency`` ({value: [{clientId, mailbox, inFlight, peak}]}),
+``GET|PUT /_sim/tokens`` ({requests, lifetimeSeconds}), ``PUT /_sim/throttle``, ``PUT /_sim/latency``.
+
 Application credentials (appcreds.py, assertions.py, applications.py, identity.py; control_creds.py):
 
 * Token endpoint: accepts exactly the app's current passwords (``add_app``'s secret is the first;

@@ -32,7 +32,6 @@ VAULT_AUDIENCE = "https://vault.azure.net"
 # Entra accepts a resource by URI or by its well-known app id; the token names it by URI.
 RESOURCES = {GRAPH_AUDIENCE: GRAPH_AUDIENCE, "00000003-0000-0000-c000-000000000000": GRAPH_AUDIENCE,
              VAULT_AUDIENCE: VAULT_AUDIENCE, "cfa8b339-82a2-471a-a3c9-0fc0be7a4093": VAULT_AUDIENCE}
-TOKEN_LIFETIME = 3599
 
 
 class TokenError(Exception):
@@ -180,6 +179,7 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
         assertion = str(form.get("client_assertion") or "")
         assertion_type = str(form.get("client_assertion_type") or "")
         scope = str(form.get("scope") or "")
+        state.count_token_request(client_id)
         if not known(tenant):
             return _unknown_tenant(tenant)
         if not grant:
@@ -235,18 +235,18 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
                 400, "invalid_scope", 70011,
                 "The provided value for the input parameter 'scope' is not valid. The scope "
                 f"{scope} is not valid.")
-        now = int(time.time())
+        now, lifetime = int(time.time()), state.token_lifetime
         claims = {
             "aud": audience,
             "iss": f"{_base(request)}/{app.tenant_id}/v2.0",
-            "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME,
+            "iat": now, "nbf": now, "exp": now + lifetime,
             "tid": app.tenant_id, "appid": app.client_id, "azp": app.client_id,
             "oid": app.object_id, "sub": app.object_id, "idtyp": "app",
             "roles": list(app.roles), "uti": uuid.uuid4().hex, "ver": "1.0",
         }
         return JSONResponse(
-            {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
-             "ext_expires_in": TOKEN_LIFETIME, "access_token": signer.issue(claims)},
+            {"token_type": "Bearer", "expires_in": lifetime,
+             "ext_expires_in": lifetime, "access_token": signer.issue(claims)},
             headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
         )
 

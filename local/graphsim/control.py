@@ -84,6 +84,20 @@ def build_routes(state: SimState) -> list[Route]:
         return JSONResponse({"concurrency": cfg.concurrency, "budget": cfg.budget,
                              "windowSeconds": cfg.window_seconds})
 
+    async def get_concurrency(request: Request) -> Response:
+        return JSONResponse({"value": state.throttle.concurrency()})
+
+    async def get_tokens(request: Request) -> Response:
+        return JSONResponse({"requests": state.token_requests(), "lifetimeSeconds": state.token_lifetime})
+
+    async def put_tokens(request: Request) -> Response:
+        try:
+            lifetime = (await _body(request)).get("lifetimeSeconds")
+            state.set_token_lifetime(None if lifetime is None else int(lifetime))
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        return JSONResponse({"requests": state.token_requests(), "lifetimeSeconds": state.token_lifetime})
+
     async def put_latency(request: Request) -> Response:
         try:
             state.set_latency(int((await _body(request)).get("ms", 0)))
@@ -118,6 +132,9 @@ def build_routes(state: SimState) -> list[Route]:
         Route("/_sim/faults", list_faults, methods=["GET"]),
         Route("/_sim/faults", clear_faults, methods=["DELETE"]),
         Route("/_sim/throttle", put_throttle, methods=["PUT"]),
+        Route("/_sim/concurrency", get_concurrency, methods=["GET"]),
+        Route("/_sim/tokens", get_tokens, methods=["GET"]),
+        Route("/_sim/tokens", put_tokens, methods=["PUT"]),
         Route("/_sim/latency", put_latency, methods=["PUT"]),
         Route("/_sim/requests", get_requests, methods=["GET"]),
         Route("/_sim/requests", clear_requests, methods=["DELETE"]),

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import GRAPH_AUDIENCE, TOKEN_LIFETIME, VAULT_AUDIENCE, Signer
+from .auth import GRAPH_AUDIENCE, VAULT_AUDIENCE, Signer
 from .credmodel import EXCHANGE_AUDIENCE
-from .state import SimState
+from .state import TOKEN_LIFETIME, SimState
 
 IDENTITY_PATH = "/msi/token"
 _RESOURCES = {EXCHANGE_AUDIENCE, VAULT_AUDIENCE, GRAPH_AUDIENCE}

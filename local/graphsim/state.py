@@ -22,6 +22,7 @@ from .features import SimFeatures
 from .throttle import Throttle, ThrottleConfig
 
 DEFAULT_ROLES = ["Calendars.ReadWrite", "User.Read.All"]
+TOKEN_LIFETIME = 3599  # seconds, as Entra's expires_in for app tokens
 
 # Body used when a fault names only a status: what Graph says for that status.
 _FAULT_DEFAULTS = {
@@ -85,6 +86,8 @@ class SimState(SimFeatures):
         self.throttle = Throttle(clock)
         self.latency_ms = 0
         self.latency_generation = 0
+        self.token_lifetime = TOKEN_LIFETIME
+        self._token_requests: dict[str, int] = {}
         self._init_features()  # rooms, subscriptions, delta (features.py)
 
     # -- clock: tests may replace it to move throttle windows without waiting
@@ -267,6 +270,23 @@ class SimState(SimFeatures):
             # Requests sleeping under the old setting watch this and stop waiting.
             self.latency_generation += 1
 
+    # -- token endpoint
+    def count_token_request(self, client_id: str) -> None:
+        with self._lock:
+            self._token_requests[client_id] = self._token_requests.get(client_id, 0) + 1
+
+    def token_requests(self, client_id: str | None = None) -> int:
+        """Requests to the token endpoint (any grant, refused ones too) since the last reset."""
+        with self._lock:
+            return sum(n for c, n in self._token_requests.items() if client_id in (None, c))
+
+    def set_token_lifetime(self, seconds: int | None) -> int:
+        """Lifetime of the tokens issued from now on (None: Entra's usual); tests use it to let a
+        client's cached token run out."""
+        with self._lock:
+            self.token_lifetime = TOKEN_LIFETIME if seconds is None else max(1, int(seconds))
+            return self.token_lifetime
+
     # -- request log
     def log_request(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -281,10 +301,12 @@ class SimState(SimFeatures):
             self._requests.clear()
 
     def reset(self) -> None:
-        """Clear events, faults, request log, throttle, latency, subscriptions, notifications and
-        delta state; users, rooms and apps stay."""
+        """Clear events, faults, request log, throttle, latency, token counts and lifetime,
+        subscriptions, notifications and delta state; users, rooms and apps stay."""
         with self._lock:
             self._events.clear()
+            self._token_requests.clear()
+            self.token_lifetime = TOKEN_LIFETIME
             self._faults.clear()
             self._requests.clear()
             self.throttle.reset()

@@ -45,6 +45,9 @@ class Throttle:
         self._lock = threading.Lock()
         self._hits: dict[Key, deque[float]] = {}
         self._in_flight: dict[Key, int] = {}
+        # The most requests a client had at one mailbox at once, refused ones included: what tests
+        # read to prove a client keeps to Outlook's limit rather than leaning on the 429s.
+        self._peak: dict[Key, int] = {}
 
     def configure(
         self,
@@ -65,6 +68,7 @@ class Throttle:
         with self._lock:
             self.config = ThrottleConfig()
             self._hits.clear()
+            self._peak.clear()
             # In-flight counts are left alone: those requests are still running and will release.
 
     def count(self, key: Key) -> Throttled | None:
@@ -90,6 +94,7 @@ class Throttle:
     def acquire(self, key: Key) -> Throttled | None:
         with self._lock:
             running = self._in_flight.get(key, 0)
+            self._peak[key] = max(self._peak.get(key, 0), running + 1)
             if running >= self.config.concurrency:
                 return Throttled(
                     "ApplicationThrottled",
@@ -110,3 +115,15 @@ class Throttle:
     def in_flight(self, mailbox_id: str | None = None) -> int:
         with self._lock:
             return sum(n for (_, mb), n in self._in_flight.items() if mailbox_id in (None, mb))
+
+    def peak(self, mailbox_id: str | None = None) -> int:
+        """The most requests one app had at once at this mailbox (at any mailbox when None)."""
+        with self._lock:
+            return max((n for (_, mb), n in self._peak.items() if mailbox_id in (None, mb)), default=0)
+
+    def concurrency(self) -> list[dict[str, object]]:
+        """Per app and mailbox: requests in flight now and the peak since the last reset."""
+        with self._lock:
+            keys = sorted(set(self._peak) | set(self._in_flight))
+            return [{"clientId": app, "mailbox": mailbox, "inFlight": self._in_flight.get((app, mailbox), 0),
+                     "peak": self._peak.get((app, mailbox), 0)} for app, mailbox in keys]

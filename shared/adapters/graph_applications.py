@@ -4,7 +4,8 @@ Plain httpx rather than msgraph-sdk: the SDK's ``applications_with_app_id`` buil
 addPassword/removePassword/addKey/removeKey (those exist only under ``/applications/{object id}``, which
 would cost a lookup first), and these four small JSON calls are clearer written out. It uses the same
 token provider as the calendar client, so a rotated credential is followed here too, and a 401 drops
-the cached token and repeats the request once.
+the cached token and repeats the request once. The composition root hands it the Graph session's httpx
+client, so its requests share the process's connection pool and per-mailbox limiter.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class GraphApplicationGateway:
             retry = response.status_code == 403 or (response.status_code == 401
                                                     and _code(response) == "InvalidAuthenticationToken")
             if retry and attempt == 1 and hasattr(self._credential, "invalidate"):
-                await self._credential.invalidate()
+                await self._credential.invalidate(token.token)
                 continue
             if response.status_code >= 400:
                 raise classify(response)

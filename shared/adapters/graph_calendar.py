@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from shared.adapters.graph_client import build_graph_service_client, retry_after_seconds
-from shared.config import Settings
+from shared.adapters.graph_client import GraphAdapter, GraphSession, retry_after_seconds
 from shared.credentials.identity import is_invalid_client
 from shared.errors import (
     ConcurrencyConflict,
@@ -63,21 +62,11 @@ def classify_graph_error(status: int, code: str | None, message: str | None,
     return TransientError(detail)
 
 
-class GraphCalendarGateway:
-    def __init__(self, client: Any, closers: list[Any], *, lookup_principal_name: bool = False) -> None:
-        self._client = client
-        self._closers = closers
-        self._lookup = lookup_principal_name
+class GraphCalendarGateway(GraphAdapter):
+    def __init__(self, session: GraphSession, *, owns_session: bool = False) -> None:
+        super().__init__(session, owns_session=owns_session)
+        self._lookup = session.settings.lookup_principal_name
         self._user_ids: dict[str, str] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings, credential: Any = None) -> GraphCalendarGateway:
-        client, closers = build_graph_service_client(settings, credential)
-        return cls(client, closers, lookup_principal_name=settings.lookup_principal_name)
-
-    async def close(self) -> None:
-        for closer in reversed(self._closers):
-            await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
 
     async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str,
                      source_key: str) -> CreatedEvent:
@@ -139,6 +128,7 @@ class GraphCalendarGateway:
                 raise UnknownMailbox(f"no Microsoft 365 user has the email address {mailbox}")
             user_id = str(found.value[0].id)
             self._user_ids[mailbox] = user_id
+            self._session.limiter.alias(user_id, mailbox)  # one mailbox, one gate, whichever name it goes by
         return self._client.users.by_user_id(user_id)
 
     @staticmethod

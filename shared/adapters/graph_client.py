@@ -1,12 +1,18 @@
-"""The only place msgraph-sdk is wired: credential → auth provider → httpx with our middleware.
+"""The only place msgraph-sdk is wired: one ``GraphSession`` per process (per event loop), which every Graph
+adapter receives from the composition root.
 
-Middleware, outermost first:
+The session owns one connection pool behind one ``MailboxConcurrencyLimiter`` (at most 4 requests in flight
+per mailbox, Outlook's documented limit), and over it the msgraph client and a plain httpx client for the
+calls the SDK lacks. Adapters with their own clients would each bring their own limiter, and a room that the
+calendar and the rooms adapters both read would see 8 requests at once.
+
+The msgraph client's middleware, outermost first:
+* ``CredentialRefreshHandler``: a 401 drops the refused token and repeats the request once.
 * ``BriefRetryHandler`` replaces kiota's RetryHandler: it retries 429/503/504 only when the wait is
   short, and otherwise returns the answer so the caller can leave the waiting to the queue (kiota's
   handler would sleep up to 180 s inside the function, holding the message lock).
 * kiota's redirect, parameter-name, URL and user-agent handlers, as the SDK's defaults have them.
-* ``MailboxConcurrencyLimiter`` (closest to the wire): at most 4 requests in flight per mailbox,
-  Outlook's documented concurrency limit, counted per attempt so a sleeping retry holds no slot.
+Below them, at the transport, the limiter counts each attempt, so a sleeping retry holds no slot.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import ssl
 from collections import defaultdict
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -25,7 +31,7 @@ from kiota_http.middleware.middleware import BaseMiddleware
 
 from shared.config import Settings
 
-__all__ = ["BriefRetryHandler", "CredentialRefreshHandler", "MailboxConcurrencyLimiter", "build_graph_service_client",
+__all__ = ["BriefRetryHandler", "CredentialRefreshHandler", "GraphAdapter", "GraphSession", "MailboxConcurrencyLimiter",
            "retry_after_seconds"]
 
 MAILBOX_CONCURRENCY = 4
@@ -57,21 +63,39 @@ def mailbox_of_url(url: httpx.URL | str) -> str | None:
     return None
 
 
-class MailboxConcurrencyLimiter(BaseMiddleware):
-    def __init__(self, limit: int = MAILBOX_CONCURRENCY) -> None:
-        super().__init__()
+class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
+    """The transport under every Graph request of the process: at most ``limit`` in flight per mailbox
+    (``/users/{id or address}/...``), each held until its answer has been read in full."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, limit: int = MAILBOX_CONCURRENCY) -> None:
+        self._transport = transport
         self._limit = limit
         self._gates: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._limit))
+        self._aliases: dict[str, str] = {}
+        self._closed = False
 
-    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+    def alias(self, user_id: str, mailbox: str) -> None:
+        """Requests to ``/users/{user_id}`` reach ``mailbox``: count them at its gate."""
+        self._aliases[user_id.lower()] = mailbox.lower()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         mailbox = mailbox_of_url(request.url)
         if mailbox is None:
-            return await super().send(request, transport)
-        async with self._gates[mailbox]:
-            response = await super().send(request, transport)
-            # Read the body inside the gate: the request is in flight until its answer is in.
-            await response.aread()
-            return response
+            return await self._transport.handle_async_request(request)
+        async with self._gates[self._aliases.get(mailbox, mailbox)]:
+            response = await self._transport.handle_async_request(request)
+            # The request is in flight until its answer is in: read it (undecoded) inside the gate.
+            try:
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
+        return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(body),
+                              extensions=response.extensions, request=request)
+
+    async def aclose(self) -> None:
+        if not self._closed:  # the msgraph client and the plain client both close it
+            self._closed = True
+            await self._transport.aclose()
 
 
 class CredentialRefreshHandler(BaseMiddleware):
@@ -89,7 +113,8 @@ class CredentialRefreshHandler(BaseMiddleware):
             return response
         await response.aread()
         await response.aclose()
-        await self._credential.invalidate()
+        # Many requests may come back 401 with the same token; only the first drops it.
+        await self._credential.invalidate(request.headers["authorization"].removeprefix("Bearer ").strip())
         token = await self._credential.get_token(*self._scopes)
         request.headers["Authorization"] = f"Bearer {token.token}"
         return await super().send(request, transport)
@@ -124,47 +149,109 @@ class BriefRetryHandler(BaseMiddleware):
             await asyncio.sleep(wait)
 
 
-def build_graph_service_client(settings: Settings, credential: Any = None) -> tuple[Any, list[Any]]:
-    """A GraphServiceClient for ``settings``, and the objects to close at shutdown."""
-    from kiota_authentication_azure.azure_identity_authentication_provider import (
-        AzureIdentityAuthenticationProvider,
-    )
-    from kiota_http.middleware import (
-        ParametersNameDecodingHandler,
-        RedirectHandler,
-        UrlReplaceHandler,
-        UserAgentHandler,
-    )
-    from msgraph.graph_request_adapter import GraphRequestAdapter
-    from msgraph.graph_service_client import GraphServiceClient
-    from msgraph_core import GraphClientFactory
+class GraphSession:
+    """Everything the Graph adapters of one process share: the token credential, one connection pool behind
+    one per-mailbox limiter, the msgraph client and a plain httpx client over them. Nothing connects before
+    the first request; clients are built on first use."""
 
-    closers: list[Any] = []
-    if credential is None:
-        from azure.identity.aio import ClientSecretCredential
+    def __init__(self, settings: Settings, credential: Any = None) -> None:
+        self.settings = settings
+        self._owned: list[Any] = []
+        if credential is None:
+            credential = _secret_credential(settings)
+            self._owned.append(credential)
+        self.credential = credential
+        verify = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
+        self.limiter = MailboxConcurrencyLimiter(httpx.AsyncHTTPTransport(
+            verify=verify, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)))
+        self._client: Any = None
+        self._http: httpx.AsyncClient | None = None
 
-        assert settings.tenant_id and settings.client_id and settings.client_secret
-        extra = {"connection_verify": settings.ca_file} if settings.ca_file else {}
-        credential = ClientSecretCredential(
-            settings.tenant_id, settings.client_id, settings.client_secret, authority=settings.auth_endpoint, **extra,
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """Plain httpx over the session's pool and limiter; callers add the token themselves."""
+        if self._http is None:
+            self._http = self._httpx()
+            self._owned.append(self._http)
+        return self._http
+
+    @property
+    def client(self) -> Any:
+        """The GraphServiceClient."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    async def close(self) -> None:
+        owned, self._owned = self._owned, []
+        self._client, self._http = None, None
+        for closer in reversed(owned):
+            await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
+        await self.limiter.aclose()
+
+    def _httpx(self) -> httpx.AsyncClient:
+        # trust_env off: a proxy from the environment would get a transport of its own, past the limiter.
+        return httpx.AsyncClient(transport=self.limiter, timeout=httpx.Timeout(30.0, connect=10.0), trust_env=False)
+
+    def _build_client(self) -> Any:
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
         )
-        closers.append(credential)
-    host = urlsplit(settings.graph_endpoint).hostname or ""
-    auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
-    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
-    http = httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(30.0, connect=10.0),
-                             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
-    closers.append(http)
-    middleware: list[BaseMiddleware] = [
-        *([CredentialRefreshHandler(credential, list(settings.scopes))] if hasattr(credential, "invalidate") else []),
-        BriefRetryHandler(),
-        RedirectHandler(),
-        ParametersNameDecodingHandler(),
-        UrlReplaceHandler(),
-        UserAgentHandler(),
-        MailboxConcurrencyLimiter(),
-    ]
-    client = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
-    adapter = GraphRequestAdapter(auth, client=client)
-    adapter.base_url = settings.graph_endpoint
-    return GraphServiceClient(request_adapter=adapter), closers
+        from kiota_http.middleware import (
+            ParametersNameDecodingHandler,
+            RedirectHandler,
+            UrlReplaceHandler,
+            UserAgentHandler,
+        )
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_service_client import GraphServiceClient
+        from msgraph_core import GraphClientFactory
+
+        settings, credential = self.settings, self.credential
+        host = urlsplit(settings.graph_endpoint).hostname or ""
+        auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
+        http = self._httpx()
+        self._owned.append(http)
+        middleware: list[BaseMiddleware] = [
+            *([CredentialRefreshHandler(credential, list(settings.scopes))] if hasattr(credential, "invalidate")
+              else []),
+            BriefRetryHandler(),
+            RedirectHandler(),
+            ParametersNameDecodingHandler(),
+            UrlReplaceHandler(),
+            UserAgentHandler(),
+        ]
+        client = GraphClientFactory.create_with_custom_middleware(middleware, client=http)
+        adapter = GraphRequestAdapter(auth, client=client)
+        adapter.base_url = settings.graph_endpoint
+        return GraphServiceClient(request_adapter=adapter)
+
+
+def _secret_credential(settings: Settings) -> Any:
+    """The client secret from the settings (tests and tools; workers pass the credentials runtime's provider)."""
+    from azure.identity.aio import ClientSecretCredential
+
+    assert settings.tenant_id and settings.client_id and settings.client_secret
+    extra = {"connection_verify": settings.ca_file} if settings.ca_file else {}
+    return ClientSecretCredential(
+        settings.tenant_id, settings.client_id, settings.client_secret, authority=settings.auth_endpoint, **extra,
+    )
+
+
+class GraphAdapter:
+    """What the Graph adapters share: the session's msgraph client. An adapter built ``from_settings``
+    (tests, tools) has a session of its own and closes it; one given the process's session leaves it to
+    the composition root."""
+
+    def __init__(self, session: GraphSession, *, owns_session: bool = False) -> None:
+        self._session = session
+        self._client = session.client
+        self._owns_session = owns_session
+
+    @classmethod
+    def from_settings(cls, settings: Settings, credential: Any = None) -> Self:
+        return cls(GraphSession(settings, credential), owns_session=True)
+
+    async def close(self) -> None:
+        if self._owns_session:
+            await self._session.close()

@@ -8,13 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
-from shared.adapters.graph_client import build_graph_service_client
+from shared.adapters.graph_client import GraphAdapter
 from shared.adapters.graph_subscriptions import call_graph, to_json
-from shared.config import Settings
 from shared.errors import NotFound, RejectedByGraph
 from shared.rooms.ports import DeltaPage
 
@@ -28,19 +26,7 @@ def _utc(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class GraphRoomReader:
-    def __init__(self, client: Any, closers: list[Any]) -> None:
-        self._client = client
-        self._closers = closers
-
-    @classmethod
-    def from_settings(cls, settings: Settings, credential: Any = None) -> GraphRoomReader:
-        return cls(*build_graph_service_client(settings, credential))
-
-    async def close(self) -> None:
-        for closer in reversed(self._closers):
-            await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
-
+class GraphRoomReader(GraphAdapter):
     async def get_event(self, room: str, event_id: str) -> dict[str, Any] | None:
         from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from shared.adapters.graph_client import build_graph_service_client
-from shared.config import Settings
+from shared.adapters.graph_client import GraphAdapter
 from shared.errors import NotFound, TransientError
 from shared.rooms.ports import SubscriptionInfo
 
@@ -69,19 +68,7 @@ def _info(subscription: Any) -> SubscriptionInfo:
     return SubscriptionInfo(str(subscription.id), expires)
 
 
-class GraphSubscriptionGateway:
-    def __init__(self, client: Any, closers: list[Any]) -> None:
-        self._client = client
-        self._closers = closers
-
-    @classmethod
-    def from_settings(cls, settings: Settings, credential: Any = None) -> GraphSubscriptionGateway:
-        return cls(*build_graph_service_client(settings, credential))
-
-    async def close(self) -> None:
-        for closer in reversed(self._closers):
-            await closer.aclose() if isinstance(closer, httpx.AsyncClient) else await closer.close()
-
+class GraphSubscriptionGateway(GraphAdapter):
     async def create(self, room: str, *, notification_url: str, lifecycle_url: str, client_state: str,
                      expires_at: datetime) -> SubscriptionInfo:
         from msgraph.generated.models.subscription import Subscription

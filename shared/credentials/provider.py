@@ -8,11 +8,17 @@
 * ``federated``: the managed identity's token exchanged for the app's (nothing stored, nothing to follow).
 
 When no credential works, ``get_token`` raises ``CredentialUnavailable`` with a fix and no secret.
+
+Concurrent callers share one token request: when the token runs out under load, Entra is asked once,
+not once per request in flight (azure-identity's credentials do not coordinate their callers), and the
+vault is read once when that request answers ``invalid_client``. Likewise, when Graph refuses a token
+in many requests at once, the first ``invalidate`` drops it and the others find a newer one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +47,7 @@ class Material:
     expires_on: datetime | None = None
     key_id: str | None = None
     source: SecretVersion | None = field(default=None, repr=False)
+    issued: str | None = field(default=None, repr=False)  # the last token obtained with it
 
 
 class GraphCredentialProvider:
@@ -54,6 +61,7 @@ class GraphCredentialProvider:
         self._material: Material | None = None
         self._lock: asyncio.Lock | None = None
         self._retired: list[Any] = []
+        self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self.last_success: datetime | None = None
         self.last_error: str | None = None
 
@@ -75,6 +83,23 @@ class GraphCredentialProvider:
         return self._material
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """A token for ``scopes``; callers that ask while a request is under way share its answer."""
+        key = (scopes, repr(sorted(kwargs.items())))
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._fetch(*scopes, **kwargs))
+            self._flights[key] = flight
+            flight.add_done_callback(functools.partial(self._landed, key))
+        # Shielded: a caller that gives up (a cancelled function) does not cancel the others' request.
+        return await asyncio.shield(flight)
+
+    def _landed(self, key: tuple[Any, ...], flight: asyncio.Future[Any]) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.cancelled():
+            flight.exception()  # seen, even when every caller has gone
+
+    async def _fetch(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.exceptions import ClientAuthenticationError
 
         material = await self._current(force=False)
@@ -92,6 +117,8 @@ class GraphCredentialProvider:
                 token = await fresh.credential.get_token(*scopes, **kwargs)
             except ClientAuthenticationError as again:
                 raise self._unavailable(again) from None
+            material = fresh
+        material.issued = token.token
         self.last_success, self.last_error = self._clock(), None
         return token
 
@@ -118,15 +145,23 @@ class GraphCredentialProvider:
         finally:
             await probe.close()
 
-    async def invalidate(self) -> None:
-        """Graph refused a token: drop the cached one and re-read the vault on the next request."""
+    async def invalidate(self, refused: str | None = None) -> None:
+        """Graph refused a token: drop the cached one and re-read the vault on the next request.
+
+        ``refused``: the token Graph refused. When it is no longer the newest one obtained (another
+        request has already had it dropped and a new one fetched), there is nothing to do."""
         async with self._guard():
+            material = self._material
+            if refused is not None and (material is None or material.issued != refused):
+                return
             await self._drop()
+            self._flights.clear()  # a request under way may bring the refused token back: start anew
 
     async def switch_to(self, version: SecretVersion) -> None:
         """Use this version from now on (rotation just stored it)."""
         async with self._guard():
             await self._drop()
+            self._flights.clear()
             self._material = self._build(version)
 
     async def close(self) -> None:

@@ -1,6 +1,6 @@
 """Composition of the credential features: built from settings with no network, adapters on first use.
 
-``bootstrap`` keeps one ``CredentialRuntime`` in ``Services``; the Graph calendar client, rotation, the
+``bootstrap`` keeps one ``CredentialRuntime`` in ``Services``; the process's Graph session, rotation, the
 status endpoint and the doctor all use its ``provider``, so a rotation is followed everywhere at once.
 """
 
@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
 from shared.credentials.health import WorkerPause
@@ -24,6 +24,9 @@ from shared.credentials.ports import (
     TokenProbe,
 )
 from shared.credentials.provider import GraphCredentialProvider
+
+if TYPE_CHECKING:
+    from shared.adapters.graph_client import GraphSession
 
 __all__ = ["CredentialRuntime", "build_credential_runtime"]
 
@@ -84,8 +87,10 @@ def build_credential_runtime(settings: Settings, *, tables: Any = None, clock: C
                              secrets: SecretStore | None = None, factory: CredentialFactory | None = None,
                              applications: ApplicationGateway | None = None, probe: TokenProbe | None = None,
                              lease: RotationLease | None = None, state: CredentialStateStore | None = None,
-                             ) -> CredentialRuntime:
-    """Real adapters for every part left as None; ``tables`` is the TableStores the lease and state use."""
+                             graph_session: Callable[[], GraphSession] | None = None) -> CredentialRuntime:
+    """Real adapters for every part left as None; ``tables`` is the TableStores the lease and state use;
+    ``graph_session`` gives the process's Graph session, whose connections and per-mailbox limiter the
+    applications adapter then shares."""
     factory = factory or AzureIdentityFactory(settings)
     vault = settings.credential.key_vault_url
     if secrets is None and vault:
@@ -111,7 +116,7 @@ def build_credential_runtime(settings: Settings, *, tables: Any = None, clock: C
             return applications
         from shared.adapters.graph_applications import GraphApplicationGateway
 
-        return GraphApplicationGateway(settings, provider)
+        return GraphApplicationGateway(settings, provider, http=graph_session().http if graph_session else None)
 
     return CredentialRuntime(settings=settings, provider=provider, secrets=secrets,
                              applications_factory=applications_factory,

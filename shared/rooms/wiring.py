@@ -3,34 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
 from shared.rooms.ports import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.rooms.services import RoomPorts
 
+if TYPE_CHECKING:
+    from shared.adapters.graph_client import GraphSession
+
 __all__ = ["real_room_ports"]
 
 
 def real_room_ports(settings: Settings, stores: Any, *, owns_stores: bool,
-                    credential: Callable[[], Any] | None = None,
+                    graph_session: Callable[[], GraphSession] | None = None,
                     webhook_secret: Callable[[], Awaitable[str | None]] | None = None) -> RoomPorts:
-    """``credential`` gives the Graph token credential (the credentials runtime's provider); None: the
-    client secret from the settings. ``webhook_secret`` reads the outbound signing secret (Key Vault);
-    None: ``CONNECTOR_OUTBOUND_WEBHOOK_SECRET``."""
+    """``graph_session`` gives the process's Graph session (bootstrap's, shared with the calendar adapter);
+    None: one of the ports' own, with the client secret from the settings. ``webhook_secret`` reads the
+    outbound signing secret (Key Vault); None: ``CONNECTOR_OUTBOUND_WEBHOOK_SECRET``."""
     from shared.adapters.tables_rooms import RoomTables
 
     tables = RoomTables(stores)
 
+    def session() -> GraphSession:
+        if graph_session is not None:
+            return graph_session()
+        if "graph_session" not in ports._built:
+            from shared.adapters.graph_client import GraphSession
+
+            ports._built["graph_session"] = GraphSession(settings)  # closed with the ports
+        return ports._built["graph_session"]  # type: ignore[no-any-return]
+
     def graph() -> RoomGraph:
         from shared.adapters.graph_rooms import GraphRoomReader
 
-        return GraphRoomReader.from_settings(settings, credential() if credential else None)
+        return GraphRoomReader(session())
 
     def subscriptions() -> SubscriptionGateway:
         from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
 
-        return GraphSubscriptionGateway.from_settings(settings, credential() if credential else None)
+        return GraphSubscriptionGateway(session())
 
     def webhook() -> WebhookSender | None:
         rooms = settings.rooms

@@ -4,6 +4,7 @@ handshake, records notifications, and can be scripted to fail, echo a wrong toke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -109,4 +110,15 @@ def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+    return result
+
+
+async def wait_until_async(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """``wait_until`` for async tests: the event loop keeps running between checks. A guard against
+    hanging, not a timing assertion: the condition decides."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
     return result

@@ -46,6 +46,21 @@ def test_a_successful_token_response_has_entras_fields(
     assert body["access_token"].count(".") == 2
 
 
+def test_token_requests_are_counted_and_their_lifetime_can_be_shortened(
+        sim: RunningSimulator, ssl_ctx: ssl.SSLContext) -> None:
+    control = f"{sim.base_url}/_sim/tokens"
+    assert httpx.get(control, verify=ssl_ctx).json() == {"requests": 0, "lifetimeSeconds": 3599}
+    assert httpx.put(control, json={"lifetimeSeconds": 2}, verify=ssl_ctx).json()["lifetimeSeconds"] == 2
+    short = fetch_token(sim, ssl_ctx).json()
+    refused = fetch_token(sim, ssl_ctx, client_secret="wrong")
+    assert short["expires_in"] == 2 and refused.status_code == 401
+    claims = jwt.decode(short["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 2
+    assert sim.state.token_requests(CLIENT_ID) == 2  # refused requests count: Entra saw them
+    sim.state.reset()
+    assert httpx.get(control, verify=ssl_ctx).json() == {"requests": 0, "lifetimeSeconds": 3599}
+
+
 def test_instance_discovery_names_this_host_as_its_own_cloud(
         sim: RunningSimulator, ssl_ctx: ssl.SSLContext) -> None:
     host = sim.base_url.removeprefix("https://")

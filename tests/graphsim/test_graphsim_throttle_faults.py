@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from local.graphsim.server import RunningSimulator
 
+from .receiver import wait_until_async as wait_until
 from .simdata import ALICE, BOB, event_body
 
 EVENTS = f"/users/{ALICE}/events"
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    # A guard against hanging, not a timing assertion: the condition decides.
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never became true")
 
 
 async def test_a_fifth_concurrent_request_to_one_mailbox_is_application_throttled(
@@ -41,6 +32,23 @@ async def test_a_fifth_concurrent_request_to_one_mailbox_is_application_throttle
     await control.put("/latency", json={"ms": 0})
     statuses = sorted(r.status_code for r in await asyncio.gather(*tasks, other_mailbox))
     assert statuses == [200, 200, 200, 200, 200, 429]
+
+
+async def test_the_peak_of_concurrent_requests_per_mailbox_counts_refused_ones_too(
+        sim: RunningSimulator, graph: httpx.AsyncClient, control: httpx.AsyncClient) -> None:
+    alice = sim.state.find_user(ALICE)
+    assert alice is not None
+    await control.put("/latency", json={"ms": 600_000})
+    tasks = [asyncio.create_task(graph.get(EVENTS)) for _ in range(5)]
+    await wait_until(lambda: any(t.done() for t in tasks))
+    await control.put("/latency", json={"ms": 0})
+    await asyncio.gather(*tasks)
+    # The fifth was refused, but the client did try five at once: that is what the peak says.
+    body = (await control.get("/concurrency")).json()
+    assert [(c["mailbox"], c["inFlight"], c["peak"]) for c in body["value"]] == [(alice["id"], 0, 5)]
+    assert sim.state.throttle.peak(alice["id"]) == 5 and sim.state.throttle.peak("someone-else") == 0
+    await control.post("/reset")
+    assert (await control.get("/concurrency")).json() == {"value": []}
 
 
 async def test_the_concurrency_limit_is_configurable(

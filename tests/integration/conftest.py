@@ -21,6 +21,15 @@ def azurite() -> Iterator[RunningAzurite]:
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """The HTTPS Graph/Entra simulator with the app registration client-1 (secret-1); see sim_settings."""
+    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
+                          client_id="client-1", client_secret="secret-1")
+    yield sim
+    sim.stop()
+
+
 @pytest.fixture
 def table_prefix() -> str:
     return "t" + uuid.uuid4().hex[:12]
@@ -33,11 +42,3 @@ async def table_stores(azurite: RunningAzurite, table_prefix: str) -> AsyncItera
     yield stores
     await stores.close()
 
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
-    """The HTTPS Graph simulator, one per test module; app "client-1" / "secret-1" in a new tenant."""
-    sim = start_simulator(state_dir=Path(tmp_path_factory.mktemp("graphsim")), tenant_id=str(uuid.uuid4()),
-                          client_id="client-1", client_secret="secret-1")
-    yield sim
-    sim.stop()

@@ -13,8 +13,8 @@ import pytest
 
 from local.graphsim.server import RunningSimulator
 from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
-from shared.config import Settings
 from shared.errors import NotFound, Throttled, UnknownMailbox
+from tests.support.builders import sim_settings
 from tests.support.fakes import FakeCalendar
 
 MAILBOX = "anna@contoso.com"
@@ -23,14 +23,6 @@ CONTENT = {"subject": "Boiler", "body": {"contentType": "html", "content": "<p>x
            "end": {"dateTime": "2026-05-04T09:00:00", "timeZone": "W. Europe Standard Time"},
            "isAllDay": False, "showAs": "busy", "location": {"displayName": ""}, "categories": []}
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def sim_settings(sim: RunningSimulator, **extra: Any) -> Settings:
-    assert sim.state.apps  # the app registration exists
-    tenant = next(iter(sim.state.tenants()))
-    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
-                    graph_endpoint=sim.graph_endpoint, auth_endpoint=sim.auth_endpoint, ca_file=str(sim.ca_path),
-                    **extra)
 
 
 @pytest.fixture

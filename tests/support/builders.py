@@ -6,7 +6,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
@@ -17,6 +17,9 @@ from tests.support.fakes import (
     InMemoryResourceStore,
     RecordingQueue,
 )
+
+if TYPE_CHECKING:
+    from local.graphsim.server import RunningSimulator
 
 SOURCE = "https://planning.example.com/omd"
 _ids = itertools.count(1)
@@ -82,3 +85,12 @@ def require_azurite() -> None:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(exc))
+
+
+def sim_settings(sim: RunningSimulator, **extra: Any) -> Settings:
+    """Settings that reach the Graph simulator as its app registration client-1 (secret-1)."""
+    assert sim.state.apps  # the app registration exists
+    tenant = next(iter(sim.state.tenants()))
+    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
+                    graph_endpoint=sim.graph_endpoint, auth_endpoint=sim.auth_endpoint, ca_file=str(sim.ca_path),
+                    **extra)

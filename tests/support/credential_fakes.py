@@ -195,6 +195,9 @@ def _der() -> Any:
     return Encoding.DER
 
 
+_TOKEN_SERIAL = itertools.count(1)
+
+
 @dataclass
 class FakeTokenCredential:
     """What azure-identity's credential does: Entra's answer for this secret (or certificate)."""
@@ -207,11 +210,12 @@ class FakeTokenCredential:
         import base64
         import json
 
+        await asyncio.sleep(0)  # a real credential waits for Entra: other callers run meanwhile
         code = self.check()
         if code is not None:
             raise ClientAuthenticationError(message=f"Microsoft Entra ID error '(invalid_client) {code}: refused'")
         claims = base64.urlsafe_b64encode(json.dumps({"roles": self.roles}).encode()).decode().rstrip("=")
-        return AccessToken(f"header.{claims}.signature", 4102444800)
+        return AccessToken(f"header.{claims}.signature{next(_TOKEN_SERIAL)}", 4102444800)
 
     async def close(self) -> None:
         self.closed = True

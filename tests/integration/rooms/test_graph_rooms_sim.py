@@ -18,6 +18,7 @@ from shared.errors import NotFound
 from shared.rooms import renewal, timers
 from shared.rooms.worker import is_tagged
 from tests.graphsim.receiver import Receiver, running_receiver, wait_until
+from tests.support.builders import sim_settings
 from tests.unit.rooms.fakes_rooms import RoomWorld
 from tests.unit.rooms.helpers import register
 
@@ -34,9 +35,7 @@ def settings(simulator: RunningSimulator) -> Settings:
     tenant = next(iter(simulator.state.tenants()))
     simulator.state.add_app("client-1", "secret-1", tenant,
                             roles=["Calendars.ReadWrite", "User.Read.All", "Place.Read.All"])
-    return Settings(synchronize=True, tenant_id=tenant, client_id="client-1", client_secret="secret-1",
-                    graph_endpoint=simulator.graph_endpoint, auth_endpoint=simulator.auth_endpoint,
-                    ca_file=str(simulator.ca_path))
+    return sim_settings(simulator)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ class Tokens:
         self.issued += 1
         return AccessToken(f"token-{self.issued}", 4102444800)
 
-    async def invalidate(self) -> None:
+    async def invalidate(self, refused: str | None = None) -> None:
+        assert refused == f"token-{self.issued}"  # the token Graph refused
         self.invalidated += 1
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -71,6 +72,57 @@ class TestSecretFromKeyVault:
         world.vault.reachable = False
         with pytest.raises(CredentialUnavailable, match="unreachable"):
             await world.runtime().provider.get_token(SCOPE)
+
+
+class TestOneRequestAtATime:
+    async def test_concurrent_callers_share_one_token_request(self, world: CredentialWorld) -> None:
+        valid_secret(world)
+        provider = world.runtime().provider
+        tokens = await asyncio.gather(*(provider.get_token(SCOPE) for _ in range(20)))
+        assert world.entra.token_requests == 1 and world.vault.reads == 1
+        assert len({t.token for t in tokens}) == 1
+
+    async def test_a_failing_request_fails_every_caller_that_shared_it(self, world: CredentialWorld) -> None:
+        world.entra.add_existing("static-but-expired", end=NOW - timedelta(days=1))
+        provider = world.runtime(vault=False).provider
+        results = await asyncio.gather(*(provider.get_token(SCOPE) for _ in range(7)), return_exceptions=True)
+        assert all(isinstance(r, CredentialUnavailable) for r in results)
+        assert world.entra.token_requests == 1  # not seven refused requests at once
+
+    async def test_invalid_client_under_load_reads_the_vault_once_and_retries_once(
+            self, world: CredentialWorld) -> None:
+        valid_secret(world)
+        provider = world.runtime().provider
+        await provider.get_token(SCOPE)
+        world.entra.passwords = {}  # rotated: the old password revoked, a new one in Entra and the vault
+        valid_secret(world, "second-secret-value")
+        requests, reads = world.entra.token_requests, world.vault.reads
+        tokens = await asyncio.gather(*(provider.get_token(SCOPE) for _ in range(20)))
+        assert len({t.token for t in tokens}) == 1
+        assert world.entra.token_requests == requests + 2 and world.vault.reads == reads + 1
+
+    async def test_a_token_refused_by_many_requests_is_dropped_once(self, world: CredentialWorld) -> None:
+        valid_secret(world)
+        provider = world.runtime().provider
+        refused = (await provider.get_token(SCOPE)).token
+
+        async def graph_said_401() -> str:
+            await provider.invalidate(refused)
+            return str((await provider.get_token(SCOPE)).token)
+
+        fresh = await asyncio.gather(*(graph_said_401() for _ in range(10)))
+        assert len(set(fresh)) == 1 and refused not in fresh
+        assert world.factory.built == ["secret", "secret"]  # the first credential and one replacement
+        assert world.entra.token_requests == 2
+
+    async def test_a_caller_that_gives_up_does_not_cancel_the_others(self, world: CredentialWorld) -> None:
+        valid_secret(world)
+        provider = world.runtime().provider
+        first = asyncio.ensure_future(provider.get_token(SCOPE))
+        second = asyncio.ensure_future(provider.get_token(SCOPE))
+        await asyncio.sleep(0)
+        first.cancel()
+        assert (await second).token and world.entra.token_requests == 1
 
 
 class TestOtherSources:
