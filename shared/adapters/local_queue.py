@@ -383,7 +383,7 @@ def check_sendable(message: OutboundMessage) -> None:
         if not isinstance(key, str) or not isinstance(value, _PROPERTY_TYPES):
             raise TypeError(f"application property {key!r}: a {type(value).__name__} value is not taken by "
                             "Service Bus (use str, int, float or bool)")
-    properties: dict[str | bytes, Any] = dict(message.application_properties)
+    properties: dict[str | bytes, Any] = {key: value for key, value in message.application_properties.items()}
     sb_message = ServiceBusMessage(  # raises ValueError for ids over 128 characters
         bytes(message.body), message_id=message.message_id, session_id=message.session_id,
         content_type=message.content_type, application_properties=properties,
