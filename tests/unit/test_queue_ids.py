@@ -121,3 +121,37 @@ class TestThrottlingIsNotFailure:
         [(_, message)] = world.queue.sent
         assert message.scheduled_enqueue_time is not None
         assert (message.scheduled_enqueue_time - world.now).total_seconds() == 7200  # hours if Graph asks
+
+
+class TestNotificationIds:
+    @staticmethod
+    def _item(**extra: object) -> dict:
+        item = {"subscriptionId": "sub-1", "changeType": "updated", "resource": "Users/u/Events/E1",
+                "resourceData": {"id": "E1"}}
+        item.update(extra)
+        return item
+
+    def _work(self, item: dict):  # type: ignore[no-untyped-def]
+        from shared.rooms.notifications import _work
+
+        work = _work(item, "room@contoso.com", lifecycle=False)
+        assert work is not None
+        return work
+
+    def test_two_updates_of_one_event_have_different_ids_and_a_repeat_the_same(self) -> None:
+        first = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"1"'}))
+        again = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"1"'}))
+        second = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"2"'}))
+        assert first.message_id == again.message_id != second.message_id
+
+    def test_without_an_etag_the_notifications_own_id_tells_them_apart(self) -> None:
+        assert self._work(self._item(id="n-1")).message_id != self._work(self._item(id="n-2")).message_id
+
+    def test_without_any_version_no_two_notifications_share_an_id(self) -> None:
+        assert self._work(self._item()).message_id != self._work(self._item()).message_id
+
+    def test_a_room_address_longer_than_128_gets_a_bounded_session(self) -> None:
+        from shared.rooms.notifications import RoomWork
+
+        message = RoomWork("resync", "r" * 200 + "@contoso.com").message(unique="sub-1")
+        assert len(message.session_id or "") == MAX_ID_CHARS and len(message.message_id) <= MAX_ID_CHARS
