@@ -7,6 +7,11 @@ dead-letter queue with reasons, duplicate detection by message id, and scheduled
 
 Several processes may open the same file (the app publishes, the local function host consumes),
 so every write runs in a ``BEGIN IMMEDIATE`` transaction under WAL with a busy timeout.
+
+Sending is no more lenient than Service Bus: a message or session id over 128 characters raises
+``ValueError``, a message over 256 KB with its properties raises ``MessageSizeExceededError``
+(azure-servicebus computes both, so the figures are the SDK's own), and an application property
+value other than str, int (32-bit), float or bool raises ``TypeError``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from shared.errors import TransientError
 from shared.queueing import DeadLetter, OutboundMessage
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "LocalQueuePublisher",
     "LocalQueueStore",
     "LockLostError",
@@ -36,6 +42,10 @@ __all__ = [
 ]
 
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
+MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard: body, system and application properties together
+# Types every Service Bus client and the broker take as application property values (bytes are refused
+# by the service, lists and maps are not simple AMQP types); None, UUID and datetime are left out too.
+_PROPERTY_TYPES = (str, bool, int, float)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -156,7 +166,13 @@ class LocalQueueStore:
     # -- sending -------------------------------------------------------------------------------
 
     def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
-        """Enqueue the batch atomically; ids seen on the queue within the window are dropped."""
+        """Enqueue the batch atomically; ids seen on the queue within the window are dropped.
+
+        Raises what azure-servicebus raises for a message Service Bus refuses (see the module docstring),
+        before anything is enqueued.
+        """
+        for message in messages:
+            check_sendable(message)
         now = self._clock()
         with self._write() as db:
             db.execute(
@@ -358,6 +374,24 @@ class LocalQueueStore:
         return {"active": row[0], "scheduled": row[1], "locked": row[2], "dead_lettered": row[3]}
 
 
+def check_sendable(message: OutboundMessage) -> None:
+    """Raise ``ValueError``, ``TypeError`` or ``MessageSizeExceededError`` as azure-servicebus does when
+    ``message`` would not reach a Service Bus Standard queue."""
+    from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
+
+    for key, value in message.application_properties.items():
+        if not isinstance(key, str) or not isinstance(value, _PROPERTY_TYPES):
+            raise TypeError(f"application property {key!r}: a {type(value).__name__} value is not taken by "
+                            "Service Bus (use str, int, float or bool)")
+    properties: dict[str | bytes, Any] = {key: value for key, value in message.application_properties.items()}
+    sb_message = ServiceBusMessage(  # raises ValueError for ids over 128 characters
+        bytes(message.body), message_id=message.message_id, session_id=message.session_id,
+        content_type=message.content_type, application_properties=properties,
+        scheduled_enqueue_time_utc=message.scheduled_enqueue_time)
+    # Encodes the message as the sender does (ValueError for an int beyond 32 bits) and measures it.
+    ServiceBusMessageBatch(max_size_in_bytes=MAX_MESSAGE_BYTES).add_message(sb_message)
+
+
 class LocalQueuePublisher:
     """``shared.queueing.MessageQueue`` over a local store file (selected by the composition root)."""
 
@@ -365,6 +399,7 @@ class LocalQueuePublisher:
         self._store = LocalQueueStore(path)
 
     async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        """Raises the SDK's own exceptions for a message Service Bus refuses (see ``check_sendable``)."""
         try:
             await asyncio.to_thread(self._store.send, queue, messages)
         except sqlite3.OperationalError as exc:

@@ -1,5 +1,6 @@
-"""Table Storage adapters of the room use cases: rooms, reservation state, own writes, the event log
-and the users directory. They share ``TableStores``' service client (tables ``{prefix}rooms`` ...)."""
+"""Table Storage adapters of the room use cases: rooms, reservation state, own writes, the event log,
+the outbound outbox and the users directory. They share ``TableStores``' service client
+(tables ``{prefix}rooms`` ...)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from azure.data.tables import UpdateMode
 
 from shared.adapters.tables import TableStores, _encode
 from shared.errors import ConcurrencyConflict, TransientError
-from shared.rooms.ports import BackfillJob, DirectoryCursor, Room
+from shared.rooms.ports import BackfillJob, DirectoryCursor, OutboxItem, Room
 from shared.rooms.reservations import ReservationState
 
 __all__ = ["RoomTables"]
@@ -35,7 +36,20 @@ class RoomTables:
         self.reservations = TableReservationStore(stores)
         self.own_writes = TableOwnWrites(stores)
         self.log = TableEventLog(stores)
+        self.outbox = TableOutbox(stores)
         self.users = TableUserStore(stores)
+
+
+class _OrderedKeys:
+    """Row keys that sort in publication order: microseconds since the epoch, then a counter."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> str:
+        now = time.time_ns() // 1000
+        self._last = max(now, self._last + 1)
+        return f"{self._last:020d}"
 
 
 class TableRoomStore:
@@ -149,17 +163,12 @@ class TableEventLog:
 
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
-        self._last = 0
-
-    def _next_key(self) -> str:
-        now = time.time_ns() // 1000
-        self._last = max(now, self._last + 1)
-        return f"{self._last:020d}"
+        self._keys = _OrderedKeys()
 
     async def append(self, events: list[dict[str, Any]]) -> None:
         table = await self._stores.table("eventlog")
         for event in events:
-            await table.create_entity({"PartitionKey": "log", "RowKey": self._next_key(),
+            await table.create_entity({"PartitionKey": "log", "RowKey": self._keys.next(),
                                        "EventId": event["id"], "Event": json.dumps(event, ensure_ascii=False)})
 
     async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -174,6 +183,45 @@ class TableEventLog:
             if len(items) >= limit:
                 break
         return items, last
+
+
+class TableOutbox:
+    """One partition per stream; rows in publication order, removed once the webhook took them."""
+
+    def __init__(self, stores: TableStores) -> None:
+        self._stores = stores
+        self._keys = _OrderedKeys()
+
+    async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
+        table = await self._stores.table("outbox")
+        keys = [self._keys.next() for _ in events]
+        for key, event in zip(keys, events, strict=True):
+            await table.create_entity({"PartitionKey": _encode(stream), "RowKey": key, "Stream": stream,
+                                       "Event": json.dumps(event, ensure_ascii=False), "Attempts": 0,
+                                       "NotBefore": ""})
+        return keys[0]
+
+    async def head(self, stream: str) -> OutboxItem | None:
+        table = await self._stores.table("outbox")
+        try:
+            async for e in table.query_entities("PartitionKey eq @p", parameters={"p": _encode(stream)},
+                                                results_per_page=1):
+                return OutboxItem(stream=stream, key=e["RowKey"], event=json.loads(e["Event"]),
+                                  attempts=int(e.get("Attempts") or 0), not_before=_when(e.get("NotBefore")))
+        except AzureError as exc:
+            raise TransientError(f"table storage: {type(exc).__name__}") from exc
+        return None
+
+    async def save(self, item: OutboxItem) -> None:
+        table = await self._stores.table("outbox")
+        await table.update_entity({"PartitionKey": _encode(item.stream), "RowKey": item.key,
+                                   "Attempts": item.attempts, "NotBefore": _iso(item.not_before)},
+                                  mode=UpdateMode.MERGE)
+
+    async def remove(self, item: OutboxItem) -> None:
+        table = await self._stores.table("outbox")
+        with contextlib.suppress(ResourceNotFoundError):
+            await table.delete_entity(_encode(item.stream), item.key)
 
 
 class TableUserStore:

@@ -11,7 +11,7 @@ from shared.bootstrap import Services
 from shared.domain.contract import ContractViolation, check_event
 from shared.domain.model import PlanningEvent
 from shared.errors import TransientError
-from shared.queueing import PLANNING_QUEUE, OutboundMessage
+from shared.queueing import PLANNING_QUEUE, OutboundMessage, queue_id, source_tag
 
 __all__ = ["MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
 
@@ -66,29 +66,32 @@ async def ingest_planning_events(body: bytes, content_type: str | None, services
 def _check_all(raw_events: list[Any], services: Services) -> tuple[list[PlanningEvent], list[ContractViolation]]:
     events: list[PlanningEvent] = []
     violations: list[ContractViolation] = []
-    first_index: dict[str, int] = {}
+    first_index: dict[tuple[str, str], int] = {}  # CloudEvents: source + id identify an event
     zone = services.settings.time_zone
     for index, raw in enumerate(raw_events):
         checked = check_event(raw, index, zone)
         if isinstance(checked, list):
             violations.extend(checked)
             continue
-        if checked.id in first_index:
+        if (checked.source, checked.id) in first_index:
             violations.append(ContractViolation(
-                index, "$.id", f"repeats the id of the event at index {first_index[checked.id]}"))
+                index, "$.id", f"repeats the id of the event at index {first_index[checked.source, checked.id]}"))
             continue
         if len(json.dumps(raw, separators=(",", ":")).encode("utf-8")) > MAX_EVENT_BYTES:
             violations.append(ContractViolation(index, "$", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
             continue
-        first_index[checked.id] = index
+        first_index[checked.source, checked.id] = index
         events.append(checked)
     return events, violations
 
 
 def _message(raw: Any, event: PlanningEvent) -> OutboundMessage:
+    # The entity key is (source, subject): two planning systems may use the same event id or subject,
+    # so both ids carry the source, or duplicate detection would drop the second system's event.
+    tag = source_tag(event.source)
     return OutboundMessage(
         body=json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-        message_id=event.id,
-        session_id=event.subject,
+        message_id=queue_id(event.id, tag),
+        session_id=queue_id(event.subject, tag),
         application_properties={"type": event.type, "source": event.source, "subject": event.subject},
     )

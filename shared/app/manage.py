@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from datetime import datetime
 
 from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
-from shared.queueing import PLANNING_QUEUE, OutboundMessage
+from shared.queueing import PLANNING_QUEUE, OutboundMessage, queue_id
 
 __all__ = ["discard_dead_letter", "get_resource", "list_dead_letters", "list_resources", "put_resource",
            "replay_dead_letter"]
@@ -62,11 +61,11 @@ async def replay_dead_letter(record_id: str, services: Services) -> Reply:
     record = await services.deadletters.get(record_id) if _RECORD_ID.match(record_id) else None
     if record is None:
         return problem(404, "Not found", f"no dead letter {record_id}")
-    base_id = record.message_id.split("~", 1)[0]
-    # A fresh message id: the queue's duplicate detection would drop the original one.
+    # A new message id (duplicate detection would drop the original one), deterministic per dead letter,
+    # so a replay request that is repeated after a lost answer queues it once.
     message = OutboundMessage(
         body=record.body.encode("utf-8"),
-        message_id=f"{base_id}~replay-{uuid.uuid4().hex[:12]}",
+        message_id=queue_id(record.message_id, f"replay-{record.id[:12]}"),
         session_id=record.session_id,
     )
     await services.queue.send(record.queue or PLANNING_QUEUE, [message])

@@ -3,8 +3,9 @@
 Every step is safe to repeat (at-least-once delivery). Settlement policy:
 transient errors are raised so the message is redelivered; without a working credential a message is
 deferred (re-enqueued for later, no delivery spent, never dead-lettered); a throttled message is put back on the
-queue with a scheduled time (the queue waits, not the function); permanent errors, and transient
-ones that outlast the delivery budget, are dead-lettered with a readable reason.
+queue with a scheduled time as long as Retry-After asks (the queue waits, not the function; being throttled is
+not failing, so it never leads to the dead-letter list); permanent errors, and transient ones that outlast the
+delivery budget, are dead-lettered with a readable reason.
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ from shared.domain.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, deci
 from shared.domain.render import desired_state
 from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError, Throttled
 from shared.ports import DeadLetterRecord
-from shared.queueing import PLANNING_QUEUE, OutboundMessage
+from shared.queueing import ORIGIN_PROPERTY, PLANNING_QUEUE, OutboundMessage, queue_id
 
-__all__ = ["Delivery", "MAX_DELIVERIES", "dead_letter", "defer_without_credential",
+__all__ = ["Delivery", "MAX_DELIVERIES", "dead_letter", "defer_without_credential", "reschedule_throttled",
            "sync_planning_message"]
 
 logger = logging.getLogger(__name__)
 
 MAX_DELIVERIES = 10
-MAX_RESCHEDULES = 30
 ATTEMPT_PROPERTY = "connector-attempt"
 DEFERRAL_PROPERTY = "connector-deferrals"  # how often the message waited for a working credential
 
@@ -61,6 +61,15 @@ class Delivery:
     def is_retry(self) -> bool:
         return self.attempt > 1
 
+    @property
+    def origin(self) -> str:
+        """The id of the first message of this chain of copies (rescheduled or deferred ones carry it)."""
+        return str(self.application_properties.get(ORIGIN_PROPERTY) or self.message_id)
+
+    def copy_properties(self, **updates: str | int) -> dict[str, str | int]:
+        """Application properties for a re-enqueued copy: carried over, with the origin and ``updates``."""
+        return {**_carried(self.application_properties), ORIGIN_PROPERTY: self.origin, **updates}
+
 
 async def sync_planning_message(body: bytes, delivery: Delivery, services: Services) -> str:
     """Apply one planning event; return the outcome for the log. Raises only to ask for redelivery."""
@@ -75,7 +84,7 @@ async def sync_planning_message(body: bytes, delivery: Delivery, services: Servi
         await dead_letter(body, delivery, services, str(exc))
         return "dead-lettered"
     except Throttled as exc:
-        return await _reschedule(body, delivery, services, exc)
+        return await reschedule_throttled(body, delivery, services, exc, PLANNING_QUEUE)
     except Exception as exc:
         if delivery.delivery_count >= MAX_DELIVERIES:
             await dead_letter(body, delivery, services,
@@ -174,22 +183,24 @@ async def _record_own_booking(key: EntityKey, mailbox: str, event_id: str, ical_
         await services.rooms().own_writes.record(ical_uid, key.value)
 
 
-async def _reschedule(body: bytes, delivery: Delivery, services: Services, exc: Throttled) -> str:
+async def reschedule_throttled(body: bytes, delivery: Delivery, services: Services, exc: Throttled,
+                               queue: str) -> str:
+    """Put a throttled message back on ``queue`` for when Graph allows it again.
+
+    Graph may throttle a mailbox for minutes or hours; the copy waits as long as Retry-After says and
+    its delivery count starts afresh, so being throttled never leads to the dead-letter list.
+    """
     attempt = delivery.attempt
-    if attempt - delivery.deferrals > MAX_RESCHEDULES:
-        await dead_letter(body, delivery, services, f"still throttled after {attempt} attempts: {exc}")
-        return "dead-lettered"
     # Honour Retry-After; without one, back off exponentially (1 s, 2 s, ... capped at 5 min).
     wait = exc.retry_after if exc.retry_after is not None else min(2 ** min(attempt - 1, 9), 300)
-    base_id = delivery.message_id.split("~", 1)[0]
     message = OutboundMessage(
         body=body,
-        message_id=f"{base_id}~{attempt}",
+        message_id=queue_id(delivery.origin, str(attempt)),
         session_id=delivery.session_id,
-        application_properties={**_carried(delivery.application_properties), ATTEMPT_PROPERTY: attempt},
+        application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt}),
         scheduled_enqueue_time=services.clock() + timedelta(seconds=max(wait, 0.5)),
     )
-    await services.queue.send(PLANNING_QUEUE, [message])
+    await services.queue.send(queue, [message])
     logger.info("message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", delivery.message_id, wait, attempt)
     return "rescheduled"
 
@@ -199,14 +210,13 @@ async def defer_without_credential(body: bytes, delivery: Delivery, services: Se
     """No working credential: put the message back on ``queue`` for later instead of spending its deliveries."""
     deferrals = delivery.deferrals + 1
     wait = defer_seconds(delivery.deferrals)
-    base_id = delivery.message_id.split("~", 1)[0]
     message = OutboundMessage(
         body=body,
-        message_id=f"{base_id}~{delivery.attempt}d{deferrals}",
+        message_id=queue_id(delivery.origin, f"{delivery.attempt}d{deferrals}"),
         session_id=delivery.session_id,
         # Counted as an attempt (a retry looks for an event of ours first), not as a reschedule.
-        application_properties={**_carried(delivery.application_properties), ATTEMPT_PROPERTY: delivery.attempt,
-                                DEFERRAL_PROPERTY: deferrals},
+        application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt,
+                                                           DEFERRAL_PROPERTY: deferrals}),
         scheduled_enqueue_time=services.clock() + timedelta(seconds=wait),
     )
     await services.queue.send(queue, [message])

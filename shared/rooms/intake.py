@@ -13,7 +13,6 @@ import logging
 from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
 from shared.errors import TransientError
-from shared.queueing import OutboundMessage
 from shared.rooms.notifications import parse_collection
 from shared.rooms.services import GRAPH_QUEUE
 
@@ -45,8 +44,7 @@ async def receive_notifications(body: bytes, validation_token: str | None, servi
         ports.dropped["malformed"] += intake.malformed
         logger.warning("dropped %d malformed notification item(s)", intake.malformed)
     if intake.accepted:
-        messages = [OutboundMessage(body=w.to_json(), message_id=w.message_id, session_id=w.room,
-                                    content_type="application/json") for w in intake.accepted]
+        messages = [work.message() for work in intake.accepted]
         try:
             await services.queue.send(GRAPH_QUEUE, messages)
         except TransientError:

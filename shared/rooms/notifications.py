@@ -2,16 +2,20 @@
 
 A POST may batch items of several subscriptions. Each item is checked on its own: an item whose
 clientState was not minted with our key (forged, or a subscription we never made) is dropped and
-counted; the rest become one queue message each, in the room mailbox's session.
+counted; the rest become one queue message each, in the room mailbox's session. A change's message
+id includes its version (the event's etag, else the notification's id), so duplicate detection drops
+Graph's repeats of one notification but never a second change of the same event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.queueing import OutboundMessage, queue_id
 from shared.rooms import client_state
 
 __all__ = ["Intake", "RoomWork", "parse_collection"]
@@ -36,6 +40,7 @@ class RoomWork:
     cursor: str | None = None
     step: int | None = None
     chain: str | None = None
+    version: str | None = None  # what tells one notified change from the next (see ``_version``)
 
     def to_json(self) -> bytes:
         payload = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -59,6 +64,16 @@ class RoomWork:
         if self.step:
             return hashlib.sha256(f"{self.kind}\n{self.room}\n{self.chain}\n{self.step}".encode()).hexdigest()[:40]
         return hashlib.sha256(self.to_json()).hexdigest()[:40]
+
+    @property
+    def session_id(self) -> str:
+        """The room's session: its work is serialised (a mailbox address may exceed Service Bus's 128)."""
+        return queue_id(self.room)
+
+    def message(self, *, unique: str = "") -> OutboundMessage:
+        """The ``graph-notifications`` message carrying this work (``unique`` sets it apart from a repeat)."""
+        return OutboundMessage(body=self.to_json(), message_id=queue_id(self.message_id, unique) if unique
+                               else self.message_id, session_id=self.session_id, content_type="application/json")
 
 
 @dataclass
@@ -102,13 +117,27 @@ def _work(item: dict[str, Any], room: str, lifecycle: bool) -> RoomWork | None:
     if lifecycle or event is not None:
         if event not in LIFECYCLE_EVENTS:
             return None
-        return RoomWork("lifecycle", room, subscription_id=subscription_id, lifecycle_event=str(event))
+        return RoomWork("lifecycle", room, subscription_id=subscription_id, lifecycle_event=str(event),
+                        version=_version(item))
     change_type = item.get("changeType")
     data = item.get("resourceData")
     event_id = (data.get("id") if isinstance(data, dict) else None) or _last_segment(item.get("resource"))
     if change_type not in CHANGE_TYPES or not isinstance(event_id, str) or not event_id:
         return None
-    return RoomWork("change", room, subscription_id=subscription_id, change_type=str(change_type), event_id=event_id)
+    return RoomWork("change", room, subscription_id=subscription_id, change_type=str(change_type), event_id=event_id,
+                    version=_version(item))
+
+
+def _version(item: dict[str, Any]) -> str:
+    """The changed resource's etag, else the notification's own id. Without either, nothing tells a
+    repeat from a new change, so the item gets a unique version: a repeat then costs one Graph read
+    (the worker dedupes on changeKey and content), while dropping a real change would lose it."""
+    data = item.get("resourceData")
+    etag = data.get("@odata.etag") if isinstance(data, dict) else None
+    for candidate in (etag, item.get("id")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return f"unique:{uuid.uuid4().hex}"
 
 
 def _last_segment(resource: object) -> str | None:

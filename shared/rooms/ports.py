@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 from shared.rooms.reservations import ReservationState
 
-__all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "OwnWrites", "Room", "RoomGraph", "RoomStore",
-           "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore", "WebhookSender"]
+__all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "Outbox", "OutboxItem", "OwnWrites", "Room",
+           "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore",
+           "WebhookSender"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,33 @@ class EventLog(Protocol):
     async def append(self, events: list[dict[str, Any]]) -> None: ...
 
     async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]: ...
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One published event waiting for the booking system's webhook; ``key`` sorts in publication order."""
+
+    stream: str
+    key: str
+    event: dict[str, Any]
+    attempts: int = 0  # failed deliveries so far
+    not_before: datetime | None = None  # the next attempt's time after a failure
+
+
+class Outbox(Protocol):
+    """Events on their way to the webhook, per stream (a room, or the users), oldest first."""
+
+    async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
+        """Append ``events`` in order; returns the key of the first."""
+        ...
+
+    async def head(self, stream: str) -> OutboxItem | None: ...
+
+    async def save(self, item: OutboxItem) -> None:
+        """Store ``attempts`` and ``not_before`` of the item."""
+        ...
+
+    async def remove(self, item: OutboxItem) -> None: ...
 
 
 class UserStore(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.rooms.ports import (
     EventLog,
+    Outbox,
     OwnWrites,
     ReservationStore,
     RoomGraph,
@@ -31,6 +32,7 @@ class RoomPorts:
     own_writes: OwnWrites
     log: EventLog
     users: UserStore
+    outbox: Outbox
     graph_factory: Callable[[], RoomGraph]
     subscriptions_factory: Callable[[], SubscriptionGateway]
     webhook_factory: Callable[[], WebhookSender | None]

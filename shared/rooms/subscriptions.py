@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from shared.bootstrap import Services
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
-from shared.queueing import OutboundMessage
 from shared.rooms import client_state, renewal
 from shared.rooms.notifications import RoomWork
 from shared.rooms.ports import Room
@@ -25,9 +24,7 @@ def notification_urls(services: Services) -> tuple[str, str]:
 
 
 async def queue_work(work: RoomWork, services: Services, *, unique: str = "") -> None:
-    message_id = f"{work.message_id}{unique}"
-    await services.queue.send(GRAPH_QUEUE, [OutboundMessage(
-        body=work.to_json(), message_id=message_id, session_id=work.room, content_type="application/json")])
+    await services.queue.send(GRAPH_QUEUE, [work.message(unique=unique)])
 
 
 async def subscribe(room: Room, services: Services) -> Room:
@@ -73,7 +70,7 @@ async def ensure_subscription(room: Room, services: Services, *, recreate: bool 
         saved = await ports.rooms.save(room)
         if recreated:
             # Nothing was notified between the loss and now: fetch the gap through delta.
-            await queue_work(RoomWork("resync", room.email), services, unique=f"~{saved.subscription_id}")
+            await queue_work(RoomWork("resync", room.email), services, unique=saved.subscription_id or "")
         return saved
     except ConcurrencyConflict:
         # Another instance (the timer, or a lifecycle message) changed the room meanwhile: its write wins;

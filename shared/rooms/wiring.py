@@ -56,8 +56,8 @@ def real_room_ports(settings: Settings, stores: Any, *, owns_stores: bool,
         return StandardWebhookSender(rooms.outbound_webhook_url, secret, ca_file=settings.ca_file)
 
     ports = RoomPorts(rooms=tables.rooms, reservations=tables.reservations, own_writes=tables.own_writes,
-                      log=tables.log, users=tables.users, graph_factory=graph, subscriptions_factory=subscriptions,
-                      webhook_factory=webhook)
+                      log=tables.log, users=tables.users, outbox=tables.outbox, graph_factory=graph,
+                      subscriptions_factory=subscriptions, webhook_factory=webhook)
     if owns_stores:
         ports._built["stores"] = stores  # closed with the ports
     return ports

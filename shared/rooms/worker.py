@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from shared.app.sync import MAX_DELIVERIES, Delivery, dead_letter, defer_without_credential
+from shared.app.sync import MAX_DELIVERIES, Delivery, dead_letter, defer_without_credential, reschedule_throttled
 from shared.bootstrap import Services
 from shared.credentials.health import note_resumed
-from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError
+from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError, Throttled
 from shared.rooms import reservations
 from shared.rooms.echo import slot_key
 from shared.rooms.notifications import RoomWork
@@ -61,6 +61,8 @@ async def run_work(body: bytes, delivery: Delivery, services: Services) -> str:
     except PermanentError as exc:
         await dead_letter(body, delivery, services, str(exc), GRAPH_QUEUE)
         return "dead-lettered"
+    except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
+        return await reschedule_throttled(body, delivery, services, exc, GRAPH_QUEUE)
     except Exception as exc:
         if delivery.delivery_count >= MAX_DELIVERIES:
             await dead_letter(body, delivery, services, f"gave up after {delivery.delivery_count} deliveries: "

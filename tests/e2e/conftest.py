@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +47,38 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, message: str 
             return result
         time.sleep(0.1)
     raise AssertionError(f"{message} not met within {timeout} s")
+
+
+def dead_letters_of(stack: LocalStack, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dead letters of these CloudEvents only: the stack is shared, so other tests' leftovers don't count."""
+    ids = {(e["source"], e["id"]) for e in events}
+    records = stack.admin("GET", "/api/manage/deadletters").json()["value"]
+    return [r for r in records if _identity(r["body"]) in ids]
+
+
+def _identity(body: str) -> tuple[str, str] | None:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    return (event.get("source"), event.get("id")) if isinstance(event, dict) else None
+
+
+_BURN = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+
+
+@pytest.fixture
+def cpu_hog() -> Iterator[Callable[[float], None]]:
+    """Start one CPU-burning process per core (each stops by itself after ``seconds``); all are ended after
+    the test, by their own process ids."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(seconds: float) -> None:
+        for _ in range(os.cpu_count() or 2):
+            started.append(subprocess.Popen([sys.executable, "-c", _BURN, str(seconds)]))
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.wait(timeout=10)

@@ -17,7 +17,7 @@ import pytest
 
 from local.azurite import azurite_command
 from local.stack import ROOT, LocalStack
-from tests.e2e.conftest import ALL_USERS, wait_for
+from tests.e2e.conftest import ALL_USERS, dead_letters_of, wait_for
 
 pytestmark = pytest.mark.e2e
 NAME = "graph-client-secret"
@@ -195,7 +195,7 @@ class TestNoWorkingCredential:
         cstack.wait_until_drained(timeout=120)
         assert sorted(s for s in all_subjects(cstack) if s.startswith("midrun")) == sorted(
             f"midrun job {n}" for n in range(20))
-        assert cstack.admin("GET", "/api/manage/deadletters").json()["value"] == []
+        assert dead_letters_of(cstack, events) == []
 
     def test_the_credential_expires_with_200_events_queued_then_a_new_one_lands_them_all_once(
             self, cstack: LocalStack) -> None:
@@ -211,13 +211,13 @@ class TestNoWorkingCredential:
                           timeout=60, message="the worker reports it waits for a credential")
         assert "AADSTS7000222" in paused["worker"]["reason"]  # type: ignore[index]
         assert [s for s in all_subjects(cstack) if s.startswith("expired")] == []
-        assert cstack.admin("GET", "/api/manage/deadletters").json()["value"] == []
+        assert dead_letters_of(cstack, events) == []
         state.clear_faults()
         put_new_secret(cstack, "new-secret-after-expiry-0123456789-abcdef")
         cstack.wait_until_drained(timeout=240)
         landed = [s for s in all_subjects(cstack) if s.startswith("expired")]
         assert sorted(landed) == sorted(f"expired job {n}" for n in range(200))  # all, each once
-        assert cstack.admin("GET", "/api/manage/deadletters").json()["value"] == []
+        assert dead_letters_of(cstack, events) == []
         wait_for(lambda: status(cstack)["worker"]["state"] == "running", timeout=30, message="resumed")
         output = cstack.host.output if cstack.host else ""
         assert 1 <= output.count("sync paused") <= 5  # one line a minute at most

@@ -137,6 +137,39 @@ class TestOutlookToBookingSystem:
         attempts = [a for a in stack.booking.attempts if a["id"] == event["id"]]
         assert [a["status"] for a in attempts] == [503, 503, 204]
 
+    def test_a_booking_moved_minutes_after_it_was_made_reaches_the_booking_system(self, stack: LocalStack) -> None:
+        assert stack.simulator is not None
+        room = new_room(stack)
+        register(stack, room)
+        created = stack.simulator.state.outlook_create(ANNA, meeting(room, "Moved soon after"))
+        wait_for(lambda: reservations_of(stack, room), message="reservation created")
+        settled(stack)  # Graph's created + updated notifications for the booking are all handled
+        moved = meeting(room, "Moved soon after", hours=2)
+        stack.simulator.state.outlook_update(ANNA, created["id"], {"start": moved["start"], "end": moved["end"]})
+
+        def updated() -> list[dict[str, Any]]:
+            return [e for e in reservations_of(stack, room) if e["type"] == "reservation.updated"]
+
+        [event] = wait_for(updated, message="the move published (within the duplicate-detection window)")
+        assert datetime.fromisoformat(event["data"]["start"]) == START + timedelta(hours=2)
+
+    def test_a_rooms_events_reach_the_booking_system_in_publication_order_despite_retries(
+            self, stack: LocalStack) -> None:
+        assert stack.simulator is not None and stack.booking is not None
+        room = new_room(stack)
+        register(stack, room)
+        settled(stack)
+        stack.booking.fail_next = 2  # the room's first event fails twice; the later ones must wait for it
+        for n in range(3):
+            stack.simulator.state.outlook_create(ANNA, meeting(room, f"In order {n}", hours=n))
+        wait_for(lambda: len(reservations_of(stack, room)) >= 3, timeout=90, message="3 reservations")
+        settled(stack)
+        with stack.client() as client:
+            log = client.get("/api/reservations", headers={"x-functions-key": stack.host.function_key}).json()
+        published = [e["id"] for e in log["items"] if e["type"].startswith("reservation.")
+                     and e["data"]["room"] == room]
+        assert [e["id"] for e in reservations_of(stack, room)] == published
+
     def test_backfill_publishes_bookings_made_before_activation(self, stack: LocalStack) -> None:
         assert stack.simulator is not None
         room = new_room(stack)

@@ -272,3 +272,51 @@ async def test_the_publisher_enqueues_through_the_message_queue_port(tmp_path: P
     await publisher.send(Q, [msg("p1", "S")])
     await publisher.close()
     assert LocalQueueStore(tmp_path / "q.sqlite3").receive(Q).message_id == "p1"
+
+
+class TestSendLimitsAsStrictAsServiceBus:
+    """What azure-servicebus 7.15 raises for a message a Standard queue refuses, the store raises too."""
+
+    @pytest.mark.parametrize("message", [
+        OutboundMessage(body=b"x", message_id="m" * 129),
+        OutboundMessage(body=b"x", message_id="m", session_id="s" * 129),
+        OutboundMessage(body=b"x", message_id="m", application_properties={"n": 2 ** 40}),
+    ])
+    def test_ids_over_128_characters_and_ints_beyond_32_bits_raise_value_error(
+            self, store: LocalQueueStore, message: OutboundMessage) -> None:
+        with pytest.raises(ValueError):
+            store.send(Q, [message])
+
+    def test_ids_of_128_characters_are_taken(self, store: LocalQueueStore) -> None:
+        store.send(Q, [OutboundMessage(body=b"x", message_id="m" * 128, session_id="s" * 128)])
+        assert store.counts(Q)["active"] == 1
+
+    @pytest.mark.parametrize("properties", [
+        {},  # the body alone is too large
+        {"big": "p" * 2048},  # the body fits, the application properties tip it over
+    ])
+    def test_a_message_over_256_kb_with_its_properties_raises_message_size_exceeded(
+            self, store: LocalQueueStore, properties: dict) -> None:
+        from azure.servicebus.exceptions import MessageSizeExceededError
+
+        size = 256 * 1024 - (1024 if properties else 0)
+        store.send(Q, [OutboundMessage(body=b"x" * (size - 1024), message_id="fits")])
+        with pytest.raises(MessageSizeExceededError):
+            store.send(Q, [OutboundMessage(body=b"x" * size, message_id="big", application_properties=properties)])
+
+    @pytest.mark.parametrize("value", [[1], {"a": 1}, b"bytes", None, object()])
+    def test_property_values_service_bus_does_not_take_raise_type_error(self, store: LocalQueueStore,
+                                                                        value: object) -> None:
+        with pytest.raises(TypeError):
+            store.send(Q, [OutboundMessage(body=b"x", message_id="m", application_properties={"p": value})])
+
+    def test_one_refused_message_queues_none_of_its_batch(self, store: LocalQueueStore) -> None:
+        with pytest.raises(ValueError):
+            store.send(Q, [msg("ok-1"), OutboundMessage(body=b"x", message_id="m" * 129), msg("ok-2")])
+        assert store.counts(Q)["active"] == 0
+
+    async def test_the_publisher_raises_the_sdks_exception_not_a_transient_error(self, tmp_path: Path) -> None:
+        publisher = LocalQueuePublisher(tmp_path / "p.sqlite3")
+        with pytest.raises(ValueError, match="128"):
+            await publisher.send(Q, [OutboundMessage(body=b"x", message_id="m" * 129)])
+        await publisher.close()

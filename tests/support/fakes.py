@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.adapters.local_queue import check_sendable
 from shared.domain.model import EntityKey, Mapping
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
 from shared.ports import CreatedEvent, DeadLetterRecord, ResourceSetting
@@ -143,12 +144,16 @@ class InMemoryDeadLetterStore:
 
 @dataclass
 class RecordingQueue:
+    """Records what is sent; refuses what Service Bus refuses (ids over 128 characters, 256 KB ...)."""
+
     sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
     error: Exception | None = None
 
     async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
         if self.error is not None:
             raise self.error
+        for message in messages:
+            check_sendable(message)
         self.sent.extend((queue, m) for m in messages)
 
     async def close(self) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from shared.app.ingest import MAX_BATCH_EVENTS, ingest_planning_events
 from shared.errors import TransientError
+from shared.queueing import source_tag
 from tests.support.builders import FakeWorld, cloud_event, task_data
 
 BATCH = "application/cloudevents-batch+json"
@@ -26,7 +27,9 @@ class TestAccepted:
         events = [cloud_event("task.planned", "task/1", task_data()), cloud_event("task.unplanned", "task/2")]
         reply = await post(world, events)
         assert reply.status == 202 and reply.json() == {"accepted": [e["id"] for e in events]}
-        assert [(m.message_id, m.session_id) for _, m in world.queue.sent] == [(e["id"], e["subject"]) for e in events]
+        tag = source_tag(events[0]["source"])
+        assert [(m.message_id, m.session_id) for _, m in world.queue.sent] == [
+            (f"{e['id']}~{tag}", f"{e['subject']}~{tag}") for e in events]
         assert json.loads(world.queue.sent[0][1].body) == events[0]
 
     @pytest.mark.parametrize("content_type", ["application/cloudevents+json", "application/json; charset=utf-8"])

@@ -67,6 +67,27 @@ class TestEventLog:
         assert await tables.log.read(cursor, 10) == ([], cursor)
 
 
+class TestOutbox:
+    async def test_each_stream_in_publication_order_with_attempts_kept(self, tables: RoomTables) -> None:
+        room_a, room_b = "a@contoso.com", "b" * 200 + "@contoso.com"
+        events = [{"id": f"e{n}", "type": "reservation.created", "subject": f"s{n}"} for n in range(4)]
+        first = await tables.outbox.add(room_a, events[:2])
+        await tables.outbox.add(room_b, events[2:3])
+        await tables.outbox.add(room_a, events[3:])
+        head = await tables.outbox.head(room_a)
+        assert head is not None and head.key == first and head.event["id"] == "e0" and head.attempts == 0
+        await tables.outbox.save(replace(head, attempts=3, not_before=NOW))
+        again = await tables.outbox.head(room_a)
+        assert again is not None and (again.attempts, again.not_before) == (3, NOW)
+        seen = []
+        while (item := await tables.outbox.head(room_a)) is not None:
+            seen.append(item.event["id"])
+            await tables.outbox.remove(item)
+        assert seen == ["e0", "e1", "e3"]
+        other = await tables.outbox.head(room_b)
+        assert other is not None and other.event["id"] == "e2"
+
+
 class TestUsers:
     async def test_rows_and_cursor(self, tables: RoomTables) -> None:
         assert await tables.users.cursor() == DirectoryCursor()

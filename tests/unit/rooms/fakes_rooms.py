@@ -10,8 +10,8 @@ from typing import Any
 
 from shared.bootstrap import Services, build_services
 from shared.config import RoomSettings, Settings
-from shared.errors import ConcurrencyConflict, NotFound, TransientError
-from shared.rooms.ports import DeltaPage, DirectoryCursor, Room, SubscriptionInfo
+from shared.errors import ConcurrencyConflict, NotFound, PermanentError, TransientError
+from shared.rooms.ports import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
 from shared.rooms.reservations import ReservationState
 from shared.rooms.services import RoomPorts
 from tests.support.fakes import (
@@ -264,11 +264,36 @@ class InMemoryUsers:
 
 
 @dataclass
+class InMemoryOutbox:
+    rows: dict[str, list[OutboxItem]] = field(default_factory=dict)
+    _keys: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
+        items = [OutboxItem(stream, f"{next(self._keys):020d}", event) for event in events]
+        self.rows.setdefault(stream, []).extend(items)
+        return items[0].key
+
+    async def head(self, stream: str) -> OutboxItem | None:
+        rows = self.rows.get(stream)
+        return rows[0] if rows else None
+
+    async def save(self, item: OutboxItem) -> None:
+        rows = self.rows[item.stream]
+        rows[[r.key for r in rows].index(item.key)] = item
+
+    async def remove(self, item: OutboxItem) -> None:
+        self.rows[item.stream] = [r for r in self.rows.get(item.stream, []) if r.key != item.key]
+
+
+@dataclass
 class FakeWebhook:
     sent: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0
+    refused: set[str] = field(default_factory=set)  # event ids the receiver refuses for good (400)
 
     async def send(self, event: dict[str, Any]) -> None:
+        if event.get("id") in self.refused:
+            raise PermanentError("booking-system webhook answered 400")
         if self.fail_next:
             self.fail_next -= 1
             raise TransientError("booking-system webhook answered 503")
@@ -287,6 +312,7 @@ class RoomWorld:
     own_writes: InMemoryOwnWrites = field(default_factory=InMemoryOwnWrites)
     log: InMemoryLog = field(default_factory=InMemoryLog)
     users: InMemoryUsers = field(default_factory=InMemoryUsers)
+    outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
     webhook: FakeWebhook = field(default_factory=FakeWebhook)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -300,7 +326,7 @@ class RoomWorld:
         room_settings = RoomSettings(**values)
         settings = Settings(synchronize=True, tenant_id="t", client_id="c", client_secret="s", rooms=room_settings)
         ports = RoomPorts(rooms=self.rooms, reservations=self.reservations, own_writes=self.own_writes, log=self.log,
-                          users=self.users, graph_factory=lambda: self.graph,
+                          users=self.users, outbox=self.outbox, graph_factory=lambda: self.graph,
                           subscriptions_factory=lambda: self.subscriptions,
                           webhook_factory=lambda: self.webhook if webhook_url else None, dropped=self.dropped)
         return build_services(settings, queue=self.queue, mappings=self.mappings, resources=InMemoryResourceStore(),
@@ -318,3 +344,4 @@ class RoomWorld:
         taken = self.sent_to(queue)
         self.queue.sent = [(q, m) for q, m in self.queue.sent if q != queue]
         return taken
+

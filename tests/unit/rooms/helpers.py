@@ -58,7 +58,7 @@ async def run_outbound_queue(world: RoomWorld, services: Services) -> list[str]:
     due = [m for m in world.sent_to(OUTBOUND_QUEUE)
            if m.scheduled_enqueue_time is None or m.scheduled_enqueue_time <= world.now]
     world.queue.sent = [(q, m) for q, m in world.queue.sent if not (q == OUTBOUND_QUEUE and m in due)]
-    for message in due:
+    for message in {m.message_id: m for m in due}.values():  # the queue's duplicate detection
         delivery = Delivery(message.message_id, 1, message.session_id, message.application_properties)
         outcomes.append(await publisher.deliver(message.body, delivery, services))
     return outcomes

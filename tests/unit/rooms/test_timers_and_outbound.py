@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.adapters.outbound_webhook import StandardWebhookSender
-from shared.app.sync import ATTEMPT_PROPERTY
+from shared.app import manage
 from shared.errors import Forbidden
 from shared.rooms import publisher, registration, renewal, timers
 from shared.rooms.services import OUTBOUND_QUEUE
@@ -158,17 +158,18 @@ class TestUsersDirectory:
 
 
 class TestOutbound:
-    async def _one_reservation(self, world: RoomWorld) -> None:
+    async def _reservations(self, world: RoomWorld, *event_ids: str, ical: str | None = None) -> None:
         services = world.services()
         await register(world, services)
         sub_id, state = subscription_of(world)
         world.advance(minutes=1)
-        world.graph.book(ROOM, "E1")
-        await notify(services, notification(sub_id, state, "created", "E1"))
+        for event_id in event_ids:
+            world.graph.book(ROOM, event_id, ical=ical)
+            await notify(services, notification(sub_id, state, "created", event_id))
         await run_graph_queue(world, services)
 
     async def test_a_failing_webhook_is_retried_with_backoff_and_nothing_is_lost(self, world: RoomWorld) -> None:
-        await self._one_reservation(world)
+        await self._reservations(world, "E1")
         services = world.services()
         world.webhook.fail_next = 3
         [event] = world.log.items
@@ -176,7 +177,6 @@ class TestOutbound:
         for _ in range(3):
             assert await run_outbound_queue(world, services) == ["rescheduled"]
             [retry] = world.sent_to(OUTBOUND_QUEUE)
-            assert json.loads(retry.body)["id"] == event["id"]
             waits.append(retry.scheduled_enqueue_time - world.now)
             assert await run_outbound_queue(world, services) == []  # not due yet
             world.now = retry.scheduled_enqueue_time
@@ -185,7 +185,7 @@ class TestOutbound:
         assert [e["id"] for e in world.webhook.sent] == [event["id"]]
 
     async def test_a_webhook_that_keeps_failing_is_dead_lettered_with_a_reason(self, world: RoomWorld) -> None:
-        await self._one_reservation(world)
+        await self._reservations(world, "E1")
         services = world.services()
         world.webhook.fail_next = 10_000
         for _ in range(publisher.MAX_ATTEMPTS + 1):
@@ -209,12 +209,58 @@ class TestOutbound:
         assert (await publisher.pull(page["next"], services)).json()["items"] == []
         assert (await publisher.pull("not-a-cursor", services)).status == 400
 
-    async def test_the_retry_attempt_rides_in_the_message(self, world: RoomWorld) -> None:
-        await self._one_reservation(world)
+
+class TestOutboundOrderPerRoom:
+    async def _three(self, world: RoomWorld) -> list[str]:
+        await TestOutbound()._reservations(world, "E1", "E2", "E3")
+        return [e["id"] for e in world.log.items]
+
+    async def test_a_failed_delivery_holds_back_the_rooms_later_events_until_it_succeeds(
+            self, world: RoomWorld) -> None:
+        published = await self._three(world)
+        services = world.services()
+        world.webhook.fail_next = 2
+        # one wake-up per publication: the first meets the failure, the others find E1 waiting
+        assert await run_outbound_queue(world, services) == ["rescheduled", "waiting", "waiting"]
+        assert world.webhook.sent == []  # E2 and E3 wait behind E1
+        for _ in range(3):
+            world.advance(hours=1)
+            await run_outbound_queue(world, services)
+        assert [e["id"] for e in world.webhook.sent] == published
+
+    async def test_an_event_refused_for_good_is_dead_lettered_and_the_rest_go_on_in_order(
+            self, world: RoomWorld) -> None:
+        published = await self._three(world)
+        services = world.services()
+        world.webhook.refused = {published[1]}
+        await run_outbound_queue(world, services)
+        assert [e["id"] for e in world.webhook.sent] == [published[0], published[2]]
+        [record] = world.deadletters.records.values()
+        assert "refused event" in record.reason and json.loads(record.body)["id"] == published[1]
+        world.webhook.refused = set()
+        assert (await manage.replay_dead_letter(record.id, services)).status == 202
+        await run_outbound_queue(world, services)
+        assert [e["id"] for e in world.webhook.sent] == [published[0], published[2], published[1]]
+
+    async def test_an_exchange_ical_uid_fits_the_queue_ids(self, world: RoomWorld) -> None:
+        ical = "040000008200E00074C5B7101A82E008" + "0" * 80  # RecordingQueue refuses ids over 128
+        await TestOutbound()._reservations(world, "E1", ical=ical)
+        [event] = world.log.items
+        assert len(event["subject"]) > 128
+        assert await run_outbound_queue(world, world.services()) == ["delivered"]
+
+    async def test_two_rooms_do_not_wait_for_each_other(self, world: RoomWorld) -> None:
+        published = await self._three(world)
+        services = world.services()
+        other = {**world.log.items[0], "id": "other-1", "data": {**world.log.items[0]["data"], "room": "b@contoso.com"}}
+        await publisher.publish([other], services)
         world.webhook.fail_next = 1
-        await run_outbound_queue(world, world.services())
-        [retry] = world.sent_to(OUTBOUND_QUEUE)
-        assert retry.application_properties[ATTEMPT_PROPERTY] == 1
+        outcomes = await run_outbound_queue(world, services)
+        assert "rescheduled" in outcomes and "delivered" in outcomes
+        assert [e["id"] for e in world.webhook.sent] == ["other-1"]
+        world.advance(hours=1)
+        await run_outbound_queue(world, services)
+        assert [e["id"] for e in world.webhook.sent] == ["other-1", *published]
 
 
 class TestSignature:

@@ -1,0 +1,157 @@
+"""Every message and session id fits Service Bus's 128 characters, stays deterministic, and keeps
+distinct things distinct (RecordingQueue refuses what Service Bus refuses)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.app.ingest import ingest_planning_events
+from shared.app.manage import replay_dead_letter
+from shared.app.sync import Delivery, dead_letter, defer_without_credential, sync_planning_message
+from shared.bootstrap import Services, build_services
+from shared.errors import CredentialUnavailable, Throttled
+from shared.queueing import MAX_ID_CHARS, ORIGIN_PROPERTY, PLANNING_QUEUE, queue_id
+from tests.support.builders import FakeWorld, body, cloud_event, task_data
+from tests.support.credential_fakes import CredentialWorld
+
+LONG_ID = "E" * 128  # the schema's longest event id
+ICAL_UID = "040000008200E00074C5B7101A82E008" + "0" * 80  # Exchange iCalUIds are 112 characters
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return FakeWorld()
+
+
+def with_credentials(world: FakeWorld) -> Services:
+    runtime = CredentialWorld().runtime()
+    return build_services(runtime.settings, queue=world.queue, mappings=world.mappings, resources=world.resources,
+                          deadletters=world.deadletters, calendar=world.calendar, clock=lambda: world.now,
+                          credentials=runtime)
+
+
+def redelivery(message) -> Delivery:  # type: ignore[no-untyped-def]
+    return Delivery(message.message_id, 1, message.session_id, dict(message.application_properties))
+
+
+class TestQueueId:
+    def test_a_short_id_is_kept_as_is(self) -> None:
+        assert queue_id("evt-1", "3") == "evt-1~3"
+
+    def test_a_long_id_is_cut_to_128_with_a_digest_of_the_whole(self) -> None:
+        long_a, long_b = queue_id(LONG_ID, "1"), queue_id(LONG_ID, "2")
+        assert len(long_a) == len(long_b) == MAX_ID_CHARS
+        assert long_a != long_b and long_a == queue_id(LONG_ID, "1")
+        assert long_a.startswith("EEEE")
+
+    def test_an_exchange_ical_uid_subject_fits(self) -> None:
+        assert len(ICAL_UID) == 112
+        subject = f"room/meeting.room.north@contoso.com/event/{ICAL_UID}"
+        assert len(subject) > MAX_ID_CHARS and len(queue_id(subject)) == MAX_ID_CHARS
+
+
+class TestPlanningIds:
+    async def test_a_128_character_event_id_is_accepted_and_queued(self, world: FakeWorld) -> None:
+        event = cloud_event("task.planned", "task/" + "t" * 100, task_data(), event_id=LONG_ID)
+        reply = await ingest_planning_events(body(event), "application/cloudevents+json", world.services())
+        assert reply.status == 202
+        [(_, message)] = world.queue.sent
+        assert len(message.message_id) <= MAX_ID_CHARS and len(message.session_id or "") <= MAX_ID_CHARS
+
+    async def test_reschedule_defer_and_replay_of_a_128_character_id_fit_and_differ(self, world: FakeWorld) -> None:
+        event = cloud_event("task.planned", "task/1", task_data(), event_id=LONG_ID)
+        await ingest_planning_events(body(event), "application/cloudevents+json", world.services())
+        [(_, first)] = world.queue.sent
+        world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
+        assert await sync_planning_message(first.body, redelivery(first), world.services()) == "rescheduled"
+        rescheduled = world.queue.sent[-1][1]
+        await defer_without_credential(first.body, redelivery(rescheduled), with_credentials(world),
+                                       CredentialUnavailable("no credential"), PLANNING_QUEUE)
+        deferred = world.queue.sent[-1][1]
+        await dead_letter(first.body, redelivery(deferred), world.services(), "given up")
+        [record] = world.deadletters.records.values()
+        assert (await replay_dead_letter(record.id, world.services())).status == 202
+        replayed = world.queue.sent[-1][1]
+        ids = [m.message_id for _, m in world.queue.sent]
+        assert len(set(ids)) == 4 and all(len(i) <= MAX_ID_CHARS for i in ids)
+        assert rescheduled.application_properties[ORIGIN_PROPERTY] == first.message_id
+        assert deferred.application_properties[ORIGIN_PROPERTY] == first.message_id
+        assert {m.session_id for _, m in world.queue.sent} == {first.session_id}
+        assert replayed.body == first.body
+
+    async def test_the_reschedule_id_is_deterministic(self, world: FakeWorld) -> None:
+        event = cloud_event("task.planned", "task/1", task_data(), event_id=LONG_ID)
+        for _ in range(2):
+            world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
+            await sync_planning_message(body(event), Delivery(LONG_ID, 1, "task/1"), world.services())
+        first, second = (m.message_id for _, m in world.queue.sent)
+        assert first == second  # a repeated send of one copy is dropped by duplicate detection
+
+    async def test_an_event_id_with_a_tilde_keeps_its_copies_apart_from_another(self, world: FakeWorld) -> None:
+        for event_id in ("a~b", "a~c"):
+            world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
+            event = cloud_event("task.planned", f"task/{event_id}", task_data(), event_id=event_id)
+            await sync_planning_message(body(event), Delivery(event_id, 1, event["subject"]), world.services())
+        first, second = (m.message_id for _, m in world.queue.sent)
+        assert first != second
+
+    async def test_two_sources_with_the_same_event_id_and_subject_both_land(self, world: FakeWorld) -> None:
+        events = [cloud_event("task.planned", "task/7", task_data(title=f"From {s}"), event_id="evt-7",
+                              source=f"https://planning.example.com/{s}") for s in ("north", "south")]
+        reply = await ingest_planning_events(json.dumps(events).encode(), "application/cloudevents-batch+json",
+                                             world.services())
+        assert reply.status == 202
+        first, second = (m for _, m in world.queue.sent)
+        assert first.message_id != second.message_id and first.session_id != second.session_id
+        for message in (first, second):
+            await sync_planning_message(message.body, redelivery(message), world.services())
+        assert sorted(e.content["subject"] for e in world.calendar.events.values()) == ["From north", "From south"]
+
+
+class TestThrottlingIsNotFailure:
+    async def test_a_message_throttled_a_hundred_times_is_rescheduled_not_dead_lettered(
+            self, world: FakeWorld) -> None:
+        event = cloud_event("task.planned", "task/1", task_data())
+        world.calendar.faults.append(("create", Throttled("429", retry_after=7200)))
+        delivery = Delivery(event["id"], 1, "task/1", {"connector-attempt": 100})
+        assert await sync_planning_message(body(event), delivery, world.services()) == "rescheduled"
+        assert world.deadletters.records == {}
+        [(_, message)] = world.queue.sent
+        assert message.scheduled_enqueue_time is not None
+        assert (message.scheduled_enqueue_time - world.now).total_seconds() == 7200  # hours if Graph asks
+
+
+class TestNotificationIds:
+    @staticmethod
+    def _item(**extra: object) -> dict:
+        item = {"subscriptionId": "sub-1", "changeType": "updated", "resource": "Users/u/Events/E1",
+                "resourceData": {"id": "E1"}}
+        item.update(extra)
+        return item
+
+    def _work(self, item: dict):  # type: ignore[no-untyped-def]
+        from shared.rooms.notifications import _work
+
+        work = _work(item, "room@contoso.com", lifecycle=False)
+        assert work is not None
+        return work
+
+    def test_two_updates_of_one_event_have_different_ids_and_a_repeat_the_same(self) -> None:
+        first = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"1"'}))
+        again = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"1"'}))
+        second = self._work(self._item(resourceData={"id": "E1", "@odata.etag": 'W/"2"'}))
+        assert first.message_id == again.message_id != second.message_id
+
+    def test_without_an_etag_the_notifications_own_id_tells_them_apart(self) -> None:
+        assert self._work(self._item(id="n-1")).message_id != self._work(self._item(id="n-2")).message_id
+
+    def test_without_any_version_no_two_notifications_share_an_id(self) -> None:
+        assert self._work(self._item()).message_id != self._work(self._item()).message_id
+
+    def test_a_room_address_longer_than_128_gets_a_bounded_session(self) -> None:
+        from shared.rooms.notifications import RoomWork
+
+        message = RoomWork("resync", "r" * 200 + "@contoso.com").message(unique="sub-1")
+        assert len(message.session_id or "") == MAX_ID_CHARS and len(message.message_id) <= MAX_ID_CHARS
