@@ -1,12 +1,19 @@
 """The local stack: Azurite, the Graph simulator (unless real endpoints are given) and the function
 app on the local host. ``python -m local.stack [--demo]``; also used by the end-to-end tests and the
 benchmark through ``LocalStack``.
+
+Every connector setting (``CALENDAR_MSGRAPH_*``, ``CONNECTOR_*``) given in the environment wins over the
+stack's default, and a part the environment supplies is not started locally: the Graph simulator when
+both Graph endpoints are given, the Key Vault simulator when ``CALENDAR_MSGRAPH_KEY_VAULT_URL`` is, the
+booking-system receiver when ``CONNECTOR_OUTBOUND_WEBHOOK_URL`` is. The host's log goes to
+``<state dir>/host.log`` and, when serving, to the console.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -26,12 +33,26 @@ from local.booking_receiver import BookingReceiver, start_booking_receiver
 from local.funchost import HostProcess
 from local.graphsim.server import RunningSimulator, start_simulator
 from local.sample_day import RESOURCES
-from local.stack_credentials import DEFAULT_ROTATE_SCHEDULE, demo_rotation_and_doctor, start_vault_for
+from local.stack_credentials import (
+    DEFAULT_ROTATE_SCHEDULE,
+    SECRET_NAME,
+    demo_rotation_and_doctor,
+    start_vault_for,
+)
 from local.vaultsim.server import RunningVault
+from shared.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "planning-events"
 EXTERNAL_GRAPH = ("CALENDAR_MSGRAPH_GRAPH_ENDPOINT", "CALENDAR_MSGRAPH_AUTH_ENDPOINT")
+# The connector's own settings: every name the app reads (shared/config.py) has one of these prefixes.
+APP_SETTING = re.compile(r"^(CALENDAR_MSGRAPH|CONNECTOR)_[A-Z0-9_]+$")
+HOST_LOG = "host.log"
+
+
+def app_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The connector's settings set (non-empty) in ``environ``."""
+    return {name: value for name, value in environ.items() if APP_SETTING.match(name) and value.strip()}
 
 
 @dataclass
@@ -49,43 +70,77 @@ class LocalStack:
     booking: BookingReceiver | None = None
     vault: RunningVault | None = None
     use_vault: bool = True  # keep the Graph client secret in the Key Vault simulator, as deployed
+    environ: Mapping[str, str] | None = None  # where settings are given; None: this process's environment
+    stream_log: bool = False  # echo the host's log to the console (the scripts); the file is always written
     env: dict[str, str] = field(default_factory=dict)
 
     @property
+    def given(self) -> dict[str, str]:
+        """The settings given to this stack: the environment's connector settings, then ``lock_seconds`` and
+        ``settings``. Each wins over the stack's default for the same name."""
+        environ = os.environ if self.environ is None else self.environ
+        given = app_settings(environ)
+        if self.lock_seconds is not None:
+            given["CONNECTOR_LOCAL_QUEUE_LOCK_SECONDS"] = str(self.lock_seconds)
+        return given | dict(self.settings)
+
+    @property
     def uses_simulator(self) -> bool:
-        return not all(os.environ.get(name) for name in EXTERNAL_GRAPH)
+        given = self.given
+        endpoints = [name for name in EXTERNAL_GRAPH if given.get(name)]
+        if len(endpoints) == 1:
+            missing = next(name for name in EXTERNAL_GRAPH if name not in endpoints)
+            raise ConfigurationError(missing, f"must be given with {endpoints[0]} (or neither: the Graph simulator)")
+        return not endpoints
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / HOST_LOG
 
     def start(self) -> LocalStack:
+        given, uses_simulator = self.given, self.uses_simulator
+        external_vault = bool(given.get("CALENDAR_MSGRAPH_KEY_VAULT_URL"))
+        if given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL") and not given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET") \
+                and not external_vault:
+            raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET",
+                                     "is required with CONNECTOR_OUTBOUND_WEBHOOK_URL: the booking system's signing"
+                                     " secret (the local stack keeps it in its Key Vault for the connector)")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         queue_path = self.state_dir / "queue.sqlite3"
-        for stale in (queue_path, Path(f"{queue_path}-wal"), Path(f"{queue_path}-shm")):
+        for stale in (queue_path, Path(f"{queue_path}-wal"), Path(f"{queue_path}-shm"), self.log_path):
             stale.unlink(missing_ok=True)  # every run starts from an empty queue, like fresh Azurite
         self.azurite = start_azurite()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CALENDAR_MSGRAPH_")}
+        environ = os.environ if self.environ is None else self.environ
+        env = {key: value for key, value in environ.items() if not APP_SETTING.match(key)}
         if self.port == 0:
             self.port = _free_port()  # Graph must know the webhook URL before the host starts
+        # The stack's defaults; any setting in ``given`` replaces them below.
         env.update({
             "AzureWebJobsStorage": self.azurite.connection_string,
             "CONNECTOR_LOCAL_QUEUE_PATH": str(queue_path),
             "CONNECTOR_TABLE_PREFIX": "connector",
             "CALENDAR_MSGRAPH_SYNCHRONIZE": "true",
+            "CALENDAR_MSGRAPH_ROTATE_SCHEDULE": DEFAULT_ROTATE_SCHEDULE,
             "PYTHONUNBUFFERED": "1",
             # Rooms: Graph (the simulator) calls the webhooks on this host; timers far apart locally
             # (tests and the demo run them on demand through POST /admin/functions/{name}).
-            "CONNECTOR_PUBLIC_BASE_URL": os.environ.get("CONNECTOR_PUBLIC_BASE_URL") or f"http://127.0.0.1:{self.port}",
+            "CONNECTOR_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "CONNECTOR_CLIENT_STATE_KEY": secrets.token_urlsafe(32),
             "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE": "0 */30 * * * *",
             "CONNECTOR_USERS_DIRECTORY_SCHEDULE": "0 */15 * * * *",
         })
-        if "CONNECTOR_OUTBOUND_WEBHOOK_URL" not in self.settings:
+        webhook_secret = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
+        if not given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL"):
             # The booking system's side: a local receiver that verifies the signatures.
-            self.booking = start_booking_receiver()
+            self.booking = start_booking_receiver(webhook_secret)
+            webhook_secret = self.booking.secret
             env.update({"CONNECTOR_OUTBOUND_WEBHOOK_URL": self.booking.url,
-                        "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": self.booking.secret})
-        if self.lock_seconds is not None:
-            env["CONNECTOR_LOCAL_QUEUE_LOCK_SECONDS"] = str(self.lock_seconds)
-        if self.uses_simulator:
-            tenant, client, secret = str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(24)
+                        "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": webhook_secret})
+        if uses_simulator:
+            # The simulator's tenant and app are the given ones, so given credentials match it.
+            tenant = given.get("CALENDAR_MSGRAPH_TENANT_GUID") or str(uuid.uuid4())
+            client = given.get("CALENDAR_MSGRAPH_CLIENT_ID") or str(uuid.uuid4())
+            secret = given.get("CALENDAR_MSGRAPH_CLIENT_SECRET") or secrets.token_urlsafe(24)
             self.simulator = start_simulator(state_dir=self.state_dir / "graphsim", tenant_id=tenant,
                                              client_id=client, client_secret=secret)
             for upn, name in self.users.items():
@@ -103,20 +158,18 @@ class LocalStack:
                 "SSL_CERT_FILE": str(self.simulator.ca_path),
                 "REQUESTS_CA_BUNDLE": str(self.simulator.ca_path),
             })
-            if self.use_vault:
+            if self.use_vault and not external_vault:
                 self.vault = start_vault_for(self.state_dir, self.simulator, tenant=tenant, client=client,
-                                             secret=secret, env=env)
-                if self.booking is not None:
+                                             secret=secret, env=env,
+                                             secret_name=given.get("CALENDAR_MSGRAPH_CLIENT_SECRET_NAME", SECRET_NAME))
+                if webhook_secret:
                     # With a vault the connector reads the webhook's signing secret from it, as deployed.
-                    self.vault.state.set_secret("outbound-webhook-secret", self.booking.secret,
-                                                content_type="text/plain")
-        else:
-            env.update({k: v for k, v in os.environ.items() if k.startswith("CALENDAR_MSGRAPH_")})
-            env.setdefault("CALENDAR_MSGRAPH_SYNCHRONIZE", "true")
-        env.setdefault("CALENDAR_MSGRAPH_ROTATE_SCHEDULE", DEFAULT_ROTATE_SCHEDULE)
-        env.update(self.settings)
+                    name = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME", "outbound-webhook-secret")
+                    self.vault.state.set_secret(name, webhook_secret, content_type="text/plain")
+        env.update(given)  # every given setting wins over the stack's default
         self.env = env
-        self.host = HostProcess("function_app", cwd=ROOT, env=env, state_dir=self.state_dir, port=self.port)
+        self.host = HostProcess("function_app", cwd=ROOT, env=env, state_dir=self.state_dir, port=self.port,
+                                log_path=self.log_path, stream_log=self.stream_log)
         try:
             self.host.start(timeout=60)
         except Exception:
@@ -245,9 +298,15 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("node") is None:
         print("Node.js is needed for Azurite", file=sys.stderr)
         return 2
-    stack = LocalStack(state_dir=args.state_dir, port=args.port)
-    print("Starting Azurite, " + ("the Graph simulator, " if stack.uses_simulator else "") + "and the function app ...")
-    stack.start()
+    stack = LocalStack(state_dir=args.state_dir, port=args.port, stream_log=True)
+    try:
+        parts = ["Azurite", *(["the Graph simulator"] if stack.uses_simulator else []),
+                 *([] if stack.given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL") else ["a booking-system receiver"])]
+        print(f"Starting {', '.join(parts)} and the function app (its log: {stack.log_path}) ...")
+        stack.start()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         print(f"Function app: {stack.base_url}/api  (keys in {args.state_dir / 'host-keys.json'})")
         if stack.simulator is not None:

@@ -13,15 +13,15 @@ from pathlib import Path
 from local.graphsim.server import RunningSimulator
 from local.vaultsim.server import RunningVault, start_vault, write_ca_bundle
 
-__all__ = ["DEFAULT_ROTATE_SCHEDULE", "demo_rotation_and_doctor", "start_vault_for"]
+__all__ = ["DEFAULT_ROTATE_SCHEDULE", "SECRET_NAME", "demo_rotation_and_doctor", "start_vault_for"]
 
 DEFAULT_ROTATE_SCHEDULE = "0 30 3 * * *"  # as shared.config: daily at 03:30 UTC
 SECRET_NAME = "graph-client-secret"
 
 
 def start_vault_for(state_dir: Path, simulator: RunningSimulator, *, tenant: str, client: str, secret: str,
-                    env: dict[str, str]) -> RunningVault:
-    """Start the vault, put the client secret into it and point ``env`` at it."""
+                    env: dict[str, str], secret_name: str = SECRET_NAME) -> RunningVault:
+    """Start the vault, put the client secret into it (as ``secret_name``) and point ``env`` at it."""
     vault = start_vault(state_dir / "vaultsim", tenant_id=tenant, authority=simulator.base_url,
                         authority_ca=simulator.ca_path)
     bundle = write_ca_bundle(state_dir / "ca-bundle.pem", simulator.ca_path, vault.ca_path)
@@ -33,7 +33,7 @@ def start_vault_for(state_dir: Path, simulator: RunningSimulator, *, tenant: str
     creds.add_owner(client, owner_client_id=client)
     [password] = creds.public(client)["passwordCredentials"]
     end = datetime.fromisoformat(password["endDateTime"].replace("Z", "+00:00"))
-    vault.state.set_secret(SECRET_NAME, secret, content_type="text/plain", expires_on=end,
+    vault.state.set_secret(secret_name, secret, content_type="text/plain", expires_on=end,
                            tags={"keyId": password["keyId"]})
     # CALENDAR_MSGRAPH_CLIENT_SECRET stays, as the deployment keeps its Key Vault reference: with a vault URL
     # the connector ignores it and follows the vault.

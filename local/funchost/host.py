@@ -22,7 +22,7 @@ from shared.adapters.local_queue import LocalQueueStore
 
 from .http_app import build_http_app
 from .indexing import IndexedFunction, QueueFunction, TimerFunction, index_app
-from .invoke import call_function, direct_service_bus_message, with_timeout
+from .invoke import HOST_API_REASON, call_function, direct_service_bus_message, with_timeout
 from .keys import FUNCTION_KEY_ENV, MASTER_KEY_ENV, load_host_keys
 from .queue_pump import QueuePump
 from .settings import HostOptions, load_local_settings
@@ -156,9 +156,10 @@ class LocalFunctionHost:
             await serving  # re-raises why uvicorn could not start
         for part in [*self._pumps, *self._timers.values()]:
             part.start()
-        log.info("funchost ready %s (%d functions)", self.base_url, len(self.functions))
-        if announce:
+        if announce:  # the line HostProcess waits for; logging it as well would show it twice
             print(f"funchost ready {self.base_url} ({len(self.functions)} functions)", flush=True)
+        else:
+            log.info("funchost ready %s (%d functions)", self.base_url, len(self.functions))
         self._ready.set()
         await self._stop_requested.wait()
         log.info("Stopping: settling in-flight work (up to %.0f s)", self._grace)
@@ -190,14 +191,10 @@ class LocalFunctionHost:
         task.add_done_callback(self._background.discard)
 
     async def _invoke_direct(self, fn: IndexedFunction, value: str) -> None:
-        started, outcome = time.monotonic(), "Succeeded"
         try:
-            await self._invoke(fn, direct_service_bus_message(value))
+            await self._invoke(fn, direct_service_bus_message(value), reason=HOST_API_REASON)
         except Exception:
-            outcome = "Failed"
             log.exception("Function '%s' failed", fn.name)
-        ms = (time.monotonic() - started) * 1000
-        log.info("Executed '%s' (%s, %d ms) trigger=admin", fn.name, outcome, ms)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         assert self._stop_requested is not None

@@ -91,16 +91,12 @@ def build_http_app(
             route_params=route_params,
             body=await request.body(),
         )
-        t0, outcome = time.monotonic(), "Succeeded"
         try:
-            response = _to_response(await call_function(fn, req))
+            return _to_response(await call_function(fn, req))  # logs Executing/Executed, as the host does
         except Exception:
             # Logged with its stack; the caller only sees a bare 500, as on Azure.
             log.exception("Function '%s' failed", fn.name)
-            outcome, response = "Failed", Response(status_code=500)
-        ms = (time.monotonic() - t0) * 1000
-        log.info("Executed '%s' (%s, %d ms) status=%d", fn.name, outcome, ms, response.status_code)
-        return response
+            return Response(status_code=500)
 
     def describe(fn: IndexedFunction) -> dict[str, Any]:
         info = fn.describe()

@@ -8,6 +8,7 @@ import inspect
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .indexing import IndexedFunction
 
 __all__ = [
     "FunctionTimeout",
+    "HOST_API_REASON",
     "InvocationContext",
     "call_function",
     "direct_service_bus_message",
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("funchost")
+# The reason the Functions host gives for an HTTP call or one through POST /admin/functions/{name}.
+HOST_API_REASON = "This function was programmatically called via the host APIs."
 
 
 @dataclass(frozen=True)
@@ -47,15 +51,38 @@ class InvocationContext:
     retry_context: Any = None
 
 
-async def call_function(fn: IndexedFunction, value: Any) -> Any:
+async def call_function(fn: IndexedFunction, value: Any, *, reason: str | None = None) -> Any:
     """Run the user function with its trigger argument; sync functions run in a worker thread.
 
     A thread keeps a blocking function from stalling the event loop that serves HTTP and pumps
-    the queues, which is what the worker's thread pool is for.
+    the queues, which is what the worker's thread pool is for. Each call is logged as the
+    Functions host logs it (``Executing 'Functions.<name>' (Reason=..., Id=...)``, the Service Bus
+    trigger details, then ``Executed 'Functions.<name>' (Succeeded|Failed, Id=..., Duration=<n>ms)``);
+    the trigger's payload is never logged.
     """
+    context = InvocationContext(function_name=fn.name)
+    name, invocation = f"Functions.{fn.name}", context.invocation_id
+    log.info("Executing '%s' (Reason='%s', Id=%s)", name, reason or _reason(value), invocation)
+    if isinstance(value, ServiceBusMessage):
+        log.info("Trigger Details: MessageId: %s, SequenceNumber: %s, DeliveryCount: %s, EnqueuedTimeUtc: %s, "
+                 "LockedUntilUtc: %s, SessionId: %s", value.message_id, value.sequence_number,
+                 value.delivery_count, _utc(value.enqueued_time_utc), _utc(value.locked_until),
+                 value.session_id or "(null)")
+    started = time.monotonic()
+    try:
+        result = await _call(fn, value, context)
+    except BaseException:
+        # Cancellation (the host shutting down) counts as a failure too, as on Azure.
+        log.error("Executed '%s' (Failed, Id=%s, Duration=%dms)", name, invocation, _elapsed_ms(started))
+        raise
+    log.info("Executed '%s' (Succeeded, Id=%s, Duration=%dms)", name, invocation, _elapsed_ms(started))
+    return result
+
+
+async def _call(fn: IndexedFunction, value: Any, context: InvocationContext) -> Any:
     kwargs: dict[str, Any] = {fn.arg_name: value}
     if "context" in inspect.signature(fn.func).parameters and fn.arg_name != "context":
-        kwargs["context"] = InvocationContext(function_name=fn.name)
+        kwargs["context"] = context
     if inspect.iscoroutinefunction(fn.func):
         return await fn.func(**kwargs)
     result = await asyncio.to_thread(functools.partial(fn.func, **kwargs))
@@ -64,7 +91,7 @@ async def call_function(fn: IndexedFunction, value: Any) -> Any:
     return result
 
 
-Invoker: TypeAlias = Callable[[IndexedFunction, Any], Awaitable[Any]]
+Invoker: TypeAlias = Callable[..., Awaitable[Any]]
 
 
 class FunctionTimeout(Exception):
@@ -81,11 +108,11 @@ def with_timeout(invoke: Invoker, seconds: float | None) -> Invoker:
     if seconds is None:
         return invoke
 
-    async def call(fn: IndexedFunction, value: Any) -> Any:
+    async def call(fn: IndexedFunction, value: Any, **options: Any) -> Any:
         scope = asyncio.timeout(seconds)
         try:
             async with scope:
-                return await invoke(fn, value)
+                return await invoke(fn, value, **options)
         except TimeoutError:
             if not scope.expired():
                 raise  # the function's own timeout, not the host's
@@ -100,6 +127,22 @@ def _timespan(seconds: float) -> str:
     text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
     fraction = round(seconds - whole, 3)
     return text + f"{fraction:.3f}"[1:] if fraction else text
+
+
+def _reason(value: Any) -> str:
+    if isinstance(value, TimerRequest):
+        return f"Timer fired at {datetime.now(UTC).isoformat()}"
+    if isinstance(value, ServiceBusMessage):
+        return "(null)"  # what the Service Bus extension gives; the details follow on their own line
+    return HOST_API_REASON
+
+
+def _utc(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value is not None else "(null)"
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def log_crash(task: asyncio.Task[Any]) -> None:

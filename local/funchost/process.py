@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from .keys import FUNCTION_KEY_ENV, MASTER_KEY_ENV
 
@@ -30,7 +31,11 @@ class HostStartError(RuntimeError):
 
 
 class HostProcess:
-    """``python -m local.funchost`` in ``cwd`` (the repository root), stdout and stderr captured."""
+    """``python -m local.funchost`` in ``cwd`` (the repository root), stdout and stderr captured.
+
+    Every line the host prints is kept (``output``), appended to ``log_path`` when given, and echoed
+    to this process's stdout when ``stream_log`` is set, as ``func start`` shows its log.
+    """
 
     def __init__(
         self,
@@ -43,6 +48,8 @@ class HostProcess:
         state_dir: str | Path | None = None,
         python: str = sys.executable,
         extra_args: Sequence[str] = (),
+        log_path: str | Path | None = None,
+        stream_log: bool = False,
     ) -> None:
         self.cwd = Path(cwd).resolve()
         self.env = dict(os.environ if env is None else env)
@@ -52,6 +59,8 @@ class HostProcess:
         if settings_file is not None:
             self.args += ["--settings", settings_file]
         self.args += list(extra_args)
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.stream_log = stream_log
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
         self._lines: list[str] = []
@@ -75,7 +84,11 @@ class HostProcess:
             text=True,
             bufsize=1,
         )
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        log = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = self.log_path.open("a", encoding="utf-8")  # a restart appends to the same log
+        threading.Thread(target=self._read, args=(self.proc, log), daemon=True).start()
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
             if self.proc.poll() is not None:
@@ -86,15 +99,25 @@ class HostProcess:
                 raise HostStartError("funchost was not ready in time", self.output, None)
         return self
 
-    def _read(self, proc: subprocess.Popen[str]) -> None:
+    def _read(self, proc: subprocess.Popen[str], log: TextIO | None) -> None:
         # Drained on a thread, so a chatty host never blocks on a full pipe.
         assert proc.stdout is not None
-        for line in proc.stdout:
-            self._lines.append(line)
-            match = _READY.match(line)
-            if match:
-                self.base_url = match.group(1)
-                self._ready.set()
+        try:
+            for line in proc.stdout:
+                self._lines.append(line)
+                if log is not None:
+                    log.write(line)
+                    log.flush()
+                if self.stream_log:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                match = _READY.match(line)
+                if match:
+                    self.base_url = match.group(1)
+                    self._ready.set()
+        finally:
+            if log is not None:
+                log.close()
 
     def _keys(self) -> dict[str, str]:
         if self.env.get(MASTER_KEY_ENV) and self.env.get(FUNCTION_KEY_ENV):

@@ -134,8 +134,10 @@ class QueuePump:
             # The lock will expire and the message come back: nothing is lost, but say why.
             log.exception("Settling message %s failed", received.message_id)
             outcome += ", not settled"
-        log.info(
-            "Executed '%s' (%s, %d ms) message_id=%s session_id=%s delivery_count=%d",
+        # The invocation's own lines say how the function went; this one matters when settling did not go as usual.
+        log.log(
+            logging.DEBUG if outcome == "Succeeded" else logging.INFO,
+            "Message for '%s' settled (%s, %d ms) message_id=%s session_id=%s delivery_count=%d",
             self.fn.name,
             outcome,
             (time.monotonic() - started) * 1000,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -56,24 +55,16 @@ class TimerRunner:
         """Run now (waiting for a run in progress); failures are logged, as the host does."""
         async with self._running:
             now = datetime.now(UTC)
-            started, outcome = time.monotonic(), "Succeeded"
             try:
                 next_due = self.next_occurrence(now)
                 request = timer_request(past_due=past_due, last=self._last, next_due=next_due)
-                await self._invoke(self.fn, request)
-            except asyncio.CancelledError:
-                outcome = "Cancelled"
-                raise
+                await self._invoke(self.fn, request)  # logs Executing/Executed, as the host does
             except FunctionTimeout as exc:
-                outcome = "Timeout"
                 log.error("%s", exc)
             except Exception:
-                outcome = "Failed"
                 log.exception("Function '%s' failed", self.fn.name)
             finally:
                 self._last = now
-                ms = (time.monotonic() - started) * 1000
-                log.info("Executed '%s' (%s, %d ms) trigger=timer", self.fn.name, outcome, ms)
 
     async def stop(self, grace_seconds: float) -> None:
         if self._task is None:

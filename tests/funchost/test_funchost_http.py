@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def test_an_exception_gives_a_bare_500_and_is_logged(client: httpx.Client, caplo
     assert response.status_code == 500
     assert response.content == b""
     assert "secret internal detail" in caplog.text
-    assert "Executed 'boom' (Failed" in caplog.text
+    assert "Executed 'Functions.boom' (Failed" in caplog.text
 
 
 def test_generated_keys_are_kept_private_and_never_logged(
@@ -121,3 +122,19 @@ def test_admin_function_invocation_rejects_http_and_unknown_functions(
     key = {"x-functions-key": host.master_key}
     assert client.post("/admin/functions/greet", json={"input": ""}, headers=key).status_code == 400
     assert client.post("/admin/functions/missing", json={"input": ""}, headers=key).status_code == 404
+
+
+def test_each_invocation_is_logged_as_the_functions_host_logs_it(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="funchost"):
+        assert client.get("/api/greet/ada").status_code == 200
+        assert client.get("/api/boom").status_code == 500
+    lines = [r.getMessage() for r in caplog.records if r.name == "funchost"]
+    started = re.compile(r"^Executing 'Functions\.(\w+)' \(Reason='This function was programmatically called via"
+                         r" the host APIs\.', Id=([0-9a-f-]{36})\)$")
+    finished = re.compile(r"^Executed 'Functions\.(\w+)' \((Succeeded|Failed), Id=([0-9a-f-]{36}), Duration=\d+ms\)$")
+    starts = {m.group(2): m.group(1) for m in map(started.match, lines) if m}
+    ends = {m.group(3): (m.group(1), m.group(2)) for m in map(finished.match, lines) if m}
+    assert sorted(starts.values()) == ["boom", "greet"]
+    assert {ends[invocation] for invocation in starts} == {("greet", "Succeeded"), ("boom", "Failed")}

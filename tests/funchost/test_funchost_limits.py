@@ -58,7 +58,7 @@ def test_an_invocation_past_the_function_timeout_is_cancelled_and_its_message_re
     assert done["delivery_count"] == 2
     assert [a["delivery_count"] for a in sample.attempts] == [1, 2]
     assert "Timeout value of 00:00:00.500 was exceeded by function: Functions.work" in caplog.text
-    assert "Executed 'work' (Timeout" in caplog.text
+    assert "Executed 'Functions.work' (Failed" in caplog.text
     assert wait_for(lambda: q.counts(QUEUE) == {"active": 0, "scheduled": 0, "locked": 0, "dead_lettered": 0})
 
 

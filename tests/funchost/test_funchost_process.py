@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def test_sigterm_ends_the_process_cleanly_after_the_in_flight_message(
     wait_for(lambda: records(proc)["attempts"])
     assert proc.stop() == 0
     assert store.counts("sample-work") == {"active": 0, "scheduled": 0, "locked": 0, "dead_lettered": 0}
-    assert "Executed 'work' (Succeeded" in proc.output
+    assert "Executed 'Functions.work' (Succeeded" in proc.output
 
 
 def test_a_message_in_flight_when_the_host_is_killed_is_redelivered_after_restart(
@@ -103,3 +104,22 @@ def test_a_message_in_flight_when_the_host_is_killed_is_redelivered_after_restar
     [entry] = wait_for(lambda: records(proc)["processed"])
     assert (entry["n"], entry["delivery_count"]) == (7, 2)
     assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("stream_log", [False, True])
+def test_the_hosts_log_goes_to_its_file_and_to_the_console_only_when_streamed(
+    env: dict[str, str], tmp_path: Path, wait_for: Any, capsys: pytest.CaptureFixture[str], stream_log: bool
+) -> None:
+    log_path = tmp_path / "logs" / "host.log"
+    with spawn(env, tmp_path, log_path=log_path, stream_log=stream_log) as proc:
+        assert httpx.get(f"{proc.base_url}/api/greet/ada").status_code == 200
+        wait_for(lambda: "Executed 'Functions.greet' (Succeeded" in log_path.read_text())
+    proc.start()  # a restart appends to the same file
+    proc.stop()
+    logged = wait_for(lambda: log_path.read_text() == proc.output and proc.output)  # the reader drains the pipe
+    assert re.search(r"Executed 'Functions\.greet' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)", logged)
+    assert logged.count("funchost ready") == 2
+    for key in (env[MASTER_KEY_ENV], env[FUNCTION_KEY_ENV]):
+        assert key not in logged
+    printed = capsys.readouterr().out
+    assert ("Executed 'Functions.greet' (Succeeded" in printed) is stream_log

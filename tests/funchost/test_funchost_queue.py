@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from typing import Any
 
 import httpx
+import pytest
 
 from local.funchost import QUEUE_PATH_ENV, LocalFunctionHost
 from shared.adapters.local_queue import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore
@@ -112,3 +115,16 @@ def test_a_message_still_running_after_the_grace_period_is_abandoned(
     assert sample.processed == []
     assert q.counts(QUEUE)["active"] == 1, "abandoned: available again at once"
     assert q.receive(QUEUE).delivery_count == 2
+
+
+def test_a_delivery_is_logged_with_the_service_bus_trigger_details(
+    host: LocalFunctionHost, sample: Any, wait_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="funchost"):
+        store().send(QUEUE, [message(1, "logged")])
+        wait_for(lambda: sample.processed)
+        wait_for(lambda: "Executed 'Functions.work' (Succeeded" in caplog.text)
+    assert "Executing 'Functions.work' (Reason='(null)', Id=" in caplog.text
+    assert re.search(r"Trigger Details: MessageId: logged-1, SequenceNumber: \d+, DeliveryCount: 1, "
+                     r"EnqueuedTimeUtc: \S+\+00:00, LockedUntilUtc: \S+\+00:00, SessionId: logged\n", caplog.text)
+    assert '"n": 1' not in caplog.text, "the payload is not logged"
