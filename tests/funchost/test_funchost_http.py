@@ -121,3 +121,11 @@ def test_admin_function_invocation_rejects_http_and_unknown_functions(
     key = {"x-functions-key": host.master_key}
     assert client.post("/admin/functions/greet", json={"input": ""}, headers=key).status_code == 400
     assert client.post("/admin/functions/missing", json={"input": ""}, headers=key).status_code == 404
+
+
+def test_any_path_reaches_routing_and_an_encoded_slash_stays_in_its_segment(client: httpx.Client) -> None:
+    # Kestrel decodes the path except %2F; a segment may hold any character, a line break included.
+    assert client.get("/api/greet/a%0Ab").json()["route"] == {"name": "a\nb"}
+    assert client.get("/api/greet/a%2Fb").json()["route"] == {"name": "a%2Fb"}
+    unknown = client.request("TRACE", "/api/no%0Awhere")
+    assert (unknown.status_code, unknown.content) == (404, b""), "the host's bare 404, never a text/plain one"
