@@ -3,6 +3,7 @@ application function from ``shared`` and encodes the result; no business logic l
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 import azure.functions as func
@@ -10,7 +11,9 @@ import azure.functions as func
 import triggers_credentials
 import triggers_rooms
 from shared.app import ingest, manage, sync
+from shared.app.unrouted import unrouted
 from shared.bootstrap import current_services
+from shared.schemas import openapi_document
 from triggers_http import to_http_response as _http
 
 app = func.FunctionApp()
@@ -74,8 +77,7 @@ async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("openapi")
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    document = resources.files("shared.schemas").joinpath("openapi.json").read_bytes()
-    return func.HttpResponse(document, mimetype="application/json")
+    return func.HttpResponse(json.dumps(openapi_document(), ensure_ascii=False), mimetype="application/json")
 
 
 @app.function_name("planning_event_schema")
@@ -83,3 +85,10 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 def planning_event_schema(req: func.HttpRequest) -> func.HttpResponse:
     document = resources.files("shared.schemas").joinpath("planning-event.schema.json").read_bytes()
     return func.HttpResponse(document, mimetype="application/schema+json")
+
+
+@app.function_name("unrouted")
+@app.route(route="{*path}", auth_level=func.AuthLevel.ANONYMOUS)
+def unrouted_request(req: func.HttpRequest) -> func.HttpResponse:
+    """Every method, every path: routing tries it only after every other route, so it answers what none takes."""
+    return _http(unrouted(req.method, req.route_params.get("path", "")))

@@ -8,6 +8,7 @@ import logging
 import azure.functions as func
 
 from shared import doctor
+from shared.app.responses import problem
 from shared.bootstrap import current_services
 from shared.credentials import manage
 from shared.credentials.rotation import rotate
@@ -35,8 +36,10 @@ async def manage_credentials(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_credentials_rotate")
 @bp.route(route="manage/credentials/rotate", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
 async def manage_credentials_rotate(req: func.HttpRequest) -> func.HttpResponse:
-    revoke_old = (req.params.get("revokeOld") or "").lower() in ("true", "1", "yes")
-    return _http(await manage.rotate_now(await current_services(), revoke_old=revoke_old))
+    revoke_old = (req.params.get("revokeOld") or "false").lower()
+    if revoke_old not in ("true", "false"):  # a typo must not mean "keep the leaked credential"
+        return _http(problem(400, "Invalid revokeOld", f"revokeOld must be true or false, not {revoke_old!r}"))
+    return _http(await manage.rotate_now(await current_services(), revoke_old=revoke_old == "true"))
 
 
 @bp.function_name("manage_doctor")

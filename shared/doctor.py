@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from shared.app.responses import Reply, json_reply
+from shared.app.manage import mailbox_address
+from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
 from shared.errors import ConfigurationError, ConnectorError
 
@@ -108,6 +109,11 @@ async def run_checks(services: Services, *, mailbox: str | None = None) -> list[
 
 
 async def doctor_reply(services: Services, mailbox: str | None = None) -> Reply:
+    if mailbox is not None:
+        checked = mailbox_address(mailbox)
+        if checked is None:
+            return problem(400, "Invalid mailbox", f"mailbox must be an email address, not {mailbox!r}")
+        mailbox = checked
     checks = await run_checks(services, mailbox=mailbox)
     return json_reply(200, {"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]})
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import azure.functions as func
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from shared.adapters.local_queue import LocalQueueStore
 
@@ -24,7 +26,15 @@ __all__ = ["HOST_VERSION", "build_http_app"]
 
 log = logging.getLogger("funchost")
 HOST_VERSION = "4.0.0-funchost"
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _request_path(request: Request) -> str:
+    """The path as Kestrel hands it to routing: percent-decoded except ``%2F``, so an encoded slash stays
+    inside one segment (``/api/items/a%2Fb`` binds ``a%2Fb`` to ``{id}``)."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return request.url.path
+    return "%2F".join(unquote(part) for part in re.split("%2[fF]", raw.decode("latin-1").split("?", 1)[0]))
 
 
 def _presented_key(request: Request) -> str | None:
@@ -150,14 +160,24 @@ def build_http_app(
         return Response(status_code=404)
 
     async def endpoint(request: Request) -> Response:
-        path = request.url.path
+        path = _request_path(request)
         if path == "/admin" or path.startswith("/admin/"):
             return await admin(request, [p for p in path.split("/")[2:] if p])
         if prefix and not (path == prefix or path.startswith(prefix + "/")):
             return Response(status_code=404)
         return await invoke_http(request, path[len(prefix) :])
 
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=_ALL_METHODS)])
+    async def every_request(scope: Scope, receive: Receive, send: Send) -> None:
+        # Every path and method reaches ``endpoint`` (a route pattern would miss paths with a line break
+        # and answer Starlette's own text/plain 404, which the Functions host never does).
+        if scope["type"] != "http":
+            return
+        response = await endpoint(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette()
+    app.router.default = every_request
+    return app
 
 
 def _dead_letter_json(dead: Any) -> dict[str, Any]:

@@ -81,7 +81,8 @@ class RouteTemplate:
             literals += 0 if _PARAM.search(segment) else 1
             regex += "/" + part
         # Routing is case-insensitive in ASP.NET, and a trailing slash is tolerated.
-        return cls(template, re.compile(f"^{regex}/?$", re.IGNORECASE), (literals, -params))
+        # Any character may stand in a segment, line breaks included; \Z: no newline before the end.
+        return cls(template, re.compile(rf"^{regex}/?\Z", re.IGNORECASE | re.DOTALL), (literals, -params))
 
     def match(self, path: str) -> dict[str, str] | None:
         m = self.pattern.match(path)

@@ -11,12 +11,18 @@ from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
 from shared.queueing import PLANNING_QUEUE, OutboundMessage, queue_id
 
-__all__ = ["discard_dead_letter", "get_resource", "list_dead_letters", "list_resources", "put_resource",
-           "replay_dead_letter"]
+__all__ = ["discard_dead_letter", "get_resource", "list_dead_letters", "list_resources", "mailbox_address",
+           "put_resource", "replay_dead_letter"]
 
 logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
 _RECORD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def mailbox_address(text: str) -> str | None:
+    """The mailbox an operator named, normalised; None when it is not an email address."""
+    mailbox = text.strip().lower()
+    return mailbox if _EMAIL.match(mailbox) else None
 
 
 def _resource_json(mailbox: str, active: bool, updated_at: datetime | None = None) -> dict[str, object]:
@@ -29,16 +35,16 @@ async def list_resources(services: Services) -> Reply:
 
 
 async def get_resource(email: str, services: Services) -> Reply:
-    mailbox = email.strip().lower()
-    if not _EMAIL.match(mailbox):
+    mailbox = mailbox_address(email)
+    if mailbox is None:
         return problem(400, "Invalid resource", "the path must end with the resource's email address")
     return json_reply(200, _resource_json(mailbox, await services.resources.is_active(mailbox)))
 
 
 async def put_resource(email: str, body: bytes, services: Services) -> Reply:
     """Set the seed's ``calendar.msgraph.active`` preference for one resource."""
-    mailbox = email.strip().lower()
-    if not _EMAIL.match(mailbox):
+    mailbox = mailbox_address(email)
+    if mailbox is None:
         return problem(400, "Invalid resource", "the path must end with the resource's email address")
     try:
         document = json.loads(body or b"null")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,8 @@ MAX_ATTEMPTS = 16
 PULL_LIMIT = 200
 DRAIN_LIMIT = 25  # events delivered per invocation; a stream with more continues in a new message
 USERS_STREAM = "users"
+# The log's row keys: ASCII decimal digits ("²".isdigit() is true, yet no row key has it).
+_CURSOR = re.compile(r"[0-9]{1,20}", re.ASCII)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -177,7 +180,7 @@ async def _deliver_one(event: dict[str, Any], body: bytes, delivery: Delivery, s
 
 async def pull(since: str | None, services: Services, limit: int = PULL_LIMIT) -> Reply:
     """``GET /api/reservations?since=<cursor>``: published events in publication order."""
-    if since is not None and (not since.isdigit() or len(since) > 20):
+    if since is not None and not _CURSOR.fullmatch(since):
         return problem(400, "Invalid cursor", "since must be a cursor returned as next by this endpoint")
     items, next_cursor = await services.rooms().log.read(since, limit)
     return json_reply(200, {"items": items, "next": next_cursor or since or ""})

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
-from shared.errors import ConnectorError
+from shared.errors import ConnectorError, UnknownMailbox
 from shared.rooms.client_state import ClientStateError
 from shared.rooms.notifications import RoomWork
 from shared.rooms.ports import Room
@@ -72,10 +72,13 @@ async def put_room(email: str, body: bytes, services: Services) -> Reply:
     room = existing or Room(email=mailbox, activated_at=services.clock())
     room = replace(room, show_subject=document.get("showSubject", room.show_subject))
     try:
+        # A new room's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
         saved = await ensure_subscription(room, services, recreate=existing is None or not room.subscription_id,
-                                          reason="registration")
+                                          reason="registration", unknown_mailbox_raises=existing is None)
     except ClientStateError as exc:
         return problem(400, "Invalid room", str(exc))
+    except UnknownMailbox as exc:
+        return problem(404, "Unknown mailbox", str(exc))
     if saved.failure:
         return json_reply(502, room_json(saved))
     if existing is None:

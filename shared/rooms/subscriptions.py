@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 
 from shared.bootstrap import Services
-from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
+from shared.errors import ConcurrencyConflict, ConnectorError, NotFound, UnknownMailbox
 from shared.rooms import client_state, renewal
 from shared.rooms.notifications import RoomWork
 from shared.rooms.ports import Room
@@ -46,10 +46,11 @@ async def subscribe(room: Room, services: Services) -> Room:
 
 
 async def ensure_subscription(room: Room, services: Services, *, recreate: bool = False,
-                              reason: str = "timer") -> Room:
+                              reason: str = "timer", unknown_mailbox_raises: bool = False) -> Room:
     """Renew when due, recreate when gone; after a recreate, resync the gap through delta.
 
-    Never raises for Graph errors: the room is stored as failing, with the reason, and logged.
+    Never raises for Graph errors: the room is stored as failing, with the reason, and logged; except,
+    with ``unknown_mailbox_raises``, ``UnknownMailbox``, and then nothing is stored (a caller's typo).
     """
     now = services.clock()
     ports = services.rooms()
@@ -78,6 +79,8 @@ async def ensure_subscription(room: Room, services: Services, *, recreate: bool 
         logger.warning("room %s changed meanwhile; this run leaves it to the other writer", room.email)
         return await ports.rooms.get(room.email) or room
     except ConnectorError as exc:
+        if unknown_mailbox_raises and isinstance(exc, UnknownMailbox):
+            raise
         failing = replace(room, failing_since=room.failing_since or now, failure=f"{reason}: {exc}")
         logger.error("room %s subscription cannot be restored (failing since %s): %s",
                      room.email, failing.failing_since.isoformat() if failing.failing_since else "", failing.failure)

@@ -22,13 +22,17 @@ ALL_USERS = {
 }
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def running_stack(state_dir: Path) -> Iterator[LocalStack]:
+    """A started stack for a fixture to yield; stopped when the fixture ends."""
     require_azurite()
-    running = LocalStack(state_dir=Path(tmp_path_factory.mktemp("stack")), port=0, users=ALL_USERS,
-                         lock_seconds=2).start()
+    running = LocalStack(state_dir=state_dir, port=0, users=ALL_USERS, lock_seconds=2).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    yield from running_stack(Path(tmp_path_factory.mktemp("stack")))
 
 
 @pytest.fixture(autouse=True)

@@ -138,3 +138,11 @@ def test_each_invocation_is_logged_as_the_functions_host_logs_it(
     ends = {m.group(3): (m.group(1), m.group(2)) for m in map(finished.match, lines) if m}
     assert sorted(starts.values()) == ["boom", "greet"]
     assert {ends[invocation] for invocation in starts} == {("greet", "Succeeded"), ("boom", "Failed")}
+
+
+def test_any_path_reaches_routing_and_an_encoded_slash_stays_in_its_segment(client: httpx.Client) -> None:
+    # Kestrel decodes the path except %2F; a segment may hold any character, a line break included.
+    assert client.get("/api/greet/a%0Ab").json()["route"] == {"name": "a\nb"}
+    assert client.get("/api/greet/a%2Fb").json()["route"] == {"name": "a%2Fb"}
+    unknown = client.request("TRACE", "/api/no%0Awhere")
+    assert (unknown.status_code, unknown.content) == (404, b""), "the host's bare 404, never a text/plain one"

@@ -6,7 +6,10 @@ import json
 from functools import cache
 from importlib import resources
 
+import azure.functions as func
+
 import function_app
+import triggers_credentials
 
 
 @cache
@@ -33,7 +36,9 @@ def test_no_function_name_or_route_begins_with_admin() -> None:
 
 def test_every_http_route_is_in_the_openapi_document() -> None:
     document = json.loads(resources.files("shared.schemas").joinpath("openapi.json").read_text())
-    for route in _routes().values():
+    routes = _routes()
+    assert routes.pop("unrouted") == "{*path}", "the catch-all answers 404/405 as problem+json"
+    for route in routes.values():
         assert f"/api/{route}" in document["paths"], route
 
 
@@ -42,3 +47,11 @@ def test_the_sync_trigger_uses_sessions_on_the_planning_queue() -> None:
     [binding] = [json.loads(b) for b in sync.get_raw_bindings()]
     assert binding["type"] == "serviceBusTrigger" and binding["queueName"] == "planning-events"
     assert binding["isSessionsEnabled"] is True and binding["connection"] == "ServiceBusConnection"
+
+
+async def test_rotation_refuses_a_revoke_old_that_is_neither_true_nor_false() -> None:
+    handler = triggers_credentials.manage_credentials_rotate._function.get_user_function()
+    request = func.HttpRequest("POST", "/api/manage/credentials/rotate", params={"revokeOld": "yes please"}, body=b"")
+    response = await handler(request)
+    assert (response.status_code, response.mimetype) == (400, "application/problem+json")
+    assert b"revokeOld" in response.get_body()

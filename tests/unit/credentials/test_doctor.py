@@ -96,3 +96,9 @@ def test_the_command_line_fails_on_bad_settings_naming_the_setting(monkeypatch: 
     assert report["ok"] is False
     [check] = report["checks"]
     assert check["name"] == "settings" and "CALENDAR_MSGRAPH_TENANT_GUID" in check["detail"]
+
+
+async def test_a_mailbox_that_is_not_an_email_address_is_a_400_naming_it(creds: CredentialWorld) -> None:
+    reply = await doctor.doctor_reply(services(FakeWorld(), creds), mailbox="(not-an-address")
+    assert (reply.status, reply.content_type) == (400, "application/problem+json")
+    assert "mailbox" in reply.json()["detail"] and "(not-an-address" in reply.json()["detail"]

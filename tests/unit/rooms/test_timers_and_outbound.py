@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -11,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from shared.adapters.outbound_webhook import StandardWebhookSender
 from shared.app import manage
-from shared.errors import Forbidden
+from shared.errors import Forbidden, UnknownMailbox
 from shared.rooms import publisher, registration, renewal, timers
 from shared.rooms.services import OUTBOUND_QUEUE
 from tests.unit.rooms.fakes_rooms import ROOM, WHSEC, RoomWorld
@@ -133,6 +134,21 @@ class TestRegistration:
         assert sub["notificationUrl"] == "https://connector.example.com/api/graph/notifications"
         assert sub["lifecycleUrl"] == "https://connector.example.com/api/graph/lifecycle"
 
+    async def test_an_unknown_mailbox_is_a_404_naming_it_and_nothing_is_stored(self, world: RoomWorld) -> None:
+        world.subscriptions.fail_create = UnknownMailbox("mailbox nobody@contoso.com is unknown to Microsoft 365")
+        reply = await registration.put_room("nobody@contoso.com", b"", world.services())
+        assert (reply.status, reply.content_type) == (404, "application/problem+json")
+        assert "nobody@contoso.com" in reply.json()["detail"]
+        assert world.rooms.rows == {}
+
+    async def test_a_known_room_whose_mailbox_vanished_is_kept_as_failing(self, world: RoomWorld) -> None:
+        services = world.services()
+        await register(world, services)
+        world.rooms.rows[ROOM] = replace(world.rooms.rows[ROOM], subscription_id=None)
+        world.subscriptions.fail_create = UnknownMailbox(f"mailbox {ROOM} is unknown to Microsoft 365")
+        assert (await registration.put_room(ROOM, b"", services)).status == 502
+        assert "unknown to Microsoft 365" in (world.rooms.rows[ROOM].failure or "")
+
     async def test_without_a_client_state_key_registration_names_the_setting(self, world: RoomWorld) -> None:
         reply = await registration.put_room(ROOM, b"", world.services(client_state_keys=()))
         assert reply.status == 409 and b"CONNECTOR_CLIENT_STATE_KEY" in reply.body
@@ -208,6 +224,7 @@ class TestOutbound:
         assert [e["type"] for e in page["items"]] == ["reservation.created"]
         assert (await publisher.pull(page["next"], services)).json()["items"] == []
         assert (await publisher.pull("not-a-cursor", services)).status == 400
+        assert (await publisher.pull("²", services)).status == 400, "str.isdigit() takes superscripts"
 
 
 class TestOutboundOrderPerRoom:
