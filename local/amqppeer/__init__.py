@@ -16,8 +16,11 @@ What it does (azure-servicebus 7.15, its pure-Python AMQP stack):
 * SASL ANONYMOUS, then the claims-based security exchange: a put-token request on the ``$cbs`` node
   carrying ``SharedAccessSignature sr=..&sig=..&se=..&skn=..``. The signature is checked like Service
   Bus does (HMAC-SHA256 with the key, over the url-encoded resource and the expiry): a wrong key or
-  policy name, or an expired token, is answered with status-code 401, a good one with 202.
-* Sender links to the configured queue names; another name is refused with ``amqp:not-found``. The
+  policy name, or an expired token, is answered with status-code 401, a good one with 202. A transfer
+  to a queue that no accepted token on the connection covers is rejected with ``amqp:unauthorized-access``.
+* Sender links to the configured queue names (the SDK names the target ``amqps://host:port/queue``);
+  another name gets an attach without target, then a detach with ``amqp:not-found``, as from Service
+  Bus (the SDK raises ``MessagingEntityNotFoundError``). The
   attach advertises ``max-message-size`` 262144 (Standard tier), which the SDK reads for its batches.
 * Each transfer (a single message or a batch: a message whose data sections each hold one encoded
   message) is checked as a whole, then settled: ``rejected`` with ``amqp:link:message-size-exceeded``
