@@ -218,8 +218,7 @@ async def _queue(services: Services) -> None:
     queue = services.queue
     if isinstance(queue, ServiceBusQueue):
         # Opening a sender link proves the namespace is reachable and the identity may send; nothing is sent.
-        sender = await queue._sender("planning-events")  # noqa: SLF001 - the adapter's own sender
-        await sender.create_message_batch()
+        await queue.probe("planning-events")
 
 
 async def _rooms(services: Services) -> list[Any]:

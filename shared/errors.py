@@ -11,7 +11,8 @@
     │   ├── InvalidMessage     the message does not meet the event contract
     │   ├── UnknownMailbox     Graph does not know the resource's mailbox
     │   ├── Forbidden          401/403 that a fresh token does not cure (access policy, consent)
-    │   └── RejectedByGraph    400-class answer to a well-formed request
+    │   ├── RejectedByGraph    400-class answer to a well-formed request
+    │   └── RejectedByQueue    the queue refuses the message as it is (a Service Bus limit: size, id length, session)
     └── NotFound               the Graph object is gone (a delete that meets it counts as done)
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "NotFound",
     "PermanentError",
     "RejectedByGraph",
+    "RejectedByQueue",
     "Throttled",
     "TransientError",
     "UnknownMailbox",
@@ -80,6 +82,14 @@ class Forbidden(PermanentError):
 
 class RejectedByGraph(PermanentError):
     pass
+
+
+class RejectedByQueue(PermanentError):
+    """Sending the same message again cannot succeed; ``limit`` names the rule it broke."""
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class NotFound(ConnectorError):

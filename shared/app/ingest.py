@@ -10,7 +10,7 @@ from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
 from shared.domain.contract import ContractViolation, check_event
 from shared.domain.model import PlanningEvent
-from shared.errors import TransientError
+from shared.errors import ConfigurationError, RejectedByQueue, TransientError
 from shared.queueing import PLANNING_QUEUE, OutboundMessage, queue_id, source_tag
 
 __all__ = ["MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
@@ -59,6 +59,14 @@ async def ingest_planning_events(body: bytes, content_type: str | None, services
     except TransientError:
         logger.warning("planning events not enqueued; the client should retry", exc_info=True)
         return problem(503, "Queue unavailable", "nothing was accepted; retry later")
+    except ConfigurationError as exc:
+        # The operator's to fix (the queue or its role is missing); the client may retry once it is.
+        logger.error("planning events not enqueued: %s", exc)
+        return problem(503, "Queue not set up", "nothing was accepted; the connector's queue is misconfigured")
+    except RejectedByQueue as exc:
+        logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
+        return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
+                       f"nothing was accepted: {exc}")
     logger.info("accepted %d planning event(s)", len(events))
     return json_reply(202, {"accepted": [event.id for event in events]})
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared.app.ingest import MAX_BATCH_EVENTS, ingest_planning_events
-from shared.errors import TransientError
+from shared.errors import ConfigurationError, RejectedByQueue, TransientError
 from shared.queueing import source_tag
 from tests.support.builders import FakeWorld, cloud_event, task_data
 
@@ -78,3 +78,16 @@ class TestRefused:
         world.queue.error = TransientError("down")
         reply = await post(world, [cloud_event("task.unplanned", "task/1")])
         assert reply.status == 503
+
+
+class TestQueueRefusals:
+    async def test_a_misconfigured_queue_is_a_503_naming_no_secret(self, world: FakeWorld) -> None:
+        world.queue.error = ConfigurationError("ServiceBusConnection", "queue planning-events not found")
+        reply = await post(world, [cloud_event("task.unplanned", "task/1")])
+        assert reply.status == 503 and "ServiceBusConnection" not in reply.json()["detail"]
+
+    async def test_a_message_the_queue_refuses_is_a_4xx_naming_the_limit(self, world: FakeWorld) -> None:
+        world.queue.error = RejectedByQueue("the message is larger than 262144 bytes",
+                                            limit="message size at most 262144 bytes")
+        reply = await post(world, [cloud_event("task.unplanned", "task/1")])
+        assert reply.status == 413 and "262144" in reply.json()["detail"]
