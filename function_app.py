@@ -8,17 +8,18 @@ from importlib import resources
 
 import azure.functions as func
 
-import triggers_credentials
-import triggers_rooms
-from shared.app import ingest, manage, sync
+import entrypoints.credentials
+import entrypoints.rooms
+from entrypoints._http import to_http_response as _http
+from shared.app.operator import deadletters as manage
+from shared.app.planning import ingest, sync
 from shared.app.unrouted import unrouted
 from shared.bootstrap import current_services
 from shared.schemas import openapi_document
-from triggers_http import to_http_response as _http
 
 app = func.FunctionApp()
-app.register_functions(triggers_rooms.bp)
-app.register_functions(triggers_credentials.bp)
+app.register_functions(entrypoints.rooms.bp)
+app.register_functions(entrypoints.credentials.bp)
 
 
 @app.function_name("planning_events")

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 
 from local.stack import LocalStack
-from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
-from shared.domain.contract import check_event
-from shared.domain.render import desired_state
-from shared.timezones import resolve_time_zone
+from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
+from shared.domain.planning.contract import check_event
+from shared.domain.planning.render import desired_state
+from shared.domain.timezones import resolve_time_zone
 
 SOURCE = "https://planning.example.com/bench"
 BATCH = 100

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.domain.timezones import TimeZone, resolve_time_zone
 from shared.errors import ConfigurationError
 from shared.setting_values import (
     read_bool,
@@ -18,7 +19,6 @@ from shared.setting_values import (
     read_text,
     read_time_zone,
 )
-from shared.timezones import TimeZone, resolve_time_zone
 
 __all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection"]
 

@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from shared.domain.timezones import TimeZone, resolve_time_zone
 from shared.errors import ConfigurationError
-from shared.timezones import TimeZone, resolve_time_zone
 
 __all__ = ["is_loopback", "read_bool", "read_https_url", "read_int", "read_schedule", "read_text",
            "read_time_zone"]

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.credentials.ports import SecretVersion
+from shared.app.ports.credentials import SecretVersion
 from shared.errors import CredentialUnavailable, Forbidden
 from shared.setting_values import is_loopback
 

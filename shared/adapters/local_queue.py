@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.app.messaging import DeadLetter, OutboundMessage
 from shared.errors import TransientError
-from shared.queueing import DeadLetter, OutboundMessage
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -393,7 +393,7 @@ def check_sendable(message: OutboundMessage) -> None:
 
 
 class LocalQueuePublisher:
-    """``shared.queueing.MessageQueue`` over a local store file (selected by the composition root)."""
+    """``shared.app.messaging.MessageQueue`` over a local store file (selected by the composition root)."""
 
     def __init__(self, path: str | Path) -> None:
         self._store = LocalQueueStore(path)

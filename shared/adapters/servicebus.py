@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.app.messaging import OutboundMessage
 from shared.config import QueueConnection
 from shared.errors import ConfigurationError, ConnectorError, RejectedByQueue, TransientError
-from shared.queueing import OutboundMessage
 
 __all__ = ["ServiceBusQueue"]
 

@@ -232,7 +232,8 @@ class TestDoctor:
         assert {"queue", "dead letters"} <= set(names)
 
     def test_the_command_line_exits_zero_when_healthy_and_prints_one_line_each(self, cstack: LocalStack) -> None:
-        done = subprocess.run([sys.executable, "-m", "shared.doctor", "--mailbox", "anna.berger@contoso.com"],
+        done = subprocess.run([sys.executable, "-m", "shared.app.operator.doctor", "--mailbox",
+                               "anna.berger@contoso.com"],
                               cwd=ROOT, env=cstack.env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith("✓ settings") and "✗" not in done.stdout
@@ -299,7 +300,7 @@ def test_no_secret_value_in_any_log_line_status_response_or_doctor_report(cstack
 def cert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     from datetime import UTC, datetime, timedelta
 
-    from shared.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate
+    from shared.domain.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate
 
     running = start_stack(tmp_path_factory, "certstack", CALENDAR_MSGRAPH_CREDENTIAL="certificate")
     assert running.simulator is not None and running.vault is not None

@@ -22,7 +22,7 @@ from local.funchost import (
     HostStartError,
 )
 from shared.adapters.local_queue import LocalQueueStore
-from shared.queueing import OutboundMessage
+from shared.app.messaging import OutboundMessage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_APP = "tests.funchost.funchost_sample_app"

@@ -13,7 +13,7 @@ import pytest
 
 from local.funchost import QUEUE_PATH_ENV, LocalFunctionHost
 from shared.adapters.local_queue import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore
-from shared.queueing import OutboundMessage
+from shared.app.messaging import OutboundMessage
 
 QUEUE = "sample-work"
 

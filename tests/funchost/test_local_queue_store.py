@@ -16,7 +16,7 @@ from shared.adapters.local_queue import (
     LocalQueueStore,
     LockLostError,
 )
-from shared.queueing import OutboundMessage
+from shared.app.messaging import OutboundMessage
 
 Q = "work"
 
@@ -236,7 +236,7 @@ def test_concurrent_consumers_in_threads_and_a_sending_process_deliver_each_mess
     consumers = [LocalQueueStore(path) for _ in range(3)]
     sender = (
         "import sys; from shared.adapters.local_queue import LocalQueueStore;"
-        "from shared.queueing import OutboundMessage as M;"
+        "from shared.app.messaging import OutboundMessage as M;"
         "s = LocalQueueStore(sys.argv[1]);"
         "[s.send('work', [M(str(i).encode(), str(i), f'S{i % 7}')]) for i in range(150)]"
     )

@@ -79,7 +79,7 @@ class TestFuncignore:
         assert _ignored(path, funcignore), f"{path} would be deployed"
 
     @pytest.mark.parametrize("path", [
-        "function_app.py", "host.json", "requirements.txt", "shared/config.py", "shared/domain/plan.py",
+        "function_app.py", "host.json", "requirements.txt", "shared/config.py", "shared/domain/planning/plan.py",
         "shared/schemas/openapi.json", "triggers_timers.py",
     ])
     def test_the_app_is_deployed(self, path: str, funcignore: list[str]) -> None:

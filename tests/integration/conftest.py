@@ -8,7 +8,7 @@ import pytest
 
 from local.azurite import RunningAzurite, start_azurite
 from local.graphsim.server import RunningSimulator, start_simulator
-from shared.adapters.tables import TableStores
+from shared.adapters.tables.stores import TableStores
 from shared.config import Settings, TablesConnection
 from tests.support.builders import require_azurite
 

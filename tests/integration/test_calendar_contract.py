@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.graphsim.server import RunningSimulator
-from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
+from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
 from shared.errors import NotFound, Throttled, UnknownMailbox
 from tests.support.builders import sim_settings
 from tests.support.fakes import FakeCalendar

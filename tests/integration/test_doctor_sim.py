@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.graphsim.server import RunningSimulator
-from shared import doctor
+from shared.app.credentials.runtime import build_credential_runtime
+from shared.app.operator import doctor
+from shared.app.ports.rooms import Room
 from shared.bootstrap import Services, build_services, utcnow
 from shared.config import QueueConnection, Settings
-from shared.credentials.runtime import build_credential_runtime
-from shared.domain.model import EntityKey, Mapping, Version
-from shared.rooms.ports import Room
+from shared.domain.planning.model import EntityKey, Mapping, Version
 from tests.support.builders import FakeWorld
 from tests.support.credential_fakes import FakeLease, FakeState
 from tests.unit.rooms.fakes_rooms import RoomWorld

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.graphsim.server import RunningSimulator
-from shared.adapters.graph_client import MAILBOX_CONCURRENCY
+from shared.adapters.graph.session import MAILBOX_CONCURRENCY
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
 from tests.graphsim.receiver import wait_until_async

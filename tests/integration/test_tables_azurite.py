@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.tables import TableStores
-from shared.domain.model import EntityKey, Mapping, Version
+from shared.adapters.tables.stores import TableStores
+from shared.app.ports.planning import DeadLetterRecord
+from shared.domain.planning.model import EntityKey, Mapping, Version
 from shared.errors import ConcurrencyConflict
-from shared.ports import DeadLetterRecord
 
 KEY = EntityKey("https://planning.example.com/omd?tenant=a#x", "task/47#11?x\\y")
 V1 = Version(datetime(2026, 5, 1, 12, tzinfo=UTC), 1)

@@ -17,12 +17,12 @@ from typing import Any
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
+from shared.adapters.identity.graph_credential import GraphCredentialProvider
+from shared.app.credentials.health import WorkerPause
+from shared.app.credentials.runtime import CredentialRuntime
+from shared.app.ports.credentials import ApplicationInfo, CredentialState, NewPassword, SecretVersion
 from shared.config import CredentialSettings, Settings
-from shared.credentials.health import WorkerPause
-from shared.credentials.policy import AppCredential
-from shared.credentials.ports import ApplicationInfo, CredentialState, NewPassword, SecretVersion
-from shared.credentials.provider import GraphCredentialProvider
-from shared.credentials.runtime import CredentialRuntime
+from shared.domain.credentials.policy import AppCredential
 from shared.errors import CredentialUnavailable, Forbidden, RejectedByGraph
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -231,7 +231,7 @@ class FakeFactory:
         return FakeTokenCredential(lambda: self.entra.check(value))
 
     def certificate(self, pem: bytes) -> FakeTokenCredential:
-        from shared.credentials.certificates import load_certificate
+        from shared.domain.credentials.certificates import load_certificate
 
         thumb = load_certificate(pem).thumbprint_hex
         self.built.append("certificate")

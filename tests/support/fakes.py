@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.adapters.local_queue import check_sendable
-from shared.domain.model import EntityKey, Mapping
+from shared.app.messaging import OutboundMessage
+from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, ResourceSetting
+from shared.domain.planning.model import EntityKey, Mapping
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
-from shared.ports import CreatedEvent, DeadLetterRecord, ResourceSetting
-from shared.queueing import OutboundMessage
 
 
 @dataclass

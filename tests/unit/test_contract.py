@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.domain.contract import ContractViolation, check_event
-from shared.domain.model import PlanningEvent
-from shared.timezones import resolve_time_zone
+from shared.domain.planning.contract import ContractViolation, check_event
+from shared.domain.planning.model import PlanningEvent
+from shared.domain.timezones import resolve_time_zone
 from tests.support.builders import cloud_event, task_data
 
 BERLIN = resolve_time_zone("Europe/Berlin")

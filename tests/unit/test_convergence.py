@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.app.sync import Delivery, sync_planning_message
+from shared.app.planning.sync import Delivery, sync_planning_message
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 
 MAILBOXES = ["anna@contoso.com", "ben@contoso.com", "carla@contoso.com"]

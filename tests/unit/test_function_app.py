@@ -8,8 +8,8 @@ from importlib import resources
 
 import azure.functions as func
 
+import entrypoints.credentials
 import function_app
-import triggers_credentials
 
 
 @cache
@@ -50,7 +50,7 @@ def test_the_sync_trigger_uses_sessions_on_the_planning_queue() -> None:
 
 
 async def test_rotation_refuses_a_revoke_old_that_is_neither_true_nor_false() -> None:
-    handler = triggers_credentials.manage_credentials_rotate._function.get_user_function()
+    handler = entrypoints.credentials.manage_credentials_rotate._function.get_user_function()
     request = func.HttpRequest("POST", "/api/manage/credentials/rotate", params={"revokeOld": "yes please"}, body=b"")
     response = await handler(request)
     assert (response.status_code, response.mimetype) == (400, "application/problem+json")

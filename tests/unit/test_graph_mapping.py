@@ -7,8 +7,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from shared.adapters.graph_calendar import classify_graph_error
-from shared.adapters.graph_client import (
+from shared.adapters.graph.calendar import classify_graph_error
+from shared.adapters.graph.session import (
     MAILBOX_CONCURRENCY,
     MailboxConcurrencyLimiter,
     mailbox_of_url,

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from shared.app.ingest import MAX_BATCH_EVENTS, ingest_planning_events
+from shared.app.messaging import source_tag
+from shared.app.planning.ingest import MAX_BATCH_EVENTS, ingest_planning_events
 from shared.errors import ConfigurationError, RejectedByQueue, TransientError
-from shared.queueing import source_tag
 from tests.support.builders import FakeWorld, cloud_event, task_data
 
 BATCH = "application/cloudevents-batch+json"

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.model import EntityKey, Mapping, Version
-from shared.domain.plan import CreateEvent, DeleteEvent, UpdateEvent, decide, transaction_id
-from shared.domain.render import Desired
+from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.domain.planning.plan import CreateEvent, DeleteEvent, UpdateEvent, decide, transaction_id
+from shared.domain.planning.render import Desired
 
 KEY = EntityKey("https://planning.example.com", "task/1")
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from shared.app.ingest import ingest_planning_events
-from shared.app.manage import replay_dead_letter
-from shared.app.sync import Delivery, dead_letter, defer_without_credential, sync_planning_message
+from shared.app.messaging import MAX_ID_CHARS, ORIGIN_PROPERTY, PLANNING_QUEUE, queue_id
+from shared.app.operator.deadletters import replay_dead_letter
+from shared.app.planning.ingest import ingest_planning_events
+from shared.app.planning.sync import Delivery, dead_letter, defer_without_credential, sync_planning_message
 from shared.bootstrap import Services, build_services
 from shared.errors import CredentialUnavailable, Throttled
-from shared.queueing import MAX_ID_CHARS, ORIGIN_PROPERTY, PLANNING_QUEUE, queue_id
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 from tests.support.credential_fakes import CredentialWorld
 
@@ -132,7 +132,7 @@ class TestNotificationIds:
         return item
 
     def _work(self, item: dict):  # type: ignore[no-untyped-def]
-        from shared.rooms.notifications import _work
+        from shared.domain.rooms.notifications import _work
 
         work = _work(item, "room@contoso.com", lifecycle=False)
         assert work is not None
@@ -151,7 +151,7 @@ class TestNotificationIds:
         assert self._work(self._item()).message_id != self._work(self._item()).message_id
 
     def test_a_room_address_longer_than_128_gets_a_bounded_session(self) -> None:
-        from shared.rooms.notifications import RoomWork
+        from shared.domain.rooms.notifications import RoomWork
 
         message = RoomWork("resync", "r" * 200 + "@contoso.com").message(unique="sub-1")
         assert len(message.session_id or "") == MAX_ID_CHARS and len(message.message_id) <= MAX_ID_CHARS

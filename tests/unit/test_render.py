@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from shared.domain.contract import check_event
-from shared.domain.model import PlanningEvent
-from shared.domain.render import desired_state
-from shared.timezones import resolve_time_zone
+from shared.domain.planning.contract import check_event
+from shared.domain.planning.model import PlanningEvent
+from shared.domain.planning.render import desired_state
+from shared.domain.timezones import resolve_time_zone
 from tests.support.builders import cloud_event, task_data
 
 BERLIN = resolve_time_zone("Europe/Berlin")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.app.sync import ATTEMPT_PROPERTY, MAX_DELIVERIES, Delivery, sync_planning_message
+from shared.app.planning.sync import ATTEMPT_PROPERTY, MAX_DELIVERIES, Delivery, sync_planning_message
 from shared.errors import Forbidden, NotFound, Throttled, TransientError, UnknownMailbox
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 

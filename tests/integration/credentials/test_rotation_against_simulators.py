@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local.azurite import RunningAzurite
-from shared.adapters.graph_applications import GraphApplicationGateway
-from shared.adapters.tables import TableStores
-from shared.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate, proof_of_possession
-from shared.credentials.rotation import rotate
-from shared.credentials.runtime import CredentialRuntime, build_credential_runtime
+from shared.adapters.graph.applications import GraphApplicationGateway
+from shared.adapters.tables.stores import TableStores
+from shared.app.credentials.rotation import rotate
+from shared.app.credentials.runtime import CredentialRuntime, build_credential_runtime
+from shared.domain.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate, proof_of_possession
 from shared.errors import CredentialUnavailable, RejectedByGraph
 
 from .conftest import TENANT, Cloud
@@ -109,7 +109,7 @@ class TestSecret:
         assert claims((await runtime.provider.get_token(SCOPE)).token)["appid"] == cloud.client_id
 
     async def test_invalid_client_follows_the_vault_and_retries_once(self, cloud: Cloud, runtime_for) -> None:
-        from shared.credentials.identity import AzureIdentityFactory
+        from shared.adapters.identity.factory import AzureIdentityFactory
 
         cloud.put_secret(cloud.secret)
         runtime = runtime_for()

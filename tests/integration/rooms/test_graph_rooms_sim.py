@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from local.graphsim.server import RunningSimulator
-from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
-from shared.adapters.graph_rooms import GraphRoomReader
-from shared.adapters.graph_subscriptions import GraphSubscriptionGateway
+from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
+from shared.adapters.graph.rooms import GraphRoomReader
+from shared.adapters.graph.subscriptions import GraphSubscriptionGateway
+from shared.app.rooms import upkeep as timers
+from shared.app.rooms.worker import is_tagged
 from shared.config import Settings
+from shared.domain.rooms import renewal
 from shared.errors import NotFound
-from shared.rooms import renewal, timers
-from shared.rooms.worker import is_tagged
 from tests.graphsim.receiver import Receiver, running_receiver, wait_until
 from tests.support.builders import sim_settings
 from tests.unit.rooms.fakes_rooms import RoomWorld

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.tables import TableStores
-from shared.adapters.tables_rooms import RoomTables
+from shared.adapters.tables.rooms import RoomTables
+from shared.adapters.tables.stores import TableStores
+from shared.app.ports.rooms import BackfillJob, DirectoryCursor, Room
+from shared.domain.rooms.outbound_events import ReservationState
 from shared.errors import ConcurrencyConflict
-from shared.rooms.ports import BackfillJob, DirectoryCursor, Room
-from shared.rooms.reservations import ReservationState
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 
 from local.amqppeer import AmqpPeer
 from shared.adapters.servicebus import ServiceBusQueue
+from shared.app.messaging import OutboundMessage
 from shared.config import QueueConnection
 from shared.errors import ConfigurationError, RejectedByQueue, TransientError
-from shared.queueing import OutboundMessage
 from tests.integration.servicebus.conftest import FAST_RETRIES, PLAIN_QUEUE
 
 Q = "planning-events"

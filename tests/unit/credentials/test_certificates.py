@@ -7,7 +7,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
-from shared.credentials.certificates import (
+from shared.domain.credentials.certificates import (
     GRAPH_AAD_AUDIENCE,
     generate_certificate,
     load_certificate,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared import doctor
+from shared.app.operator import doctor
 from shared.bootstrap import Services, build_services
 from shared.config import QueueConnection
 from tests.support.builders import FakeWorld

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from azure.core.credentials import AccessToken
 
-from shared.adapters.graph_applications import GraphApplicationGateway
+from shared.adapters.graph.applications import GraphApplicationGateway
 from shared.config import Settings
 from shared.errors import Forbidden, RejectedByGraph
 

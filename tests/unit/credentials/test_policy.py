@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.credentials.policy import (
+from shared.domain.credentials.policy import (
     AppCredential,
     RotationPolicy,
     credentials_to_retire,

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate, load_certificate
-from shared.credentials.policy import OWN_MARK
-from shared.credentials.rotation import rotate
+from shared.app.credentials.rotation import rotate
+from shared.domain.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate, load_certificate
+from shared.domain.credentials.policy import OWN_MARK
 from tests.support.credential_fakes import NOW, CredentialWorld
 
 NAME = "graph-client-secret"
@@ -194,7 +194,7 @@ class TestCertificateRotation:
         assert person in world.entra.keys
 
     async def test_a_forged_proof_is_refused(self, world: CredentialWorld) -> None:
-        from shared.credentials.certificates import proof_of_possession
+        from shared.domain.credentials.certificates import proof_of_possession
         from shared.errors import RejectedByGraph
 
         self.start(world, days_left=10)

@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from shared.app.sync import ATTEMPT_PROPERTY, DEFERRAL_PROPERTY, MAX_DELIVERIES, Delivery, sync_planning_message
+from shared.app.planning.sync import (
+    ATTEMPT_PROPERTY,
+    DEFERRAL_PROPERTY,
+    MAX_DELIVERIES,
+    Delivery,
+    sync_planning_message,
+)
 from shared.bootstrap import Services, build_services
 from shared.errors import CredentialUnavailable, Forbidden
 from tests.support.builders import FakeWorld, body, cloud_event, task_data

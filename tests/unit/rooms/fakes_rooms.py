@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
+from shared.app.rooms.services import RoomPorts
 from shared.bootstrap import Services, build_services
 from shared.config import RoomSettings, Settings
+from shared.domain.rooms.outbound_events import ReservationState
 from shared.errors import ConcurrencyConflict, NotFound, PermanentError, TransientError
-from shared.rooms.ports import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
-from shared.rooms.reservations import ReservationState
-from shared.rooms.services import RoomPorts
 from tests.support.fakes import (
     FakeCalendar,
     InMemoryDeadLetterStore,

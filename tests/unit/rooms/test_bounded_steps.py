@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from shared.app.sync import Delivery
-from shared.rooms import registration, timers, worker
-from shared.rooms.notifications import RoomWork
-from shared.rooms.services import GRAPH_QUEUE
+from shared.app.planning.sync import Delivery
+from shared.app.rooms import registration, worker
+from shared.app.rooms import upkeep as timers
+from shared.app.rooms.services import GRAPH_QUEUE
+from shared.domain.rooms.notifications import RoomWork
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notify, register, subscription_of
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.rooms import client_state, renewal
+from shared.domain.rooms import client_state, renewal
 
 KEY = b"k" * 32
 OTHER = b"o" * 32

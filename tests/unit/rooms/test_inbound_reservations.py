@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from shared.app.sync import Delivery, sync_planning_message
-from shared.domain.contract import check_event
-from shared.domain.render import desired_state
-from shared.timezones import resolve_time_zone
+from shared.app.planning.sync import Delivery, sync_planning_message
+from shared.domain.planning.contract import check_event
+from shared.domain.planning.render import desired_state
+from shared.domain.timezones import resolve_time_zone
 from tests.support.builders import body, cloud_event
 from tests.unit.rooms.fakes_rooms import ANNA, ROOM, RoomWorld
 from tests.unit.rooms.helpers import notification, notify, register, run_graph_queue, subscription_of

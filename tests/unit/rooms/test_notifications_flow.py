@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.rooms import intake
-from shared.rooms.services import GRAPH_QUEUE
+from shared.app.rooms import intake
+from shared.app.rooms.services import GRAPH_QUEUE
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notification, notify, register, run_graph_queue, subscription_of
 
@@ -135,7 +135,7 @@ class TestReservationsFromOutlook:
         await notify(services, notification(sub_id, state, "updated", "OLD"))
         await run_graph_queue(world, services)
         assert world.log.items == []
-        from shared.rooms import registration
+        from shared.app.rooms import registration
 
         reply = await registration.start_backfill(ROOM, "2026-04-01", services)
         assert reply.status == 202
@@ -147,7 +147,7 @@ class TestReservationsFromOutlook:
         assert listed["backfill"]["status"] == "done" and listed["backfill"]["published"] == 1
 
     async def test_the_connectors_own_bookings_are_not_echoed(self, world: RoomWorld) -> None:
-        from shared.adapters.graph_calendar import SOURCE_KEY_PROPERTY
+        from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
 
         services = world.services()
         await register(world, services)
@@ -190,7 +190,7 @@ class TestLifecycle:
         world.advance(minutes=1)
         world.graph.book(ROOM, "A")
         world.graph.expired_links.add(world.rooms.rows[ROOM].delta_link or "")
-        from shared.rooms.worker import resync
+        from shared.app.rooms.worker import resync
 
         await resync(world.rooms.rows[ROOM], services)
         await resync(world.rooms.rows[ROOM], services)
@@ -226,9 +226,9 @@ class TestLifecycle:
 
 class TestNoWorkingCredential:
     async def test_room_work_waits_for_a_credential_instead_of_dead_lettering(self, world: RoomWorld) -> None:
-        from shared.app.sync import DEFERRAL_PROPERTY, Delivery
+        from shared.app.planning.sync import DEFERRAL_PROPERTY, Delivery
+        from shared.app.rooms import worker
         from shared.errors import CredentialUnavailable
-        from shared.rooms import worker
         from tests.support.credential_fakes import CredentialWorld
 
         services = world.services()

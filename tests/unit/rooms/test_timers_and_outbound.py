@@ -10,11 +10,13 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from shared.adapters.outbound_webhook import StandardWebhookSender
-from shared.app import manage
+from shared.adapters.webhook import StandardWebhookSender
+from shared.app.operator import deadletters as manage
+from shared.app.rooms import publisher, registration
+from shared.app.rooms import upkeep as timers
+from shared.app.rooms.services import OUTBOUND_QUEUE
+from shared.domain.rooms import renewal
 from shared.errors import Forbidden, UnknownMailbox
-from shared.rooms import publisher, registration, renewal, timers
-from shared.rooms.services import OUTBOUND_QUEUE
 from tests.unit.rooms.fakes_rooms import ROOM, WHSEC, RoomWorld
 from tests.unit.rooms.helpers import (
     notification,

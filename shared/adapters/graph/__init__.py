@@ -1,0 +1,1 @@
+"""Microsoft Graph adapters over one session (client, per-mailbox limiter, credential)."""

@@ -1,0 +1,97 @@
+"""RoomGraph over msgraph-sdk: room events, calendarView delta, /places rooms and users delta.
+
+Results are handed to the use cases as Graph JSON (dicts), the shape the pure reservation code reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
+from shared.adapters.graph.session import GraphAdapter
+from shared.adapters.graph.subscriptions import call_graph, to_json
+from shared.app.ports.rooms import DeltaPage
+from shared.errors import NotFound, RejectedByGraph
+
+__all__ = ["GraphRoomReader"]
+
+MAX_PAGES = 500  # a runaway nextLink chain of /places stops here rather than looping forever
+USER_SELECT = ["id", "userPrincipalName", "mail", "displayName", "accountEnabled"]
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GraphRoomReader(GraphAdapter):
+    async def get_event(self, room: str, event_id: str) -> dict[str, Any] | None:
+        from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(
+            expand=[f"singleValueExtendedProperties($filter=id eq '{SOURCE_KEY_PROPERTY}')"])
+        request = self._client.users.by_user_id(room).events.by_event_id(event_id)
+        try:
+            event = await call_graph(room, request.get(request_configuration=RequestConfiguration(
+                query_parameters=query)))
+        except NotFound:
+            return None
+        return to_json(event) if event is not None else None
+
+    async def calendar_delta_page(self, room: str, link: str | None, start: datetime, end: datetime) -> DeltaPage:
+        from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
+
+        builder = self._client.users.by_user_id(room).calendar_view.delta
+        if link:
+            pending = builder.with_url(link).get()
+        else:
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                start_date_time=_utc(start), end_date_time=_utc(end))
+            pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
+        return await self._page(room, pending)
+
+    async def users_delta_page(self, link: str | None) -> DeltaPage:
+        from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
+
+        builder = self._client.users.delta
+        if link:
+            pending = builder.with_url(link).get()
+        else:
+            query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=USER_SELECT)
+            pending = builder.get(request_configuration=RequestConfiguration(query_parameters=query))
+        return await self._page("users", pending)
+
+    async def _page(self, subject: str, pending: Any) -> DeltaPage:
+        try:
+            page = await call_graph(subject, pending)
+        except (NotFound, RejectedByGraph) as exc:
+            raise NotFound(f"delta state of {subject} expired: {exc}") from exc
+        events: list[dict[str, Any]] = []
+        removed: list[str] = []
+        for item in page.value or []:
+            raw = to_json(item)
+            if "@removed" in raw:
+                removed.append(str(raw.get("id")))
+                if subject == "users":
+                    events.append(raw)
+            else:
+                events.append(raw)
+        if page.odata_delta_link:
+            return DeltaPage(events, removed, delta_link=page.odata_delta_link)
+        if page.odata_next_link:
+            return DeltaPage(events, removed, next_link=page.odata_next_link)
+        raise NotFound(f"a delta page of {subject} has neither a next nor a delta link")
+
+    async def list_rooms(self) -> list[dict[str, Any]]:
+        builder = self._client.places.graph_room
+        pending = builder.get()
+        rooms: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            page = await call_graph("places", pending)
+            rooms.extend(to_json(r) for r in page.value or [])
+            if not page.odata_next_link:
+                break
+            pending = builder.with_url(page.odata_next_link).get()
+        return rooms

@@ -1,0 +1,1 @@
+"""azure-identity adapters: credential factory and the Graph token provider."""

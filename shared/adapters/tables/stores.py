@@ -1,0 +1,289 @@
+"""Table Storage adapters: mappings, resource settings and dead letters (azure-data-tables, async).
+
+Keys are base64url so any source URI or subject fits the key rules; readable copies are kept as
+properties. Mapping rows use ETag optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from shared.app.ports.planning import DeadLetterRecord, ResourceSetting
+from shared.config import Settings
+from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.errors import ConcurrencyConflict, TransientError
+
+__all__ = ["TableStores"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 30_000  # a string property holds 64 KiB of UTF-16
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+class TableStores:
+    """One service client shared by the three stores; tables are created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._service: TableServiceClient | None = None
+        self._credential: Any = None
+        self._ready: dict[str, TableClient] = {}
+        self._lock = asyncio.Lock()
+        self.mappings = TableMappingStore(self)
+        self.resources = TableResourceStore(self)
+        self.deadletters = TableDeadLetterStore(self)
+
+    def _service_client(self) -> TableServiceClient:
+        if self._service is None:
+            connection = self._settings.tables
+            if connection.connection_string:
+                self._service = TableServiceClient.from_connection_string(connection.connection_string)
+            else:
+                from azure.identity.aio import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential(
+                    managed_identity_client_id=self._settings.managed_identity_client_id)
+                assert connection.endpoint is not None
+                self._service = TableServiceClient(connection.endpoint, credential=self._credential)
+        return self._service
+
+    async def table(self, suffix: str) -> TableClient:
+        name = self._settings.table_prefix + suffix
+        client = self._ready.get(name)
+        if client is not None:
+            return client
+        async with self._lock:
+            if name not in self._ready:
+                service = self._service_client()
+                try:
+                    await service.create_table(name)
+                except ResourceExistsError:
+                    pass
+                except AzureError as exc:
+                    raise TransientError(f"table storage unavailable: {type(exc).__name__}") from exc
+                self._ready[name] = service.get_table_client(name)
+        return self._ready[name]
+
+    async def close(self) -> None:
+        for client in self._ready.values():
+            await client.close()
+        self._ready.clear()
+        if self._service is not None:
+            await self._service.close()
+            self._service = None
+        if self._credential is not None:
+            await self._credential.close()
+
+
+def _transient(exc: Exception) -> TransientError:
+    return TransientError(f"table storage: {type(exc).__name__}")
+
+
+class TableMappingStore:
+    """Mapping rows, plus one row naming the mailbox written most recently (the doctor's sample).
+
+    Table Storage has no index on time, so "the newest mapping" would be a scan of the whole table. Instead
+    each instance upserts that one row at most once a minute after a mapping write: negligible next to
+    one mapping write per event, and never a reason for a sync to fail. Its PartitionKey holds ``~``, which
+    base64url keys of mappings never do.
+    """
+
+    SAMPLE_SECONDS = 60.0
+    _SAMPLE_KEY = ("~sample", "last-written-mailbox")
+
+    def __init__(self, stores: TableStores) -> None:
+        self._stores = stores
+        self._sampled_at: float | None = None
+
+    async def get(self, key: EntityKey) -> Mapping | None:
+        table = await self._stores.table("mappings")
+        try:
+            entity = await table.get_entity(_encode(key.source), _encode(key.subject))
+        except ResourceNotFoundError:
+            return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _transient(exc) from exc
+        sequence = entity.get("VersionSequence")
+        return Mapping(
+            key=key,
+            version=Version(datetime.fromisoformat(entity["VersionTime"]), int(sequence) if sequence else None),
+            mailbox=entity.get("Mailbox") or None,
+            event_id=entity.get("EventId") or None,
+            content_hash=entity.get("ContentHash") or None,
+            generation=int(entity.get("Generation") or 0),
+            etag=entity.metadata["etag"],
+        )
+
+    async def save(self, mapping: Mapping) -> Mapping:
+        table = await self._stores.table("mappings")
+        entity = {
+            "PartitionKey": _encode(mapping.key.source),
+            "RowKey": _encode(mapping.key.subject),
+            "Source": mapping.key.source,
+            "Subject": mapping.key.subject,
+            "Mailbox": mapping.mailbox or "",
+            "EventId": mapping.event_id or "",
+            "ContentHash": mapping.content_hash or "",
+            "Generation": mapping.generation,
+            "VersionTime": mapping.version.time.isoformat(),
+            "VersionSequence": str(mapping.version.sequence) if mapping.version.sequence is not None else "",
+            "Deleted": mapping.deleted,
+        }
+        try:
+            if mapping.etag is None:
+                result = await table.create_entity(entity)
+            else:
+                result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=mapping.etag,
+                                                   match_condition=MatchConditions.IfNotModified)
+        except (ResourceExistsError, ResourceModifiedError) as exc:
+            raise ConcurrencyConflict(f"mapping of {mapping.key.subject} changed meanwhile") from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _transient(exc) from exc
+        if mapping.mailbox:
+            await self._sample(table, mapping.mailbox)
+        return replace(mapping, etag=result.get("etag"))
+
+    async def _sample(self, table: TableClient, mailbox: str) -> None:
+        now = time.monotonic()
+        if self._sampled_at is not None and now - self._sampled_at < self.SAMPLE_SECONDS:
+            return
+        self._sampled_at = now  # set before the await: concurrent saves on this instance skip
+        partition, row = self._SAMPLE_KEY
+        try:
+            await table.upsert_entity({"PartitionKey": partition, "RowKey": row, "Mailbox": mailbox.lower(),
+                                       "WrittenAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
+        except AzureError as exc:
+            logger.debug("last written mailbox not recorded: %s", type(exc).__name__)
+
+    async def last_mailbox(self) -> str | None:
+        table = await self._stores.table("mappings")
+        try:
+            entity = await table.get_entity(*self._SAMPLE_KEY)
+        except ResourceNotFoundError:
+            return None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _transient(exc) from exc
+        return str(entity.get("Mailbox") or "") or None
+
+
+class TableResourceStore:
+    """Per-resource opt-out; a short cache spares a table read per message."""
+
+    CACHE_SECONDS = 30.0
+
+    def __init__(self, stores: TableStores) -> None:
+        self._stores = stores
+        self._cache: dict[str, tuple[float, bool]] = {}
+
+    async def is_active(self, mailbox: str) -> bool:
+        mailbox = mailbox.lower()
+        cached = self._cache.get(mailbox)
+        if cached and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
+        table = await self._stores.table("resources")
+        try:
+            entity = await table.get_entity("resource", _encode(mailbox))
+            active = bool(entity.get("Active", True))
+        except ResourceNotFoundError:
+            active = True
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _transient(exc) from exc
+        self._cache[mailbox] = (time.monotonic(), active)
+        return active
+
+    async def set_active(self, mailbox: str, active: bool) -> ResourceSetting:
+        mailbox = mailbox.lower()
+        table = await self._stores.table("resources")
+        now = datetime.now(UTC)
+        await table.upsert_entity({"PartitionKey": "resource", "RowKey": _encode(mailbox), "Mailbox": mailbox,
+                                   "Active": active, "UpdatedAt": now.isoformat()}, mode=UpdateMode.REPLACE)
+        self._cache[mailbox] = (time.monotonic(), active)
+        return ResourceSetting(mailbox, active, now)
+
+    async def list(self) -> list[ResourceSetting]:
+        table = await self._stores.table("resources")
+        settings = [
+            ResourceSetting(e["Mailbox"], bool(e.get("Active", True)),
+                            datetime.fromisoformat(e["UpdatedAt"]) if e.get("UpdatedAt") else None)
+            async for e in table.query_entities("PartitionKey eq 'resource'")
+        ]
+        return sorted(settings, key=lambda s: s.mailbox)
+
+
+class TableDeadLetterStore:
+    def __init__(self, stores: TableStores) -> None:
+        self._stores = stores
+
+    async def add(self, record: DeadLetterRecord) -> None:
+        table = await self._stores.table("deadletters")
+        entity: dict[str, Any] = {
+            "PartitionKey": "deadletter",
+            "RowKey": record.id,
+            "Queue": record.queue,
+            "MessageId": record.message_id,
+            "SessionId": record.session_id or "",
+            "Reason": record.reason[:_CHUNK],
+            "DeliveryCount": record.delivery_count,
+            "DeadLetteredAt": record.dead_lettered_at.isoformat(),
+            "BodyChunks": 0,
+        }
+        chunks = [record.body[i:i + _CHUNK] for i in range(0, len(record.body), _CHUNK)] or [""]
+        entity["BodyChunks"] = len(chunks)
+        for index, chunk in enumerate(chunks):
+            entity[f"Body{index}"] = chunk
+        try:
+            await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        except AzureError as exc:
+            raise _transient(exc) from exc
+
+    @staticmethod
+    def _record(entity: dict[str, Any]) -> DeadLetterRecord:
+        body = "".join(entity.get(f"Body{i}", "") for i in range(int(entity.get("BodyChunks") or 0)))
+        return DeadLetterRecord(
+            id=entity["RowKey"],
+            queue=entity["Queue"],
+            message_id=entity["MessageId"],
+            session_id=entity.get("SessionId") or None,
+            body=body,
+            reason=entity["Reason"],
+            delivery_count=int(entity.get("DeliveryCount") or 0),
+            dead_lettered_at=datetime.fromisoformat(entity["DeadLetteredAt"]),
+        )
+
+    async def list(self) -> list[DeadLetterRecord]:
+        table = await self._stores.table("deadletters")
+        records = [self._record(e) async for e in table.query_entities("PartitionKey eq 'deadletter'")]
+        return sorted(records, key=lambda r: r.dead_lettered_at)
+
+    async def get(self, record_id: str) -> DeadLetterRecord | None:
+        table = await self._stores.table("deadletters")
+        try:
+            return self._record(await table.get_entity("deadletter", record_id))
+        except ResourceNotFoundError:
+            return None
+
+    async def remove(self, record_id: str) -> None:
+        table = await self._stores.table("deadletters")
+        await table.delete_entity("deadletter", record_id)

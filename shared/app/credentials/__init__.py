@@ -1,0 +1,1 @@
+"""Credential use cases: rotation, health, status."""

@@ -1,0 +1,1 @@
+"""Operator use cases: dead letters, resources, the doctor."""

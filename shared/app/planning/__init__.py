@@ -1,0 +1,1 @@
+"""Planning use cases: ingest and sync."""

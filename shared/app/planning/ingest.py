@@ -1,0 +1,105 @@
+"""Ingest: validate every planning event of a request, then enqueue all of them or none."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from shared.app.messaging import PLANNING_QUEUE, OutboundMessage, queue_id, source_tag
+from shared.app.responses import Reply, json_reply, problem
+from shared.bootstrap import Services
+from shared.domain.planning.contract import ContractViolation, check_event
+from shared.domain.planning.model import PlanningEvent
+from shared.errors import ConfigurationError, RejectedByQueue, TransientError
+
+__all__ = ["MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH_EVENTS = 500
+# Service Bus Standard carries 256 KB per message, headers included.
+MAX_EVENT_BYTES = 200 * 1024
+SINGLE_TYPES = ("application/cloudevents+json", "application/json")
+BATCH_TYPE = "application/cloudevents-batch+json"
+
+
+async def ingest_planning_events(body: bytes, content_type: str | None, services: Services) -> Reply:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in (*SINGLE_TYPES, BATCH_TYPE):
+        return problem(415, "Unsupported media type",
+                       f"send {BATCH_TYPE} for a batch, or application/cloudevents+json for one event")
+    if len(body) > MAX_BODY_BYTES:
+        return problem(413, "Request too large", f"the body is {len(body)} bytes; at most {MAX_BODY_BYTES} are taken")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return problem(400, "Malformed JSON", f"the body is not JSON: {exc}")
+
+    if media_type == BATCH_TYPE or (media_type == "application/json" and isinstance(document, list)):
+        if not isinstance(document, list):
+            return problem(400, "Invalid batch", "a batch is a JSON array of CloudEvents")
+        if not document:
+            return problem(400, "Invalid batch", "the batch is empty")
+        if len(document) > MAX_BATCH_EVENTS:
+            return problem(413, "Batch too large", f"the batch has {len(document)} events; at most {MAX_BATCH_EVENTS}")
+        raw_events = document
+    else:
+        raw_events = [document]
+
+    events, violations = _check_all(raw_events, services)
+    if violations:
+        return problem(400, "Invalid planning events",
+                       f"{len(violations)} error(s); nothing was accepted",
+                       errors=[v.as_dict() for v in violations])
+    messages = [_message(raw, event) for raw, event in zip(raw_events, events, strict=True)]
+    try:
+        await services.queue.send(PLANNING_QUEUE, messages)
+    except TransientError:
+        logger.warning("planning events not enqueued; the client should retry", exc_info=True)
+        return problem(503, "Queue unavailable", "nothing was accepted; retry later")
+    except ConfigurationError as exc:
+        # The operator's to fix (the queue or its role is missing); the client may retry once it is.
+        logger.error("planning events not enqueued: %s", exc)
+        return problem(503, "Queue not set up", "nothing was accepted; the connector's queue is misconfigured")
+    except RejectedByQueue as exc:
+        logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
+        return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
+                       f"nothing was accepted: {exc}")
+    logger.info("accepted %d planning event(s)", len(events))
+    return json_reply(202, {"accepted": [event.id for event in events]})
+
+
+def _check_all(raw_events: list[Any], services: Services) -> tuple[list[PlanningEvent], list[ContractViolation]]:
+    events: list[PlanningEvent] = []
+    violations: list[ContractViolation] = []
+    first_index: dict[tuple[str, str], int] = {}  # CloudEvents: source + id identify an event
+    zone = services.settings.time_zone
+    for index, raw in enumerate(raw_events):
+        checked = check_event(raw, index, zone)
+        if isinstance(checked, list):
+            violations.extend(checked)
+            continue
+        if (checked.source, checked.id) in first_index:
+            violations.append(ContractViolation(
+                index, "$.id", f"repeats the id of the event at index {first_index[checked.source, checked.id]}"))
+            continue
+        if len(json.dumps(raw, separators=(",", ":")).encode("utf-8")) > MAX_EVENT_BYTES:
+            violations.append(ContractViolation(index, "$", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
+            continue
+        first_index[checked.source, checked.id] = index
+        events.append(checked)
+    return events, violations
+
+
+def _message(raw: Any, event: PlanningEvent) -> OutboundMessage:
+    # The entity key is (source, subject): two planning systems may use the same event id or subject,
+    # so both ids carry the source, or duplicate detection would drop the second system's event.
+    tag = source_tag(event.source)
+    return OutboundMessage(
+        body=json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        message_id=queue_id(event.id, tag),
+        session_id=queue_id(event.subject, tag),
+        application_properties={"type": event.type, "source": event.source, "subject": event.subject},
+    )

@@ -1,0 +1,1 @@
+"""The ports the use cases depend on (typing.Protocol), per capability."""

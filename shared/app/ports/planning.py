@@ -1,0 +1,111 @@
+"""Ports: what the application needs from the outside world, as typing Protocols.
+
+Adapters over Graph, Table Storage and the queues implement them; unit tests use fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.planning.model import EntityKey, Mapping
+
+__all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "MappingStore",
+           "ResourceSetting", "ResourceStore"]
+
+
+@dataclass(frozen=True)
+class CreatedEvent:
+    """What Graph's answer to a create tells: the event's id and its iCalUId (shared by attendees' copies)."""
+
+    id: str
+    ical_uid: str | None = None
+
+
+class CalendarGateway(Protocol):
+    """Events in users' default calendars (Microsoft Graph)."""
+
+    async def create(self, mailbox: str, content: dict[str, Any], *, transaction_id: str,
+                     source_key: str) -> CreatedEvent:
+        """Create the event tagged with ``source_key``. Raises connector errors."""
+        ...
+
+    async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:
+        """Overwrite the managed fields. Raises ``NotFound`` when the event is gone."""
+        ...
+
+    async def delete(self, mailbox: str, event_id: str) -> None:
+        """Delete the event. Raises ``NotFound`` when it is already gone."""
+        ...
+
+    async def find(self, mailbox: str, source_key: str, *, not_before: datetime) -> str | None:
+        """The id of an event tagged with ``source_key`` starting at or after ``not_before``, if any."""
+        ...
+
+    async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
+        """The iCalUId of an event (recorded for reservations, so the room's copy is known as ours)."""
+        ...
+
+
+class MappingStore(Protocol):
+    async def get(self, key: EntityKey) -> Mapping | None: ...
+
+    async def save(self, mapping: Mapping) -> Mapping:
+        """Insert (``etag`` None) or replace if unchanged since read; raise ``ConcurrencyConflict``."""
+        ...
+
+    async def last_mailbox(self) -> str | None:
+        """A mailbox written recently (within about a minute of the latest write); None before any."""
+        ...
+
+
+@dataclass(frozen=True)
+class ResourceSetting:
+    mailbox: str
+    active: bool
+    updated_at: datetime | None = None
+
+
+class ResourceStore(Protocol):
+    async def is_active(self, mailbox: str) -> bool: ...
+
+    async def set_active(self, mailbox: str, active: bool) -> ResourceSetting: ...
+
+    async def list(self) -> list[ResourceSetting]: ...
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    """A message the connector gave up on, with the reason an operator reads and what a replay needs."""
+
+    id: str
+    queue: str
+    message_id: str
+    session_id: str | None
+    body: str
+    reason: str
+    delivery_count: int
+    dead_lettered_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "messageId": self.message_id,
+            "sessionId": self.session_id,
+            "reason": self.reason,
+            "deliveryCount": self.delivery_count,
+            "deadLetteredAt": self.dead_lettered_at.isoformat(),
+            "body": self.body,
+        }
+
+
+class DeadLetterStore(Protocol):
+    async def add(self, record: DeadLetterRecord) -> None: ...
+
+    async def list(self) -> list[DeadLetterRecord]: ...
+
+    async def get(self, record_id: str) -> DeadLetterRecord | None: ...
+
+    async def remove(self, record_id: str) -> None: ...

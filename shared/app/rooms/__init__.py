@@ -1,0 +1,1 @@
+"""Room use cases: intake, worker, publisher, registration, subscriptions, upkeep."""

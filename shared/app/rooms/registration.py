@@ -1,0 +1,137 @@
+"""Operator API for rooms: register (subscribe), list with state, unregister, available rooms, backfill."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import uuid
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+
+from shared.app.ports.rooms import Room
+from shared.app.responses import Reply, json_reply, problem
+from shared.app.rooms.subscriptions import ensure_subscription, queue_work
+from shared.bootstrap import Services
+from shared.domain.rooms.client_state import ClientStateError
+from shared.domain.rooms.notifications import RoomWork
+from shared.errors import ConnectorError, UnknownMailbox
+
+__all__ = ["available_rooms", "delete_room", "list_rooms", "put_room", "room_json", "start_backfill"]
+
+logger = logging.getLogger(__name__)
+_EMAIL = re.compile(r"^[^@\s/~]+@[^@\s/~]+\.[^@\s/~]+$")
+
+
+def room_json(room: Room) -> dict[str, Any]:
+    if room.failure:
+        since = room.failing_since.isoformat() if room.failing_since else "?"
+        status = f"failing since {since} because {room.failure}"
+    elif room.subscription_id and room.expires_at:
+        status = f"subscribed until {room.expires_at.isoformat()}"
+    else:
+        status = "not subscribed"
+    job = room.backfill
+    return {
+        "email": room.email,
+        "displayName": room.display_name,
+        "status": status,
+        "subscribed": bool(room.subscription_id) and not room.failure,
+        "subscriptionExpiresAt": room.expires_at.isoformat() if room.expires_at else None,
+        "failingSince": room.failing_since.isoformat() if room.failing_since else None,
+        "failure": room.failure,
+        "activatedAt": room.activated_at.isoformat(),
+        "showSubject": room.show_subject,
+        "backfill": None if job is None else {
+            "id": job.id, "from": job.start, "status": job.status, "seen": job.seen, "published": job.published,
+            "finishedAt": job.finished_at.isoformat() if job.finished_at else None, "error": job.error},
+    }
+
+
+def _mailbox(email: str) -> str | None:
+    mailbox = email.strip().lower()
+    return mailbox if _EMAIL.match(mailbox) else None
+
+
+async def put_room(email: str, body: bytes, services: Services) -> Reply:
+    mailbox = _mailbox(email)
+    if mailbox is None:
+        return problem(400, "Invalid room", "the path must end with the room's email address")
+    try:
+        document = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        return problem(400, "Malformed JSON", f"the body is not JSON: {exc}")
+    if not isinstance(document, dict) or not isinstance(document.get("showSubject", True), bool):
+        return problem(400, "Invalid room setting", 'send {"showSubject": true|false} or nothing')
+    if not services.settings.rooms.client_state_keys:
+        return problem(409, "Rooms not configured", "set CONNECTOR_CLIENT_STATE_KEY (a Key Vault reference)")
+    ports = services.rooms()
+    existing = await ports.rooms.get(mailbox)
+    room = existing or Room(email=mailbox, activated_at=services.clock())
+    room = replace(room, show_subject=document.get("showSubject", room.show_subject))
+    try:
+        # A new room's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
+        saved = await ensure_subscription(room, services, recreate=existing is None or not room.subscription_id,
+                                          reason="registration", unknown_mailbox_raises=existing is None)
+    except ClientStateError as exc:
+        return problem(400, "Invalid room", str(exc))
+    except UnknownMailbox as exc:
+        return problem(404, "Unknown mailbox", str(exc))
+    if saved.failure:
+        return json_reply(502, room_json(saved))
+    if existing is None:
+        logger.info("room %s registered; only bookings made from now on are published", mailbox)
+    return json_reply(201 if existing is None else 200, room_json(saved))
+
+
+async def list_rooms(services: Services) -> Reply:
+    ports = services.rooms()
+    rooms = await ports.rooms.list()
+    return json_reply(200, {"value": [room_json(r) for r in rooms], "droppedNotifications": dict(ports.dropped)})
+
+
+async def delete_room(email: str, services: Services) -> Reply:
+    mailbox = _mailbox(email)
+    ports = services.rooms()
+    room = await ports.rooms.get(mailbox) if mailbox else None
+    if room is None:
+        return problem(404, "Not found", f"room {email} is not registered")
+    if room.subscription_id:
+        with contextlib.suppress(ConnectorError):  # gone already, or it lapses within days on its own
+            await ports.subscriptions().delete(room.subscription_id)
+    await ports.rooms.delete(room.email)
+    logger.info("room %s unregistered", room.email)
+    return Reply(204)
+
+
+async def available_rooms(services: Services) -> Reply:
+    try:
+        rooms = await services.rooms().graph().list_rooms()
+    except ConnectorError as exc:
+        return problem(502, "Graph error", str(exc))
+    keys = ("id", "emailAddress", "displayName", "capacity", "building", "floorNumber", "bookingType",
+            "isWheelchairAccessible")
+    return json_reply(200, {"value": [{k: r.get(k) for k in keys if k in r} for r in rooms]})
+
+
+async def start_backfill(email: str, start: str | None, services: Services) -> Reply:
+    mailbox = _mailbox(email)
+    ports = services.rooms()
+    room = await ports.rooms.get(mailbox) if mailbox else None
+    if room is None:
+        return problem(404, "Not found", f"room {email} is not registered")
+    try:
+        first = date.fromisoformat(start or "")
+    except ValueError:
+        return problem(400, "Invalid from", "from must be a date, YYYY-MM-DD")
+    earliest = services.clock().date() - timedelta(days=services.settings.days_back)
+    if first < earliest:
+        return problem(400, "Invalid from", f"from must not be before {earliest} (CALENDAR_MSGRAPH_DAYS_BACK)")
+    from shared.app.ports.rooms import BackfillJob
+
+    job = BackfillJob(id=uuid.uuid4().hex[:12], start=first.isoformat(), status="queued")
+    await ports.rooms.save(replace(room, backfill=job))
+    await queue_work(RoomWork("backfill", room.email, backfill_from=job.start, job_id=job.id), services)
+    return json_reply(202, {"room": room.email, "backfill": {"id": job.id, "from": job.start, "status": job.status}})

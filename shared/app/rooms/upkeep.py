@@ -1,0 +1,141 @@
+"""Timers: keep every room's subscription alive, and publish users who joined or left."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room
+from shared.app.rooms.publisher import publish
+from shared.app.rooms.subscriptions import ensure_subscription, queue_work
+from shared.bootstrap import Services
+from shared.domain.rooms.directory import decide_user
+from shared.domain.rooms.notifications import RoomWork
+from shared.domain.rooms.outbound_events import cloud_event
+from shared.errors import ConnectorError, NotFound
+
+__all__ = ["DIRECTORY_SESSION", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
+
+logger = logging.getLogger(__name__)
+
+USERS_PAGES_PER_STEP = 3  # users delta pages (about 100 users each) per invocation, well within a minute
+DIRECTORY_SESSION = "users-directory"  # the graph-notifications session that carries a round's steps
+# A round in progress that has not moved for this long lost its continuation (dead-lettered): the timer resumes it.
+ROUND_STALLED_AFTER = timedelta(minutes=30)
+
+
+async def renew_subscriptions(services: Services) -> dict[str, int]:
+    """Renew what is due, recreate what is gone (then resync it), and log every room still failing."""
+    counts = {"rooms": 0, "failing": 0}
+    ports = services.rooms()
+    try:
+        # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
+        # and tells Graph's expiry of the others, which decides: it may be earlier than the one stored.
+        live: dict[str, datetime] | None = await ports.subscriptions().live()
+    except ConnectorError as exc:
+        logger.warning("could not list the subscriptions (%s); renewing by the stored expiry only", exc)
+        live = None
+    for room in await ports.rooms.list():
+        counts["rooms"] += 1
+        missing = live is not None and room.subscription_id is not None and room.subscription_id not in live
+        if missing:
+            logger.warning("room %s: subscription %s is gone at Graph; recreating it", room.email,
+                           room.subscription_id)
+        elif live is not None and room.subscription_id is not None:
+            room = _with_graphs_expiry(room, live[room.subscription_id])
+        result = await ensure_subscription(room, services, recreate=missing,
+                                           reason="subscription missing" if missing else "timer")
+        if result.failure:
+            counts["failing"] += 1  # ensure_subscription logged why, on this run as on every run
+    logger.info("subscription timer: %d room(s), %d failing", counts["rooms"], counts["failing"])
+    return counts
+
+
+def _with_graphs_expiry(room: Room, expires_at: datetime) -> Room:
+    if room.expires_at != expires_at:
+        logger.info("room %s: Graph says subscription %s expires %s (stored: %s); deciding by Graph's", room.email,
+                    room.subscription_id, expires_at.isoformat(),
+                    room.expires_at.isoformat() if room.expires_at else "none")
+        room = replace(room, expires_at=expires_at)
+    return room
+
+
+async def sync_users_directory(services: Services, work: RoomWork | None = None) -> dict[str, int]:
+    """One step of the users delta: at most USERS_PAGES_PER_STEP pages, each published and its position
+    stored; a round with more pages continues in a message to the directory's session. The first round
+    records a baseline and publishes nothing. ``work`` is that continuation (None: the timer)."""
+    ports = services.rooms()
+    cursor = await ports.users.cursor()
+    now = services.clock()
+    if work is not None and (cursor.next_link is None or (work.chain, work.step) != (cursor.round_id, cursor.step)):
+        logger.info("users directory step %s dropped: the round has moved on", work.step)
+        return {"read": 0, "published": 0}
+    if work is None and cursor.next_link:
+        if cursor.updated_at and now - cursor.updated_at < ROUND_STALLED_AFTER:
+            logger.info("users directory: round %s is at step %d; its own messages carry it on", cursor.round_id,
+                        cursor.step)
+            return {"read": 0, "published": 0}
+        logger.warning("users directory: round %s stalled at step %d; resuming it", cursor.round_id, cursor.step)
+    if cursor.next_link is None:
+        round_id = hashlib.sha256(f"{cursor.delta_link}\n{now.isoformat()}".encode()).hexdigest()[:16]
+        cursor = replace(cursor, round_id=round_id, baseline=cursor.delta_link is None, step=0)
+    counts = {"read": 0, "published": 0}
+    link = cursor.next_link or cursor.delta_link
+    for _ in range(USERS_PAGES_PER_STEP):
+        page = await _users_page(services, link)
+        read, published = await _apply_users_page(services, page, baseline=cursor.baseline)
+        counts["read"] += read
+        counts["published"] += published
+        if page.delta_link:
+            await ports.users.set_cursor(DirectoryCursor(delta_link=page.delta_link, updated_at=services.clock()))
+            logger.info("users directory: round done; %d change(s) read, %d published in this step%s", counts["read"],
+                        counts["published"], " (baseline)" if cursor.baseline else "")
+            return counts
+        link = page.next_link
+        cursor = replace(cursor, next_link=link, updated_at=services.clock())
+        await ports.users.set_cursor(cursor)  # a crash resumes from the page after this one
+    cursor = replace(cursor, step=cursor.step + 1)
+    await ports.users.set_cursor(cursor)
+    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id), services)
+    logger.info("users directory: step %d of round %s read %d change(s), published %d; continuing",
+                cursor.step - 1, cursor.round_id, counts["read"], counts["published"])
+    return counts
+
+
+async def _users_page(services: Services, link: str | None) -> DeltaPage:
+    graph = services.rooms().graph()
+    try:
+        return await graph.users_delta_page(link)
+    except NotFound:
+        if link is None:
+            raise
+    # Directory delta tokens last about 7 days, skip tokens less: a fresh round compares against the stored rows.
+    logger.warning("users delta state expired; reading the directory again")
+    return await graph.users_delta_page(None)
+
+
+async def _apply_users_page(services: Services, page: DeltaPage, *, baseline: bool) -> tuple[int, int]:
+    """Publish a page's transitions, then store the rows: a page read again repeats the same events."""
+    ports = services.rooms()
+    source = f"urn:m365-calendar-connector:{services.settings.tenant_id or 'local'}:directory"
+    events = []
+    rows: dict[str, dict[str, Any] | None] = {}
+    for item in page.events:
+        user_id = str(item.get("id"))
+        known = rows[user_id] if user_id in rows else await ports.users.get(user_id)
+        change = decide_user(item, known, baseline=baseline)
+        if change.type is not None:
+            version = "removed" if "@removed" in item else str(change.enabled)
+            # The id derives from the transition (and the row it started from): a retried page repeats it.
+            version_key = f"{version}\n{json.dumps(known, sort_keys=True)}"
+            events.append(cloud_event(change.type, f"user/{user_id}", change.data, source=source,
+                                      version_key=version_key, now=services.clock()))
+        rows[user_id] = None if change.enabled is None else {**change.data, "enabled": change.enabled}
+    await publish(events, services)
+    for user_id, row in rows.items():
+        await ports.users.put(user_id, row)
+    return len(page.events), len(events)

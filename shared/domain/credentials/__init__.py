@@ -1,0 +1,1 @@
+"""Credential rules: rotation policy and certificate building."""

@@ -1,0 +1,1 @@
+"""Room rules: clientState, notifications, renewal timing, echo detection, outbound events, users directory."""
