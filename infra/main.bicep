@@ -124,6 +124,33 @@ param secretsAdminPrincipalType string = 'User'
 ])
 param graphCredentialKind string
 
+@description('How Graph delivers room change notifications: webhook (a public HTTPS endpoint of the app, the default) or eventGrid (Graph publishes to an Event Grid partner topic in this resource group that feeds the app\'s Event Grid trigger: no inbound endpoint for Graph; the partner topic needs activating once, docs/operations.md).')
+@allowed([
+  'webhook'
+  'eventGrid'
+])
+param graphNotificationDelivery string = 'webhook'
+
+@description('Evaluate the connector\'s alert rules (docs/operations.md); false leaves them deployed but disabled.')
+param enableAlerts bool = true
+
+@description('Email addresses notified when an alert fires or resolves; empty: no action group (alerts still show in Azure Monitor).')
+param alertEmailAddresses array = []
+
+@description('Alert when a Graph credential expires within this many days.')
+@minValue(1)
+@maxValue(90)
+param alertCredentialDaysLeft int = 14
+
+@description('Alert when more than this percentage of Graph requests is throttled over 15 minutes.')
+@minValue(1)
+@maxValue(100)
+param alertThrottledPercent int = 5
+
+@description('Alert when the oldest active message of a queue is older than this many seconds.')
+@minValue(60)
+param alertQueueOldestAgeSeconds int = 900
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -137,6 +164,10 @@ var suffix = uniqueString(subscription().id, resourceGroup().id, baseName, envir
 var storageAccountName = take(toLower(replace('st${baseName}${environmentName}${suffix}', '-', '')), 24)
 var keyVaultName = take('kv-${workloadName}-${suffix}', 24)
 var deploymentContainerName = 'app-package'
+// Event Grid delivery: the partner topic Graph creates on the first subscription (unique per region), and the
+// notificationUrl that names it (learn.microsoft.com/azure/event-grid/subscribe-to-graph-api-events).
+var graphPartnerTopicName = 'graph-${workloadName}'
+var graphEventGridNotificationUrl = 'EventGrid:?azuresubscriptionid=${subscription().subscriptionId}&resourcegroup=${resourceGroup().name}&partnertopic=${graphPartnerTopicName}&location=${location}'
 // Key Vault secret names, shared by the app settings (references, names the app reads) and the role assignments.
 var secretNames = {
   graphClientSecret: 'graph-client-secret'
@@ -236,6 +267,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphClientSecretName: secretNames.graphClientSecret
     graphCertificateName: secretNames.graphCertificate
     outboundWebhookUrl: outboundWebhookUrl
+    graphNotificationDelivery: graphNotificationDelivery
     settingOverrides: appSettingOverrides
     tags: allTags
   }
@@ -243,6 +275,43 @@ module functionApp 'modules/functionapp.bicep' = {
   dependsOn: [
     rbac
   ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: workloadName
+    location: location
+    appInsightsId: monitoring.outputs.appInsightsId
+    serviceBusNamespaceId: serviceBus.outputs.id
+    enableAlerts: enableAlerts
+    emailAddresses: alertEmailAddresses
+    actionGroupShortName: take('${baseName}${environmentName}', 12)
+    credentialDaysLeftThreshold: alertCredentialDaysLeft
+    throttledPercentThreshold: alertThrottledPercent
+    queueOldestAgeThresholdSeconds: alertQueueOldestAgeSeconds
+    tags: allTags
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    displayName: 'Calendar connector (${environmentName})'
+    location: location
+    appInsightsId: monitoring.outputs.appInsightsId
+    tags: allTags
+  }
+}
+
+// Event Grid delivery: authorise the Microsoft Graph API partner to create the partner topic in this resource group.
+// Graph creates the topic on the connector's first subscription; activating it and subscribing the Event Grid
+// trigger follow (docs/operations.md, "Webhook or Event Grid").
+module eventGrid 'modules/eventgrid.bicep' = if (graphNotificationDelivery == 'eventGrid') {
+  name: 'eventgrid'
+  params: {
+    tags: allTags
+  }
 }
 
 output functionAppName string = functionApp.outputs.name
@@ -258,3 +327,5 @@ output appInsightsName string = monitoring.outputs.appInsightsName
 output hostingPlan string = hostingPlan
 // Elastic Premium runs from this blob (WEBSITE_RUN_FROM_PACKAGE); a deployment uploads the package here.
 output packageUrl string = functionApp.outputs.packageUrl
+// Event Grid delivery: the notificationUrl (and lifecycleNotificationUrl) of the connector's Graph subscriptions.
+output graphEventGridNotificationUrl string = (graphNotificationDelivery == 'eventGrid') ? graphEventGridNotificationUrl : ''

@@ -113,6 +113,13 @@ param graphCredentialKind string = 'secret'
 @description('Key Vault secret name of the certificate (PEM or PKCS#12, with its private key) when graphCredentialKind is certificate.')
 param graphCertificateName string = 'graph-client-certificate'
 
+@description('How Graph delivers room change notifications: webhook (public HTTPS endpoint, the default) or eventGrid (an Event Grid partner topic feeding the Event Grid trigger; docs/operations.md).')
+@allowed([
+  'webhook'
+  'eventGrid'
+])
+param graphNotificationDelivery string = 'webhook'
+
 @description('Connector settings that differ from the defaults below, e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
 param settingOverrides object = {}
 
@@ -261,7 +268,8 @@ var connectorDefaults = {
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
 }
 
-// Named by the deployment's parameters (tenant, client, credential kind, outbound webhook) or wired to the vault.
+// Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)
+// or wired to the vault.
 var deploymentSettings = {
   CALENDAR_MSGRAPH_TENANT_GUID: graphTenantId
   CALENDAR_MSGRAPH_CLIENT_ID: graphClientId
@@ -275,6 +283,7 @@ var deploymentSettings = {
   CONNECTOR_OUTBOUND_WEBHOOK_URL: outboundWebhookUrl
   CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
   CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
+  CONNECTOR_GRAPH_NOTIFICATION_DELIVERY: graphNotificationDelivery
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",

@@ -15,7 +15,9 @@ from tests.infra.iac import INFRA, REPO, bicep_files
 SKIP_COMMENT = re.compile(r"//\s*checkov:skip=(?P<ids>[A-Z0-9_,]+)(?P<reason>:.*)?$")
 EXPECTED_FILES = {
     "main.bicep",
+    "modules/alerts.bicep",
     "modules/appsettings.bicep",
+    "modules/eventgrid.bicep",
     "modules/functionapp.bicep",
     "modules/identity.bicep",
     "modules/keyvault.bicep",
@@ -23,6 +25,7 @@ EXPECTED_FILES = {
     "modules/rbac.bicep",
     "modules/servicebus.bicep",
     "modules/storage.bicep",
+    "modules/workbook.bicep",
 }
 
 
@@ -83,7 +86,9 @@ class TestBicepFiles:
         for name, module in parsed_bicep[main]["json"]["modules"].items():
             target = (main.parent / module["detail"]["path"]).resolve()
             declared = parsed_bicep[target]["json"].get("parameters", {})
-            given = set(module["config"].get("params", {}))
+            config = module["config"]
+            body = config["config"] if "condition" in config else config  # `= if (...) {...}` nests the body
+            given = set(body.get("params", {}))
             required = {p for p, spec in declared.items() if spec.get("default") is None}
             if unknown := given - set(declared):
                 problems.append(f"{name}: unknown parameters {sorted(unknown)}")
