@@ -50,7 +50,7 @@ param queueOldestAgeThresholdSeconds int = 900
 @description('Tags applied to every resource.')
 param tags object = {}
 
-var manage = 'the operator API https://<app>/api/manage/... (master key)'
+var manage = 'on https://<function app host>, with the master key'
 
 // A gauge's latest value in the window, per dimension combination: the rule compares the measure column.
 var deadLettersQuery = '''
