@@ -55,12 +55,16 @@ DESIGN_DEFAULTS = {
 # ---------------------------------------------------------------- code side
 
 
+# Top-level folders that hold no deployed code (tools, tests, docs, environments).
+NOT_DEPLOYED = {"tests", "local", "scripts", "benchmarks", "infra", "docs", "node_modules"}
+
+
 def code_files() -> list[Path]:
-    files = [REPO / "function_app.py", *sorted(REPO.glob("triggers_*.py"))]
-    for path in sorted(REPO.glob("*.py")):
-        if path not in files and "Blueprint(" in path.read_text(encoding="utf-8"):
-            files.append(path)
-    files += sorted((REPO / "shared").rglob("*.py"))
+    """Every deployed Python file: the root modules and every package beside shared/ (entrypoints/, ...)."""
+    files = sorted(REPO.glob("*.py"))
+    for folder in sorted(p for p in REPO.iterdir() if p.is_dir()):
+        if folder.name not in NOT_DEPLOYED and not folder.name.startswith("."):
+            files += sorted(folder.rglob("*.py"))
     return [p for p in files if p.is_file()]
 
 
@@ -229,6 +233,15 @@ class TestSettingsCrossCheck:
         now_read = sorted(set(AHEAD_OF_CODE) & set(read))
         assert not now_read, f"the code reads these now: remove them from AHEAD_OF_CODE in {__file__}: {now_read}"
         assert set(AHEAD_OF_CODE) <= bicep_settings, "AHEAD_OF_CODE names a setting infra/ does not set"
+
+    def test_the_code_side_scans_the_trigger_blueprints(self) -> None:
+        scanned = set(code_files())
+        blueprints = [p for p in REPO.rglob("*.py")
+                      if p.relative_to(REPO).parts[0] not in NOT_DEPLOYED | {".venv", ".venv-iac"}
+                      and "Blueprint(" in p.read_text(encoding="utf-8")]
+        assert blueprints, "no trigger blueprint found"
+        missing = sorted(str(p.relative_to(REPO)) for p in blueprints if p not in scanned)
+        assert not missing, f"blueprints the settings scan skips: {missing}"
 
     def test_the_code_side_found_the_settings_the_connector_is_known_to_read(self) -> None:
         read = settings_read_by_code()
