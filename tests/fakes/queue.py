@@ -1,12 +1,14 @@
-"""A MessageQueue that records what is sent and refuses what Service Bus refuses."""
+"""A MessageQueue that records what is sent and refuses what Service Bus refuses, as the Service Bus adapter
+does: ``RejectedByQueue`` naming the limit, before anything is sent."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.adapters.local_queue import check_sendable
+from shared.adapters.local_queue import MAX_MESSAGE_BYTES, check_sendable
 from shared.app.messaging import OutboundMessage
+from shared.errors import RejectedByQueue
 
 
 @dataclass
@@ -20,8 +22,21 @@ class RecordingQueue:
         if self.error is not None:
             raise self.error
         for message in messages:
-            check_sendable(message)
+            refuse_as_service_bus(queue, message)
         self.sent.extend((queue, m) for m in messages)
 
     async def close(self) -> None:
         pass
+
+
+def refuse_as_service_bus(queue: str, message: OutboundMessage) -> None:
+    from azure.servicebus.exceptions import MessageSizeExceededError
+
+    try:
+        check_sendable(message)
+    except MessageSizeExceededError as exc:
+        raise RejectedByQueue(f"message {message.message_id} for {queue} is too large: {exc}",
+                              limit=f"message size at most {MAX_MESSAGE_BYTES} bytes") from exc
+    except (ValueError, TypeError) as exc:
+        raise RejectedByQueue(f"Service Bus refuses message {message.message_id} for {queue}: {exc}",
+                              limit=str(exc)) from exc

@@ -1,6 +1,5 @@
 """KeyVaultSecretStore through azure-keyvault-secrets (challenge auth, managed identity) against the vault
-simulator: what
-only this adapter does (the SecretStore contract is in tests/contract)."""
+simulator: what only this adapter does (the SecretStore contract is in tests/contract)."""
 
 from __future__ import annotations
 
