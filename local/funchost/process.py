@@ -116,6 +116,7 @@ class HostProcess:
                     self.base_url = match.group(1)
                     self._ready.set()
         finally:
+            proc.stdout.close()  # EOF: the host exited
             if log is not None:
                 log.close()
 

@@ -53,6 +53,24 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, message: str 
     raise AssertionError(f"{message} not met within {timeout} s")
 
 
+def wait_until_steady(condition: Callable[[], object], hold: float = 0.3, timeout: float = 60,
+                      message: str = "condition") -> None:
+    """Until ``condition`` has held at every poll for ``hold`` seconds (work in flight may briefly show idle
+    queues: a function between its completion and the message it sends next)."""
+    deadline = time.monotonic() + timeout
+    since: float | None = None
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if not condition():
+            since = None
+        elif since is None:
+            since = now
+        elif now - since >= hold:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{message} not steady for {hold} s within {timeout} s")
+
+
 def dead_letters_of(stack: LocalStack, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The dead letters of these CloudEvents only: the stack is shared, so other tests' leftovers don't count."""
     ids = {(e["source"], e["id"]) for e in events}

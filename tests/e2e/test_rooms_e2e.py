@@ -4,7 +4,7 @@ reservations posted by the booking system → the booker's calendar → the room
 
 from __future__ import annotations
 
-import time
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 
 from local.stack import LocalStack
-from tests.e2e.conftest import wait_for
+from shared.adapters.tables.rooms import RoomTables
+from shared.adapters.tables.stores import TableStores
+from shared.app.ports.rooms import DirectoryCursor
+from shared.config import Settings, TablesConnection
+from tests.e2e.conftest import wait_for, wait_until_steady
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +66,22 @@ def settled(stack: LocalStack) -> None:
                 return False
         return True
 
-    wait_for(quiet, timeout=60, message="room queues drained")
-    time.sleep(0.3)
-    wait_for(quiet, timeout=60, message="room queues drained")
+    wait_until_steady(quiet, timeout=60, message="room queues drained")
+
+
+def users_cursor(stack: LocalStack) -> DirectoryCursor:
+    """Where the users delta stands, read from the stack's Azurite."""
+    assert stack.azurite is not None
+
+    async def read() -> DirectoryCursor:
+        stores = TableStores(Settings(tables=TablesConnection(connection_string=stack.azurite.connection_string),
+                                      table_prefix="connector"))  # the stack's, see local/stack.py
+        try:
+            return await RoomTables(stores).users.cursor()
+        finally:
+            await stores.close()
+
+    return asyncio.run(read())
 
 
 def current_subscription(stack: LocalStack, room: str) -> str:
@@ -225,12 +242,19 @@ class TestUsersDirectory:
         state.add_user(mover, "Mover")
 
         def run_timer() -> None:
+            """Run the timer and wait until a round of the users delta has finished after it started."""
+            started = datetime.now(UTC)
             assert stack.admin("POST", "/admin/functions/users_directory", json={"input": ""}).status_code == 202
 
+            def round_done() -> bool:
+                cursor = users_cursor(stack)
+                return bool(cursor.delta_link and not cursor.next_link and cursor.updated_at
+                            and cursor.updated_at >= started)
+
+            wait_for(round_done, message="a users directory round")
+
+        run_timer()  # the baseline round (or a round after earlier tests)
         run_timer()
-        time.sleep(2)  # the baseline round (or a round after earlier tests) completes
-        run_timer()
-        time.sleep(1)
         state.update_user(mover, account_enabled=False)
         state.delete_user(leaver, permanent=True)
         newcomer = f"new-{uuid.uuid4().hex[:6]}@contoso.com"

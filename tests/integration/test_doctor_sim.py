@@ -15,8 +15,8 @@ from shared.app.ports.rooms import Room
 from shared.bootstrap import Services, build_services, utcnow
 from shared.config import QueueConnection, Settings
 from shared.domain.planning.model import EntityKey, Mapping, Version
+from tests.fakes.credentials import FakeLease, FakeState
 from tests.support.builders import FakeWorld
-from tests.support.credential_fakes import FakeLease, FakeState
 from tests.unit.rooms.fakes_rooms import RoomWorld
 
 ANNA = "anna@contoso.com"

@@ -15,9 +15,10 @@ from local.graphsim.server import RunningSimulator
 from shared.adapters.graph.session import MAILBOX_CONCURRENCY
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
+from tests.fakes.planning import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+from tests.fakes.queue import RecordingQueue
 from tests.graphsim.receiver import wait_until_async
 from tests.support.builders import sim_settings
-from tests.support.fakes import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore, RecordingQueue
 
 ROOM = "room.alpha@contoso.com"
 EVENT = {"subject": "Sprint review", "start": {"dateTime": "2026-05-04T08:00:00", "timeZone": "UTC"},

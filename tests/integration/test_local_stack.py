@@ -22,6 +22,7 @@ def clean_environ(**settings: str) -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not APP_SETTING.match(name)} | settings
 
 
+@pytest.mark.e2e  # starts the whole stack
 def test_settings_in_the_environment_reach_the_host_and_replace_the_local_receiver(tmp_path: Path) -> None:
     require_azurite()
     given = {

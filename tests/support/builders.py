@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bootstrap import Services, build_services
 from shared.config import Settings
-from tests.support.fakes import (
-    FakeCalendar,
-    InMemoryDeadLetterStore,
-    InMemoryMappingStore,
-    InMemoryResourceStore,
-    RecordingQueue,
-)
+from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+from tests.fakes.queue import RecordingQueue
 
 if TYPE_CHECKING:
     from local.graphsim.server import RunningSimulator

@@ -112,7 +112,7 @@ class TestSettlement:
 
     async def test_an_opted_out_resource_gets_nothing_and_loses_what_it_had(self, world: FakeWorld) -> None:
         await deliver(world, cloud_event("task.planned", "task/1", task_data(), sequence=1))
-        world.resources.inactive.add("anna@contoso.com")
+        await world.resources.set_active("anna@contoso.com", False)
         await deliver(world, cloud_event("task.rescheduled", "task/1", task_data(title="x"), sequence=2))
         await deliver(world, cloud_event("task.planned", "task/2", task_data(), sequence=1))
         assert world.calendar.events == {}

@@ -11,6 +11,8 @@ from azure.servicebus.exceptions import MessageSizeExceededError
 
 from local.amqppeer import start_peer
 
+pytestmark = pytest.mark.amqp  # each test starts its own peer
+
 
 class Clock:
     """Starts at the real time: the peer also checks the SAS token's expiry against it."""

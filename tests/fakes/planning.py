@@ -1,18 +1,13 @@
-"""In-memory stand-ins for the ports, with the real semantics (ETags, transactionId, 404s).
-
-Used only by unit tests of the application layer; integration tests use Azurite and the simulator.
-"""
+"""In-memory planning ports (CalendarGateway, MappingStore, ResourceStore, DeadLetterStore) with the real
+semantics (ETags, transactionId, 404s). tests/contract runs the same suites against these and the adapters."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.local_queue import check_sendable
-from shared.app.messaging import OutboundMessage
 from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, ResourceSetting
 from shared.domain.planning.model import EntityKey, Mapping
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
@@ -112,17 +107,21 @@ class InMemoryMappingStore:
 
 @dataclass
 class InMemoryResourceStore:
-    inactive: set[str] = field(default_factory=set)
+    """Every mailbox is active until opted out; ``list`` shows every mailbox ever set, active or not."""
+
+    settings: dict[str, ResourceSetting] = field(default_factory=dict)
 
     async def is_active(self, mailbox: str) -> bool:
-        return mailbox.lower() not in self.inactive
+        setting = self.settings.get(mailbox.lower())
+        return setting is None or setting.active
 
     async def set_active(self, mailbox: str, active: bool) -> ResourceSetting:
-        (self.inactive.discard if active else self.inactive.add)(mailbox.lower())
-        return ResourceSetting(mailbox.lower(), active, datetime.now(UTC))
+        setting = ResourceSetting(mailbox.lower(), active, datetime.now(UTC))
+        self.settings[setting.mailbox] = setting
+        return setting
 
     async def list(self) -> list[ResourceSetting]:
-        return [ResourceSetting(m, False) for m in sorted(self.inactive)]
+        return sorted(self.settings.values(), key=lambda s: s.mailbox)
 
 
 @dataclass
@@ -133,28 +132,10 @@ class InMemoryDeadLetterStore:
         self.records[record.id] = record
 
     async def list(self) -> list[DeadLetterRecord]:
-        return list(self.records.values())
+        return sorted(self.records.values(), key=lambda r: r.dead_lettered_at)
 
     async def get(self, record_id: str) -> DeadLetterRecord | None:
         return self.records.get(record_id)
 
     async def remove(self, record_id: str) -> None:
         self.records.pop(record_id, None)
-
-
-@dataclass
-class RecordingQueue:
-    """Records what is sent; refuses what Service Bus refuses (ids over 128 characters, 256 KB ...)."""
-
-    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
-    error: Exception | None = None
-
-    async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
-        if self.error is not None:
-            raise self.error
-        for message in messages:
-            check_sendable(message)
-        self.sent.extend((queue, m) for m in messages)
-
-    async def close(self) -> None:
-        pass

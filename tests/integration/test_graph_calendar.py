@@ -1,28 +1,19 @@
-"""One contract for the CalendarGateway: the fake used by unit tests and the real msgraph-sdk
-adapter against the HTTPS simulator must behave alike."""
+"""What only the msgraph-sdk calendar adapter does against the HTTPS simulator: the request it writes,
+throttling, per-mailbox concurrency, principal name lookups (the CalendarGateway contract is in tests/contract)."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from local.graphsim.server import RunningSimulator
 from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY, GraphCalendarGateway
-from shared.errors import NotFound, Throttled, UnknownMailbox
+from shared.errors import Throttled, UnknownMailbox
+from tests.contract.test_calendar_gateway import CONTENT, MAILBOX
 from tests.support.builders import sim_settings
-from tests.support.fakes import FakeCalendar
-
-MAILBOX = "anna@contoso.com"
-CONTENT = {"subject": "Boiler", "body": {"contentType": "html", "content": "<p>x</p>"},
-           "start": {"dateTime": "2026-05-04T08:00:00", "timeZone": "W. Europe Standard Time"},
-           "end": {"dateTime": "2026-05-04T09:00:00", "timeZone": "W. Europe Standard Time"},
-           "isAllDay": False, "showAs": "busy", "location": {"displayName": ""}, "categories": []}
-LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -32,36 +23,6 @@ async def real_gateway(simulator: RunningSimulator) -> AsyncIterator[Any]:
     gateway = GraphCalendarGateway.from_settings(sim_settings(simulator))
     yield gateway
     await gateway.close()
-
-
-@pytest.fixture(params=["fake", "graph"])
-def gateway(request: pytest.FixtureRequest) -> Any:
-    if request.param == "fake":
-        return FakeCalendar()
-    return request.getfixturevalue("real_gateway")
-
-
-class TestCalendarContract:
-    async def test_create_then_find_by_source_key(self, gateway: Any) -> None:
-        created = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="src task/1")
-        event_id = created.id
-        assert await gateway.find(MAILBOX, "src task/1", not_before=LONG_AGO) == event_id
-        assert await gateway.find(MAILBOX, "src task/2", not_before=LONG_AGO) is None
-
-    async def test_a_repeated_transaction_id_returns_the_same_event(self, gateway: Any) -> None:
-        txn = str(uuid.uuid4())
-        first = await gateway.create(MAILBOX, CONTENT, transaction_id=txn, source_key="src task/1")
-        second = await gateway.create(MAILBOX, CONTENT, transaction_id=txn, source_key="src task/1")
-        assert first.id == second.id and first.ical_uid == second.ical_uid and first.ical_uid
-
-    async def test_update_and_delete_of_a_missing_event_raise_not_found(self, gateway: Any) -> None:
-        event_id = (await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="k")).id
-        await gateway.update(MAILBOX, event_id, {**CONTENT, "subject": "New"}, source_key="k")
-        await gateway.delete(MAILBOX, event_id)
-        with pytest.raises(NotFound):
-            await gateway.delete(MAILBOX, event_id)
-        with pytest.raises(NotFound):
-            await gateway.update(MAILBOX, event_id, CONTENT, source_key="k")
 
 
 class TestGraphAdapter:

@@ -1,3 +1,5 @@
+"""Servers shared by every test directory (registered as fixtures in tests/conftest.py)."""
+
 from __future__ import annotations
 
 import uuid

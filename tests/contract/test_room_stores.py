@@ -1,28 +1,61 @@
-"""The room table adapters against real Azurite."""
+"""RoomStore, ReservationStore, OwnWrites, EventLog, Outbox and UserStore: the in-memory fakes and the Table
+Storage adapters."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
 
 from shared.adapters.tables.rooms import RoomTables
-from shared.adapters.tables.stores import TableStores
-from shared.app.ports.rooms import BackfillJob, DirectoryCursor, Room
+from shared.app.ports.rooms import (
+    BackfillJob,
+    DirectoryCursor,
+    EventLog,
+    Outbox,
+    OwnWrites,
+    ReservationStore,
+    Room,
+    RoomStore,
+    UserStore,
+)
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.errors import ConcurrencyConflict
+from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
+from tests.fakes.rooms import (
+    InMemoryLog,
+    InMemoryOutbox,
+    InMemoryOwnWrites,
+    InMemoryReservations,
+    InMemoryRooms,
+    InMemoryUsers,
+)
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 
-@pytest.fixture
-def tables(table_stores: TableStores) -> RoomTables:
-    return RoomTables(table_stores)
+@dataclass
+class Stores:
+    rooms: RoomStore
+    reservations: ReservationStore
+    own_writes: OwnWrites
+    log: EventLog
+    outbox: Outbox
+    users: UserStore
+
+
+@pytest.fixture(params=FAKE_AND_TABLES)
+def tables(request: pytest.FixtureRequest) -> Stores:
+    if request.param == "fake":
+        return Stores(InMemoryRooms(), InMemoryReservations(), InMemoryOwnWrites(), InMemoryLog(), InMemoryOutbox(),
+                      InMemoryUsers())
+    real = RoomTables(table_stores_of(request))
+    return Stores(real.rooms, real.reservations, real.own_writes, real.log, real.outbox, real.users)
 
 
 class TestRooms:
-    async def test_round_trip_with_etag_concurrency(self, tables: RoomTables) -> None:
+    async def test_round_trip_with_etag_concurrency(self, tables: Stores) -> None:
         room = Room(email="room.a@contoso.com", activated_at=NOW, subscription_id="s1", client_state="r1~n~m~x",
                     expires_at=NOW, delta_link="https://graph/delta?$deltatoken=1",
                     backfill=BackfillJob(id="j1", start="2026-04-01", status="done", published=3, finished_at=NOW))
@@ -41,8 +74,20 @@ class TestRooms:
         assert await tables.rooms.get("room.a@contoso.com") is None
 
 
+    async def test_rooms_are_listed_by_email(self, tables: Stores) -> None:
+        for email in ("room.c@contoso.com", "room.a@contoso.com", "room.b@contoso.com"):
+            await tables.rooms.save(Room(email=email, activated_at=NOW))
+        assert [r.email for r in await tables.rooms.list()] == ["room.a@contoso.com", "room.b@contoso.com",
+                                                               "room.c@contoso.com"]
+
+    async def test_an_empty_log_reads_nothing(self, tables: Stores) -> None:
+        events, _ = await tables.log.read(None, 10)
+        assert events == []
+        assert await tables.outbox.head("nobody@contoso.com") is None
+
+
 class TestReservationsAndOwnWrites:
-    async def test_state_rows_and_own_writes(self, tables: RoomTables) -> None:
+    async def test_state_rows_and_own_writes(self, tables: Stores) -> None:
         event_id = "AAMkAGI2TG93AAA=/+x"
         assert await tables.reservations.get("r@contoso.com", event_id) is None
         state = ReservationState(room="r@contoso.com", event_id=event_id, ical_uid="040000008200E0", change_key="ck",
@@ -56,7 +101,7 @@ class TestReservationsAndOwnWrites:
 
 
 class TestEventLog:
-    async def test_pages_in_publication_order_with_a_cursor(self, tables: RoomTables) -> None:
+    async def test_pages_in_publication_order_with_a_cursor(self, tables: Stores) -> None:
         events = [{"id": f"e{n}", "type": "reservation.created", "subject": f"s{n}"} for n in range(5)]
         await tables.log.append(events[:3])
         await tables.log.append(events[3:])
@@ -68,7 +113,7 @@ class TestEventLog:
 
 
 class TestOutbox:
-    async def test_each_stream_in_publication_order_with_attempts_kept(self, tables: RoomTables) -> None:
+    async def test_each_stream_in_publication_order_with_attempts_kept(self, tables: Stores) -> None:
         room_a, room_b = "a@contoso.com", "b" * 200 + "@contoso.com"
         events = [{"id": f"e{n}", "type": "reservation.created", "subject": f"s{n}"} for n in range(4)]
         first = await tables.outbox.add(room_a, events[:2])
@@ -89,7 +134,7 @@ class TestOutbox:
 
 
 class TestUsers:
-    async def test_rows_and_cursor(self, tables: RoomTables) -> None:
+    async def test_rows_and_cursor(self, tables: Stores) -> None:
         assert await tables.users.cursor() == DirectoryCursor()
         await tables.users.put("u1", {"id": "u1", "mail": "u1@contoso.com", "enabled": True})
         assert await tables.users.get("u1") == {"id": "u1", "mail": "u1@contoso.com", "enabled": True}

@@ -1,0 +1,125 @@
+"""MappingStore, ResourceStore and DeadLetterStore: the in-memory fakes and the Table Storage adapters."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore, MappingStore, ResourceStore
+from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.errors import ConcurrencyConflict
+from tests.contract.conftest import FAKE_AND_TABLES, known_drift, table_stores_of
+from tests.fakes.planning import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+
+KEY = EntityKey("https://planning.example.com/omd?tenant=a#x", "task/47#11?x\\y")
+V1 = Version(datetime(2026, 5, 1, 12, tzinfo=UTC), 1)
+V2 = Version(datetime(2026, 5, 1, 13, tzinfo=UTC), 2**40)
+
+
+@pytest.fixture(params=FAKE_AND_TABLES)
+def stores(request: pytest.FixtureRequest) -> Any:
+    if request.param == "fake":
+        return InMemoryMappingStore(), InMemoryResourceStore(), InMemoryDeadLetterStore()
+    tables = table_stores_of(request)
+    return tables.mappings, tables.resources, tables.deadletters
+
+
+@pytest.fixture
+def mappings(stores: Any) -> MappingStore:
+    return stores[0]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def resources(stores: Any) -> ResourceStore:
+    return stores[1]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def deadletters(stores: Any) -> DeadLetterStore:
+    return stores[2]  # type: ignore[no-any-return]
+
+
+class TestMappingStore:
+    async def test_a_mapping_round_trips_with_awkward_keys_and_big_sequences(self, mappings: MappingStore) -> None:
+        assert await mappings.get(KEY) is None
+        saved = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "AAMk=", "hash", 1))
+        assert saved.etag
+        loaded = await mappings.get(KEY)
+        assert loaded == saved
+        assert loaded is not None
+        updated = await mappings.save(replace(loaded, version=V2, event_id=None))
+        again = await mappings.get(KEY)
+        assert again == updated and again is not None and again.version.sequence == 2**40 and again.deleted
+        assert updated.etag != saved.etag
+
+    async def test_a_second_writer_with_a_stale_etag_loses(self, mappings: MappingStore) -> None:
+        first = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1))
+        await mappings.save(replace(first, version=V2))
+        with pytest.raises(ConcurrencyConflict):
+            await mappings.save(replace(first, content_hash="other"))
+
+    async def test_two_inserts_of_one_entity_conflict(self, mappings: MappingStore) -> None:
+        await mappings.save(Mapping(KEY, V1))
+        with pytest.raises(ConcurrencyConflict):
+            await mappings.save(Mapping(KEY, V1))
+
+    async def test_a_replace_of_a_row_never_inserted_conflicts(self, mappings: MappingStore,
+                                                               request: pytest.FixtureRequest) -> None:
+        known_drift(request, "tables", "TableMappingStore lets azure-data-tables' ResourceNotFoundError out")
+        with pytest.raises(ConcurrencyConflict):
+            await mappings.save(Mapping(KEY, V1, etag="W/\"datetime'2026-05-01T12%3A00%3A00Z'\""))
+
+    async def test_the_last_written_mailbox_is_known_after_a_write(self, mappings: MappingStore) -> None:
+        assert await mappings.last_mailbox() is None
+        await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1))
+        assert await mappings.last_mailbox() == "anna@contoso.com"
+
+
+class TestResourceStore:
+    async def test_a_resource_is_active_until_opted_out_whatever_the_case(self, resources: ResourceStore) -> None:
+        assert await resources.is_active("anna@contoso.com")
+        setting = await resources.set_active("Anna@Contoso.com", False)
+        assert (setting.mailbox, setting.active) == ("anna@contoso.com", False) and setting.updated_at
+        assert not await resources.is_active("ANNA@contoso.com")
+        await resources.set_active("anna@contoso.com", True)
+        assert await resources.is_active("anna@contoso.com")
+
+    async def test_list_shows_every_resource_set_active_or_not_sorted(self, resources: ResourceStore) -> None:
+        assert await resources.list() == []
+        await resources.set_active("carla@contoso.com", False)
+        await resources.set_active("ben@contoso.com", True)
+        await resources.set_active("anna@contoso.com", False)
+        listed = await resources.list()
+        assert [(s.mailbox, s.active) for s in listed] == [
+            ("anna@contoso.com", False), ("ben@contoso.com", True), ("carla@contoso.com", False)]
+        assert all(s.updated_at for s in listed)
+
+
+def record(record_id: str, *, body: str = '{"id": "e1"}', at: datetime | None = None) -> DeadLetterRecord:
+    return DeadLetterRecord(record_id, "planning-events", "m-" + record_id, "task/1", body, "why", 3,
+                            at or datetime(2026, 5, 1, tzinfo=UTC))
+
+
+class TestDeadLetterStore:
+    async def test_a_large_body_round_trips(self, deadletters: DeadLetterStore) -> None:
+        big = record("a" * 32, body='{"data": "' + "ü" * 100_000 + '"}')
+        await deadletters.add(big)
+        assert await deadletters.get(big.id) == big
+        assert [r.id for r in await deadletters.list()] == [big.id]
+
+    async def test_records_are_listed_oldest_first_and_removed_once(self, deadletters: DeadLetterStore) -> None:
+        start = datetime(2026, 5, 1, tzinfo=UTC)
+        await deadletters.add(record("b" * 32, at=start + timedelta(minutes=5)))
+        await deadletters.add(record("c" * 32, at=start))
+        assert [r.id for r in await deadletters.list()] == ["c" * 32, "b" * 32]
+        await deadletters.remove("c" * 32)
+        assert await deadletters.get("c" * 32) is None
+        assert [r.id for r in await deadletters.list()] == ["b" * 32]
+
+    async def test_a_record_added_again_replaces_the_first(self, deadletters: DeadLetterStore) -> None:
+        await deadletters.add(record("d" * 32))
+        await deadletters.add(replace(record("d" * 32), reason="again"))
+        assert [r.reason for r in await deadletters.list()] == ["again"]
