@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from local.stack import LocalStack
-from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.render import desired_state
+from shared.domain.tagging import SOURCE_KEY_PROPERTY
 from shared.domain.timezones import resolve_time_zone
 
 SOURCE = "https://planning.example.com/bench"
@@ -106,7 +106,7 @@ def run_connector(stack: LocalStack, load: Workload) -> dict[str, float]:
             if not keys:
                 continue
             subject = keys[0].split(" ", 1)[1]
-            written = datetime.fromisoformat(event["lastModifiedDateTime"].rstrip("Z")[:26]).replace(tzinfo=UTC)
+            written = datetime.fromisoformat(event["lastModifiedDateTime"]).replace(tzinfo=UTC)
             latencies.append((written - accepted_at[load.last_event_of_task[subject]]).total_seconds())
     graph_requests = len(stack.simulator.state.requests())
     throttled = sum(1 for r in stack.simulator.state.requests() if r["status"] == 429)

@@ -32,7 +32,7 @@ def start_vault_for(state_dir: Path, simulator: RunningSimulator, *, tenant: str
     creds.grant_roles(client, ["Application.ReadWrite.OwnedBy"])
     creds.add_owner(client, owner_client_id=client)
     [password] = creds.public(client)["passwordCredentials"]
-    end = datetime.fromisoformat(password["endDateTime"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(password["endDateTime"])
     vault.state.set_secret(secret_name, secret, content_type="text/plain", expires_on=end,
                            tags={"keyId": password["keyId"]})
     # CALENDAR_MSGRAPH_CLIENT_SECRET stays, as the deployment keeps its Key Vault reference: with a vault URL

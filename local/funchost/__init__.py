@@ -3,7 +3,8 @@
     python -m local.funchost [--app function_app] [--port 7071] [--settings local.settings.json]
 
 Serves HTTP triggers under /api with Azure's key checks, feeds Service Bus queue triggers from
-the SQLite queue store (shared.adapters.local_queue), runs NCRONTAB timers, and serves the
+the SQLite queue store (queue_store.py; the app writes into its file with
+shared.adapters.local_queue), runs NCRONTAB timers, and serves the
 host's admin API. See LocalFunctionHost (in-process) and HostProcess (subprocess).
 """
 

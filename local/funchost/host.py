@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from shared.adapters.local_queue import LocalQueueStore
+from local.funchost.queue_store import LocalQueueStore
 
 from .http_app import build_http_app
 from .indexing import IndexedFunction, QueueFunction, TimerFunction, index_app

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from shared.adapters.local_queue import LocalQueueStore
+from local.funchost.queue_store import LocalQueueStore
 
 from .indexing import HttpFunction, IndexedFunction
 from .invoke import call_function

@@ -19,7 +19,7 @@ from azure.functions import meta
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
 
-from shared.adapters.local_queue import ReceivedMessage
+from local.funchost.queue_store import ReceivedMessage
 
 from .indexing import IndexedFunction
 

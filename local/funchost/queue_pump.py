@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from shared.adapters.local_queue import LocalQueueStore, LockLostError, ReceivedMessage
+from local.funchost.queue_store import LocalQueueStore, LockLostError, ReceivedMessage
 
 from .indexing import IndexedFunction, QueueFunction
 from .invoke import FunctionTimeout, log_crash, service_bus_message

@@ -19,7 +19,7 @@ from .state import VaultError, VaultState
 def _when(value: Any) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return datetime.fromisoformat(str(value))
 
 
 def build_routes(state: VaultState) -> list[Route]:

@@ -14,10 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.app.ports.credentials import SecretVersion
-from shared.errors import CredentialUnavailable, Forbidden
+from shared.errors import ConfigurationError, CredentialUnavailable, Forbidden, NotFound, PermanentError
 from shared.setting_values import is_loopback
 
 __all__ = ["KeyVaultSecretStore", "usable"]
+
+SETTING = "CALENDAR_MSGRAPH_KEY_VAULT_URL"
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class KeyVaultSecretStore:
         return self._client
 
     async def current(self, name: str, now: datetime) -> SecretVersion:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.core.exceptions import HttpResponseError
 
         client = self._secrets()
         try:
@@ -64,9 +66,8 @@ class KeyVaultSecretStore:
                 secret = await client.get_secret(name)
                 if usable(secret.properties, now):
                     return _version(secret)
-            except ResourceNotFoundError:
-                raise CredentialUnavailable(f"Key Vault {self.vault_url} has no secret '{name}'") from None
             except HttpResponseError as exc:
+                # The latest version disabled is a 403 too, but one that the older versions may get past.
                 if exc.status_code != 403 or "disabled" not in str(exc.message or "").lower():
                     raise
             # The latest version is disabled, expired or not yet valid: take the newest usable one.
@@ -97,14 +98,26 @@ class KeyVaultSecretStore:
         return _version(secret)
 
     def _unavailable(self, exc: BaseException, name: str) -> CredentialUnavailable:
+        """Whatever keeps the secret from being read means no Graph credential (``SecretStore``'s contract):
+        the SDK's error is classified as every adapter does (``map_azure_error``), then explained."""
+        from azure.core.exceptions import AzureError
+
+        from shared.adapters.azure_errors import map_azure_error
+
+        if not isinstance(exc, AzureError):
+            return CredentialUnavailable(f"Key Vault {self.vault_url} unreachable ({type(exc).__name__})")
+        error = map_azure_error(exc, f"Key Vault secret '{name}'", setting=SETTING)
         status = _status(exc)
-        if status == 403:
+        if isinstance(error, NotFound):
+            return CredentialUnavailable(f"Key Vault {self.vault_url} has no secret '{name}'")
+        if isinstance(error, ConfigurationError) and status == 403:
             return CredentialUnavailable(
                 f"Key Vault {self.vault_url} refused access to secret '{name}' (403): grant the Function App's "
                 "managed identity the Key Vault Secrets User role on the vault")
-        if status in (401,):
-            return CredentialUnavailable(f"Key Vault {self.vault_url} refused the managed identity's token (401)")
-        if status is not None:
+        if isinstance(error, ConfigurationError):
+            return CredentialUnavailable(f"Key Vault {self.vault_url} refused the managed identity's token"
+                                         + (f" ({status})" if status else f" ({type(exc).__name__})"))
+        if isinstance(error, PermanentError) or status is not None:
             return CredentialUnavailable(f"Key Vault {self.vault_url} answered {status} for secret '{name}'")
         return CredentialUnavailable(f"Key Vault {self.vault_url} unreachable ({type(exc).__name__})")
 
@@ -115,7 +128,6 @@ class KeyVaultSecretStore:
         if self._owns_credential and self._credential is not None:
             await self._credential.close()
             self._credential = None
-
 
 
 def _status(exc: BaseException) -> int | None:

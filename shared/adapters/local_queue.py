@@ -1,17 +1,10 @@
-"""Local stand-in for Service Bus queues: a SQLite file with the semantics the connector relies on.
+"""MessageQueue over the local queue file (``CONNECTOR_LOCAL_QUEUE_PATH``): what the app uses instead of
+Service Bus when it runs on the local function host, which consumes the same SQLite file
+(``local/funchost/queue_store.py`` adds receiving, locks, dead letters and limits).
 
-There is no Service Bus emulator on these machines (it needs Docker), so local runs and tests use
-this store. It keeps what matters for correctness: durable messages, per-session FIFO with one
-message of a session in flight at a time, peek-lock with expiry, delivery counts, the
-dead-letter queue with reasons, duplicate detection by message id, and scheduled enqueue.
-
-Several processes may open the same file (the app publishes, the local function host consumes),
-so every write runs in a ``BEGIN IMMEDIATE`` transaction under WAL with a busy timeout.
-
-Sending is no more lenient than Service Bus: a message or session id over 128 characters raises
-``ValueError``, a message over 256 KB with its properties raises ``MessageSizeExceededError``
-(azure-servicebus computes both, so the figures are the SDK's own), and an application property
-value other than str, int (32-bit), float or bool raises ``TypeError``.
+What both sides must agree on lives here: the schema, the transaction discipline (WAL, ``BEGIN
+IMMEDIATE``, a busy timeout: several processes open the file), and enqueueing with duplicate detection
+by message id and scheduled delivery. Sending is no more lenient than Service Bus (``check_sendable``).
 """
 
 from __future__ import annotations
@@ -21,28 +14,18 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.app.messaging import DeadLetter, OutboundMessage
-from shared.errors import TransientError
+from shared.app.messaging import OutboundMessage
+from shared.errors import RejectedByQueue, TransientError
 
-__all__ = [
-    "MAX_MESSAGE_BYTES",
-    "LocalQueuePublisher",
-    "LocalQueueStore",
-    "LockLostError",
-    "ReceivedMessage",
-    "MAX_DELIVERY_COUNT_EXCEEDED",
-]
+__all__ = ["DUPLICATE_WINDOW_SECONDS", "MAX_MESSAGE_BYTES", "LocalQueuePublisher", "QueueFile", "check_sendable"]
 
-MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 MAX_MESSAGE_BYTES = 256 * 1024  # Service Bus Standard: body, system and application properties together
+DUPLICATE_WINDOW_SECONDS = 600.0  # the queues' duplicateDetectionHistoryTimeWindow (infra/)
 # Types every Service Bus client and the broker take as application property values (bytes are refused
 # by the service, lists and maps are not simple AMQP types); None, UUID and datetime are left out too.
 _PROPERTY_TYPES = (str, bool, int, float)
@@ -75,64 +58,12 @@ CREATE TABLE IF NOT EXISTS seen_ids (
 );
 """
 
-# A message is deliverable when it is live, due, unlocked, and (for a session) the oldest due
-# message of a session that has nothing in flight: that is Service Bus's session FIFO.
-_RECEIVE = """
-SELECT seq FROM messages AS m
-WHERE m.queue = :queue AND m.dead = 0 AND m.enqueued_at <= :now
-  AND (m.locked_until IS NULL OR m.locked_until <= :now)
-  AND (m.session_id IS NULL OR (
-        m.seq = (SELECT MIN(o.seq) FROM messages AS o WHERE o.queue = m.queue
-                 AND o.session_id = m.session_id AND o.dead = 0 AND o.enqueued_at <= :now)
-        AND NOT EXISTS (SELECT 1 FROM messages AS l WHERE l.queue = m.queue
-                 AND l.session_id = m.session_id AND l.dead = 0 AND l.locked_until > :now)
-        {exclude}))
-ORDER BY m.seq LIMIT 1
-"""
 
+class QueueFile:
+    """One connection to the queue file, created with its schema if need be; safe across threads."""
 
-class LockLostError(Exception):
-    """The lock token is unknown or its lock expired (Service Bus's MessageLockLost)."""
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """A peek-locked message: settle it with its ``lock_token`` before ``locked_until``."""
-
-    queue: str
-    sequence_number: int
-    message_id: str
-    session_id: str | None
-    body: bytes
-    content_type: str | None
-    application_properties: dict[str, Any]
-    delivery_count: int
-    enqueued_time: datetime
-    lock_token: str
-    locked_until: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-class LocalQueueStore:
-    """Durable queues in one SQLite file; safe across threads and processes."""
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        max_delivery_count: int = 10,
-        lock_seconds: float = 60,
-        duplicate_window_seconds: float = 600,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.max_delivery_count = max_delivery_count
-        self.lock_seconds = lock_seconds
-        self.duplicate_window_seconds = duplicate_window_seconds
-        self._clock = clock
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection guarded by a lock: statements are short, and sqlite3 connections must
@@ -163,215 +94,33 @@ class LocalQueueStore:
                 raise
             self._db.execute("COMMIT")
 
-    # -- sending -------------------------------------------------------------------------------
-
-    def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+    def enqueue(self, queue: str, messages: Sequence[OutboundMessage], *, now: float,
+                duplicate_window_seconds: float = DUPLICATE_WINDOW_SECONDS) -> None:
         """Enqueue the batch atomically; ids seen on the queue within the window are dropped.
 
-        Raises what azure-servicebus raises for a message Service Bus refuses (see the module docstring),
+        Raises what azure-servicebus raises for a message Service Bus refuses (``check_sendable``),
         before anything is enqueued.
         """
         for message in messages:
             check_sendable(message)
-        now = self._clock()
         with self._write() as db:
-            db.execute(
-                "DELETE FROM seen_ids WHERE queue = ? AND seen_at < ?",
-                (queue, now - self.duplicate_window_seconds),
-            )
+            db.execute("DELETE FROM seen_ids WHERE queue = ? AND seen_at < ?", (queue, now - duplicate_window_seconds))
             for message in messages:
-                seen = db.execute(
-                    "SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ?",
-                    (queue, message.message_id),
-                ).fetchone()
+                seen = db.execute("SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ?",
+                                  (queue, message.message_id)).fetchone()
                 if seen:
                     continue
-                db.execute(
-                    "INSERT INTO seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)",
-                    (queue, message.message_id, now),
-                )
+                db.execute("INSERT INTO seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)",
+                           (queue, message.message_id, now))
                 due = now
                 if message.scheduled_enqueue_time is not None:
                     due = max(now, message.scheduled_enqueue_time.timestamp())
                 db.execute(
                     "INSERT INTO messages (queue, message_id, session_id, body, content_type,"
                     " properties, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        queue,
-                        message.message_id,
-                        message.session_id,
-                        bytes(message.body),
-                        message.content_type,
-                        json.dumps(dict(message.application_properties)),
-                        due,
-                    ),
+                    (queue, message.message_id, message.session_id, bytes(message.body), message.content_type,
+                     json.dumps(dict(message.application_properties)), due),
                 )
-
-    # -- receiving and settling ----------------------------------------------------------------
-
-    def receive(self, queue: str, *, exclude_sessions: Collection[str] = ()) -> ReceivedMessage | None:
-        """Peek-lock the next deliverable message, or return None when there is none."""
-        now = self._clock()
-        excluded = list(exclude_sessions)
-        marks = ", ".join(f":x{i}" for i in range(len(excluded)))
-        sql = _RECEIVE.format(exclude=f"AND m.session_id NOT IN ({marks})" if excluded else "")
-        params: dict[str, Any] = {"queue": queue, "now": now}
-        params.update({f"x{i}": s for i, s in enumerate(excluded)})
-        with self._lock:
-            # Idle polling is the common case: answer it with a read, without the write lock.
-            candidate = self._db.execute(
-                "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND enqueued_at <= ?"
-                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
-                (queue, now, now),
-            ).fetchone()
-        if candidate is None:
-            return None
-        with self._write() as db:
-            self._expire_poison_locks(db, queue, now)
-            row = db.execute(sql, params).fetchone()
-            if row is None:
-                return None
-            token = uuid.uuid4().hex
-            locked_until = now + self.lock_seconds
-            db.execute(
-                "UPDATE messages SET lock_token = ?, locked_until = ?,"
-                " delivery_count = delivery_count + 1 WHERE seq = ?",
-                (token, locked_until, row[0]),
-            )
-            full = db.execute(
-                "SELECT seq, message_id, session_id, body, content_type, properties,"
-                " delivery_count, enqueued_at FROM messages WHERE seq = ?",
-                (row[0],),
-            ).fetchone()
-        return ReceivedMessage(
-            queue=queue,
-            sequence_number=full[0],
-            message_id=full[1],
-            session_id=full[2],
-            body=bytes(full[3]),
-            content_type=full[4],
-            application_properties=json.loads(full[5]),
-            delivery_count=full[6],
-            enqueued_time=_utc(full[7]),
-            lock_token=token,
-            locked_until=_utc(locked_until),
-        )
-
-    def _expire_poison_locks(self, db: sqlite3.Connection, queue: str, now: float) -> None:
-        # A message whose lock expired after its last allowed delivery is dead-lettered, as
-        # Service Bus does; otherwise a message that crashes its consumer would loop forever.
-        db.execute(
-            "UPDATE messages SET dead = 1, dl_reason = ?, dl_description = ?, dl_at = ?,"
-            " lock_token = NULL, locked_until = NULL WHERE queue = ? AND dead = 0"
-            " AND locked_until <= ? AND delivery_count >= ?",
-            (
-                MAX_DELIVERY_COUNT_EXCEEDED,
-                "The message lock expired after the maximum number of deliveries.",
-                now,
-                queue,
-                now,
-                self.max_delivery_count,
-            ),
-        )
-
-    def _locked_seq(self, db: sqlite3.Connection, lock_token: str) -> tuple[int, int]:
-        row = db.execute(
-            "SELECT seq, delivery_count FROM messages WHERE lock_token = ? AND dead = 0 AND locked_until > ?",
-            (lock_token, self._clock()),
-        ).fetchone()
-        if row is None:
-            raise LockLostError("The lock on the message was lost or has expired.")
-        return int(row[0]), int(row[1])
-
-    def complete(self, lock_token: str) -> None:
-        with self._write() as db:
-            seq, _ = self._locked_seq(db, lock_token)
-            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-
-    def abandon(self, lock_token: str, description: str = "") -> None:
-        """Release the lock; at the maximum delivery count the message is dead-lettered."""
-        with self._write() as db:
-            seq, count = self._locked_seq(db, lock_token)
-            if count >= self.max_delivery_count:
-                self._dead_letter(db, seq, MAX_DELIVERY_COUNT_EXCEEDED, description)
-            else:
-                db.execute(
-                    "UPDATE messages SET lock_token = NULL, locked_until = NULL WHERE seq = ?",
-                    (seq,),
-                )
-
-    def dead_letter(self, lock_token: str, reason: str, description: str) -> None:
-        with self._write() as db:
-            seq, _ = self._locked_seq(db, lock_token)
-            self._dead_letter(db, seq, reason, description)
-
-    def _dead_letter(self, db: sqlite3.Connection, seq: int, reason: str, description: str) -> None:
-        db.execute(
-            "UPDATE messages SET dead = 1, dl_reason = ?, dl_description = ?, dl_at = ?,"
-            " lock_token = NULL, locked_until = NULL WHERE seq = ?",
-            (reason, description, self._clock(), seq),
-        )
-
-    def renew_lock(self, lock_token: str) -> datetime:
-        """Extend the lock by ``lock_seconds`` from now; returns the new expiry."""
-        with self._write() as db:
-            seq, _ = self._locked_seq(db, lock_token)
-            until = self._clock() + self.lock_seconds
-            db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (until, seq))
-        return _utc(until)
-
-    # -- operating -----------------------------------------------------------------------------
-
-    def dead_letters(self, queue: str) -> list[DeadLetter]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, message_id, session_id, body, dl_reason, dl_description, dl_at,"
-                " delivery_count FROM messages WHERE queue = ? AND dead = 1 ORDER BY seq",
-                (queue,),
-            ).fetchall()
-        return [
-            DeadLetter(
-                queue=queue,
-                sequence_number=r[0],
-                message_id=r[1],
-                session_id=r[2],
-                body=bytes(r[3]),
-                reason=r[4] or "",
-                description=r[5] or "",
-                dead_lettered_at=_utc(r[6]),
-                delivery_count=r[7],
-            )
-            for r in rows
-        ]
-
-    def replay_dead_letter(self, queue: str, sequence_number: int) -> bool:
-        """Put a dead letter back on the active queue with a delivery count of 0.
-
-        It keeps its sequence number, so within its session it comes before newer messages:
-        the replay is about the same change the operator saw fail.
-        """
-        with self._write() as db:
-            changed = db.execute(
-                "UPDATE messages SET dead = 0, delivery_count = 0, dl_reason = NULL,"
-                " dl_description = NULL, dl_at = NULL WHERE queue = ? AND seq = ? AND dead = 1",
-                (queue, sequence_number),
-            ).rowcount
-        return changed == 1
-
-    def counts(self, queue: str) -> dict[str, int]:
-        now = self._clock()
-        with self._lock:
-            row = self._db.execute(
-                "SELECT"
-                " COALESCE(SUM(dead = 0 AND enqueued_at <= :now"
-                "   AND (locked_until IS NULL OR locked_until <= :now)), 0),"
-                " COALESCE(SUM(dead = 0 AND enqueued_at > :now), 0),"
-                " COALESCE(SUM(dead = 0 AND locked_until > :now), 0),"
-                " COALESCE(SUM(dead = 1), 0)"
-                " FROM messages WHERE queue = :queue",
-                {"queue": queue, "now": now},
-            ).fetchone()
-        return {"active": row[0], "scheduled": row[1], "locked": row[2], "dead_lettered": row[3]}
 
 
 def check_sendable(message: OutboundMessage) -> None:
@@ -393,18 +142,51 @@ def check_sendable(message: OutboundMessage) -> None:
 
 
 class LocalQueuePublisher:
-    """``shared.app.messaging.MessageQueue`` over a local store file (selected by the composition root)."""
+    """``shared.app.messaging.MessageQueue`` over the local queue file (selected by the composition root).
+
+    Errors as ``ServiceBusQueue`` has them: a message Service Bus would refuse is ``RejectedByQueue``
+    naming the limit, a busy or unavailable file is a ``TransientError``. The file is opened on first use.
+    """
 
     def __init__(self, path: str | Path) -> None:
-        self._store = LocalQueueStore(path)
+        self.path = Path(path)
+        self._file: QueueFile | None = None
+        self._opening = threading.Lock()
+
+    def _queue_file(self) -> QueueFile:
+        with self._opening:
+            if self._file is None:
+                self._file = QueueFile(self.path)
+            return self._file
+
+    def _enqueue(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        self._queue_file().enqueue(queue, messages, now=time.time())
 
     async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
-        """Raises the SDK's own exceptions for a message Service Bus refuses (see ``check_sendable``)."""
+        from azure.servicebus.exceptions import MessageSizeExceededError
+
         try:
-            await asyncio.to_thread(self._store.send, queue, messages)
-        except sqlite3.OperationalError as exc:
+            await asyncio.to_thread(self._enqueue, queue, messages)
+        except sqlite3.Error as exc:
             # Busy or unavailable file: the caller may retry, as with a Service Bus outage.
-            raise TransientError(f"local queue {self._store.path} unavailable: {exc}") from exc
+            raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
+        except MessageSizeExceededError as exc:
+            raise RejectedByQueue(f"the local queue refused a message for {queue} as too large: {exc}",
+                                  limit=f"message size at most {MAX_MESSAGE_BYTES} bytes") from exc
+        except (ValueError, TypeError) as exc:
+            raise RejectedByQueue(f"the local queue refuses a message for {queue}: {exc}", limit=str(exc)) from exc
+
+    async def probe(self, queue: str) -> None:
+        """The file exists and opens (the local host creates it); reads nothing, writes nothing."""
+        def open_read_only() -> None:
+            sqlite3.connect(f"file:{self.path}?mode=ro", uri=True).close()
+
+        try:
+            await asyncio.to_thread(open_read_only)
+        except sqlite3.Error as exc:
+            raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
 
     async def close(self) -> None:
-        self._store.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None

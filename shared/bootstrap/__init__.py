@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.app.messaging import MessageQueue
+from shared.app.ports.operator import HealthProbes
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.config import Settings
 from shared.errors import ConfigurationError
@@ -49,6 +50,7 @@ class Services:
     _credentials: Any = field(default=None, repr=False)
     graph_session_factory: Callable[[], Any] | None = None
     _graph_session: Any = field(default=None, repr=False)
+    health: HealthProbes | None = None  # the doctor's probes
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     def calendar(self) -> CalendarGateway:
@@ -105,6 +107,7 @@ def build_services(
     clock: Callable[[], datetime] | None = None,
     rooms: RoomPorts | None = None,
     credentials: CredentialRuntime | None = None,
+    health: HealthProbes | None = None,
 ) -> Services:
     """Real adapters for every port left as None."""
     closers: list[Any] = []
@@ -170,6 +173,13 @@ def build_services(
         graph_session_factory=graph_session_factory,
         _closers=closers,
     )
+    if health is None:
+        from shared.adapters.health import DeploymentProbes
+
+        # Fakes given for the stores: no Table Storage here, so the probe reads the resource store given.
+        health = DeploymentProbes(tables=stores.probe if stores is not None else resources.list, queue=queue,
+                                  graph=services.graph_session)
+    services.health = health
     return services
 
 

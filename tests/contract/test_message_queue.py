@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from local.amqppeer import AmqpPeer
-from shared.adapters.local_queue import LocalQueuePublisher, LocalQueueStore
+from local.funchost.queue_store import LocalQueueStore
+from shared.adapters.local_queue import LocalQueuePublisher
 from shared.adapters.servicebus import ServiceBusQueue
 from shared.app.messaging import MessageQueue, OutboundMessage
 from shared.config import QueueConnection
 from shared.errors import RejectedByQueue
-from tests.contract.conftest import known_drift
 from tests.fakes.queue import RecordingQueue
 from tests.integration.servicebus.conftest import FAST_RETRIES, peer
 
@@ -82,9 +82,6 @@ def msg(message_id: str, session: str | None = "room-1", body: bytes | None = No
                            message_id=message_id, session_id=session, **kwargs)
 
 
-REFUSALS_RAISE_SDK_ERRORS = ("LocalQueuePublisher lets azure-servicebus' ValueError and MessageSizeExceededError "
-                             "out instead of RejectedByQueue (ingest answers 500 locally, 400/413 in Azure)")
-
 
 class TestMessageQueue:
     async def test_messages_arrive_with_their_fields_in_order(self, queue: Queue) -> None:
@@ -107,7 +104,6 @@ class TestMessageQueue:
     @pytest.mark.parametrize("field", ["message_id", "session_id"])
     async def test_an_id_over_128_characters_is_refused_and_nothing_is_sent(
             self, queue: Queue, field: str, request: pytest.FixtureRequest) -> None:
-        known_drift(request, "local", REFUSALS_RAISE_SDK_ERRORS)
         bad = msg("x" * 129) if field == "message_id" else msg("ok-id", session="x" * 129)
         with pytest.raises(RejectedByQueue) as caught:
             await queue.port.send(Q, [msg("first"), bad])
@@ -116,7 +112,6 @@ class TestMessageQueue:
 
     async def test_a_message_over_256_kb_is_refused_as_too_large_and_nothing_is_sent(
             self, queue: Queue, request: pytest.FixtureRequest) -> None:
-        known_drift(request, "local", REFUSALS_RAISE_SDK_ERRORS)
         with pytest.raises(RejectedByQueue) as caught:
             await queue.port.send(Q, [msg("fine"), msg("huge", body=b"x" * (LIMIT + 1))])
         assert "size" in caught.value.limit, "ingest answers 413 for a size limit"

@@ -11,7 +11,7 @@ import pytest
 from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore, MappingStore, ResourceStore
 from shared.domain.planning.model import EntityKey, Mapping, Version
 from shared.errors import ConcurrencyConflict
-from tests.contract.conftest import FAKE_AND_TABLES, known_drift, table_stores_of
+from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
 from tests.fakes.planning import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 
 KEY = EntityKey("https://planning.example.com/omd?tenant=a#x", "task/47#11?x\\y")
@@ -68,7 +68,6 @@ class TestMappingStore:
 
     async def test_a_replace_of_a_row_never_inserted_conflicts(self, mappings: MappingStore,
                                                                request: pytest.FixtureRequest) -> None:
-        known_drift(request, "tables", "TableMappingStore lets azure-data-tables' ResourceNotFoundError out")
         with pytest.raises(ConcurrencyConflict):
             await mappings.save(Mapping(KEY, V1, etag="W/\"datetime'2026-05-01T12%3A00%3A00Z'\""))
 

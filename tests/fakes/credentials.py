@@ -209,8 +209,11 @@ class FakeTokenCredential:
         code = self.check()
         if code is not None:
             raise ClientAuthenticationError(message=f"Microsoft Entra ID error '(invalid_client) {code}: refused'")
-        claims = base64.urlsafe_b64encode(json.dumps({"roles": self.roles}).encode()).decode().rstrip("=")
-        return AccessToken(f"header.{claims}.signature{next(_TOKEN_SERIAL)}", 4102444800)
+        header, claims, signature = (
+            base64.urlsafe_b64encode(part).decode().rstrip("=")
+            for part in (b'{"alg": "RS256", "typ": "JWT"}', json.dumps({"roles": self.roles}).encode(),
+                         f"signature{next(_TOKEN_SERIAL)}".encode()))
+        return AccessToken(f"{header}.{claims}.{signature}", 4102444800)
 
     async def close(self) -> None:
         self.closed = True

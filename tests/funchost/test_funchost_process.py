@@ -21,7 +21,7 @@ from local.funchost import (
     HostProcess,
     HostStartError,
 )
-from shared.adapters.local_queue import LocalQueueStore
+from local.funchost.queue_store import LocalQueueStore
 from shared.app.messaging import OutboundMessage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from local.funchost import QUEUE_PATH_ENV, LocalFunctionHost
-from shared.adapters.local_queue import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore
+from local.funchost.queue_store import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore
 from shared.app.messaging import OutboundMessage
 
 QUEUE = "sample-work"

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.local_queue import (
-    MAX_DELIVERY_COUNT_EXCEEDED,
-    LocalQueuePublisher,
-    LocalQueueStore,
-    LockLostError,
-)
+from local.funchost.queue_store import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore, LockLostError
+from shared.adapters.local_queue import LocalQueuePublisher
 from shared.app.messaging import OutboundMessage
+from shared.errors import RejectedByQueue, TransientError
 
 Q = "work"
 
@@ -235,7 +232,7 @@ def test_concurrent_consumers_in_threads_and_a_sending_process_deliver_each_mess
     path = tmp_path / "busy.sqlite3"
     consumers = [LocalQueueStore(path) for _ in range(3)]
     sender = (
-        "import sys; from shared.adapters.local_queue import LocalQueueStore;"
+        "import sys; from local.funchost.queue_store import LocalQueueStore;"
         "from shared.app.messaging import OutboundMessage as M;"
         "s = LocalQueueStore(sys.argv[1]);"
         "[s.send('work', [M(str(i).encode(), str(i), f'S{i % 7}')]) for i in range(150)]"
@@ -315,8 +312,21 @@ class TestSendLimitsAsStrictAsServiceBus:
             store.send(Q, [msg("ok-1"), OutboundMessage(body=b"x", message_id="m" * 129), msg("ok-2")])
         assert store.counts(Q)["active"] == 0
 
-    async def test_the_publisher_raises_the_sdks_exception_not_a_transient_error(self, tmp_path: Path) -> None:
+    async def test_the_publisher_maps_a_refusal_as_the_service_bus_adapter_does(self, tmp_path: Path) -> None:
         publisher = LocalQueuePublisher(tmp_path / "p.sqlite3")
-        with pytest.raises(ValueError, match="128"):
+        with pytest.raises(RejectedByQueue, match="128"):
             await publisher.send(Q, [OutboundMessage(body=b"x", message_id="m" * 129)])
+        with pytest.raises(RejectedByQueue) as caught:
+            await publisher.send(Q, [OutboundMessage(body=b"x" * 300_000, message_id="big")])
+        assert "size" in caught.value.limit
         await publisher.close()
+
+
+async def test_the_publisher_opens_the_file_on_first_use_and_the_probe_needs_it(tmp_path: Path) -> None:
+    publisher = LocalQueuePublisher(tmp_path / "later" / "q.sqlite3")
+    assert not publisher.path.exists()
+    with pytest.raises(TransientError, match="unavailable"):
+        await publisher.probe(Q)
+    await publisher.send(Q, [msg("p1", "S")])
+    await publisher.probe(Q)
+    await publisher.close()

@@ -160,7 +160,7 @@ def _thumbprint(value: Any) -> str | None:
 def _parse(value: Any) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

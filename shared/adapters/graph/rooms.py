@@ -10,10 +10,10 @@ from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
 from shared.adapters.graph.session import GraphAdapter
 from shared.adapters.graph.subscriptions import call_graph, to_json
 from shared.app.ports.rooms import DeltaPage
+from shared.domain.tagging import SOURCE_KEY_PROPERTY
 from shared.errors import NotFound, RejectedByGraph
 
 __all__ = ["GraphRoomReader"]

@@ -62,8 +62,7 @@ class GraphCredentialProvider:
         self._lock: asyncio.Lock | None = None
         self._retired: list[Any] = []
         self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-        self.last_success: datetime | None = None
-        self.last_error: str | None = None
+        self.last_success: datetime | None = None  # the credentials status reads it
 
     @property
     def kind(self) -> str:
@@ -119,7 +118,7 @@ class GraphCredentialProvider:
                 raise self._unavailable(again) from None
             material = fresh
         material.issued = token.token
-        self.last_success, self.last_error = self._clock(), None
+        self.last_success = self._clock()
         return token
 
     async def check(self, *scopes: str) -> Any:
@@ -192,11 +191,7 @@ class GraphCredentialProvider:
                     self._material = self._build_local(now)
                 return self._material
             assert self._secrets is not None
-            try:
-                version = await self._secrets.current(self.secret_name, now)
-            except CredentialUnavailable as exc:
-                self.last_error = str(exc)
-                raise
+            version = await self._secrets.current(self.secret_name, now)
             if self._material is not None and self._material.version == version.version:
                 self._material.fetched_at = now
                 return self._material
@@ -238,9 +233,8 @@ class GraphCredentialProvider:
 
     def _unavailable(self, exc: BaseException) -> CredentialUnavailable:
         code = entra_code(exc) or type(exc).__name__
-        reason = f"Entra refused the {self.kind} credential ({code}{_EXPLAIN.get(code, '')}); {self.fix()}"
-        self.last_error = reason
-        return CredentialUnavailable(reason)
+        return CredentialUnavailable(
+            f"Entra refused the {self.kind} credential ({code}{_EXPLAIN.get(code, '')}); {self.fix()}")
 
     def fix(self) -> str:
         """What a person must do when no credential works."""

@@ -4,20 +4,19 @@ the outbound outbox and the users directory. They share ``TableStores``' service
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.adapters.tables.stores import TableStores, _encode
 from shared.app.ports.rooms import BackfillJob, DirectoryCursor, OutboxItem, Room
 from shared.domain.rooms.outbound_events import ReservationState
-from shared.errors import ConcurrencyConflict, TransientError
+from shared.errors import NotFound
 
 __all__ = ["RoomTables"]
 
@@ -72,11 +71,10 @@ class TableRoomStore:
     async def get(self, email: str) -> Room | None:
         table = await self._stores.table("rooms")
         try:
-            return self._room(await table.get_entity("room", _encode(email.lower())))
-        except ResourceNotFoundError:
+            with self._stores.errors(f"room {email}"):
+                return self._room(await table.get_entity("room", _encode(email.lower())))
+        except NotFound:
             return None
-        except AzureError as exc:
-            raise TransientError(f"table storage: {type(exc).__name__}") from exc
 
     async def save(self, room: Room) -> Room:
         table = await self._stores.table("rooms")
@@ -91,26 +89,23 @@ class TableRoomStore:
             "Failure": (room.failure or "")[:2000], "DisplayName": room.display_name or "",
             "ShowSubject": room.show_subject, "Backfill": job or "",
         }
-        try:
+        with self._stores.errors(f"room {room.email}", conflict=True):
             if room.etag is None:
                 result = await table.create_entity(entity)
             else:
                 result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=room.etag,
                                                    match_condition=MatchConditions.IfNotModified)
-        except (ResourceExistsError, ResourceModifiedError) as exc:
-            raise ConcurrencyConflict(f"room {room.email} changed meanwhile") from exc
-        except AzureError as exc:
-            raise TransientError(f"table storage: {type(exc).__name__}") from exc
         return Room(**{**room.__dict__, "etag": result.get("etag")})
 
     async def delete(self, email: str) -> None:
         table = await self._stores.table("rooms")
-        with contextlib.suppress(ResourceNotFoundError):
+        with suppress(NotFound), self._stores.errors(f"room {email}"):
             await table.delete_entity("room", _encode(email.lower()))
 
     async def list(self) -> list[Room]:
         table = await self._stores.table("rooms")
-        rooms = [self._room(e) async for e in table.query_entities("PartitionKey eq 'room'")]
+        with self._stores.errors("rooms"):
+            rooms = [self._room(e) async for e in table.query_entities("PartitionKey eq 'room'")]
         return sorted(rooms, key=lambda r: r.email)
 
 
@@ -121,8 +116,9 @@ class TableReservationStore:
     async def get(self, room: str, event_id: str) -> ReservationState | None:
         table = await self._stores.table("reservations")
         try:
-            e = await table.get_entity(_encode(room), _encode(event_id))
-        except ResourceNotFoundError:
+            with self._stores.errors("reservation state"):
+                e = await table.get_entity(_encode(room), _encode(event_id))
+        except NotFound:
             return None
         return ReservationState(
             room=room, event_id=event_id, ical_uid=e.get("ICalUId") or None, change_key=e.get("ChangeKey") or None,
@@ -133,11 +129,12 @@ class TableReservationStore:
     async def save(self, state: ReservationState) -> None:
         # Sessions serialise one room's work, so a plain upsert is enough here.
         table = await self._stores.table("reservations")
-        await table.upsert_entity({
-            "PartitionKey": _encode(state.room), "RowKey": _encode(state.event_id), "Room": state.room,
-            "EventId": state.event_id, "ICalUId": state.ical_uid or "", "ChangeKey": state.change_key or "",
-            "ContentHash": state.content_hash or "", "Published": state.published, "Ignored": state.ignored or "",
-        }, mode=UpdateMode.REPLACE)
+        with self._stores.errors("reservation state"):
+            await table.upsert_entity({
+                "PartitionKey": _encode(state.room), "RowKey": _encode(state.event_id), "Room": state.room,
+                "EventId": state.event_id, "ICalUId": state.ical_uid or "", "ChangeKey": state.change_key or "",
+                "ContentHash": state.content_hash or "", "Published": state.published, "Ignored": state.ignored or "",
+            }, mode=UpdateMode.REPLACE)
 
 
 class TableOwnWrites:
@@ -146,14 +143,16 @@ class TableOwnWrites:
 
     async def record(self, ical_uid: str, source_key: str) -> None:
         table = await self._stores.table("ownwrites")
-        await table.upsert_entity({"PartitionKey": "own", "RowKey": _encode(ical_uid), "SourceKey": source_key,
-                                   "RecordedAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
+        with self._stores.errors("own writes"):
+            await table.upsert_entity({"PartitionKey": "own", "RowKey": _encode(ical_uid), "SourceKey": source_key,
+                                       "RecordedAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
 
     async def contains(self, ical_uid: str) -> bool:
         table = await self._stores.table("ownwrites")
         try:
-            await table.get_entity("own", _encode(ical_uid))
-        except ResourceNotFoundError:
+            with self._stores.errors("own writes"):
+                await table.get_entity("own", _encode(ical_uid))
+        except NotFound:
             return False
         return True
 
@@ -167,9 +166,10 @@ class TableEventLog:
 
     async def append(self, events: list[dict[str, Any]]) -> None:
         table = await self._stores.table("eventlog")
-        for event in events:
-            await table.create_entity({"PartitionKey": "log", "RowKey": self._keys.next(),
-                                       "EventId": event["id"], "Event": json.dumps(event, ensure_ascii=False)})
+        with self._stores.errors("event log"):
+            for event in events:
+                await table.create_entity({"PartitionKey": "log", "RowKey": self._keys.next(),
+                                           "EventId": event["id"], "Event": json.dumps(event, ensure_ascii=False)})
 
     async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         table = await self._stores.table("eventlog")
@@ -177,11 +177,12 @@ class TableEventLog:
         parameters = {"since": since} if since else None
         items: list[dict[str, Any]] = []
         last = since
-        async for e in table.query_entities(query, parameters=parameters, results_per_page=limit):
-            items.append(json.loads(e["Event"]))
-            last = e["RowKey"]
-            if len(items) >= limit:
-                break
+        with self._stores.errors("event log"):
+            async for e in table.query_entities(query, parameters=parameters, results_per_page=limit):
+                items.append(json.loads(e["Event"]))
+                last = e["RowKey"]
+                if len(items) >= limit:
+                    break
         return items, last
 
 
@@ -195,32 +196,32 @@ class TableOutbox:
     async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
         table = await self._stores.table("outbox")
         keys = [self._keys.next() for _ in events]
-        for key, event in zip(keys, events, strict=True):
-            await table.create_entity({"PartitionKey": _encode(stream), "RowKey": key, "Stream": stream,
-                                       "Event": json.dumps(event, ensure_ascii=False), "Attempts": 0,
-                                       "NotBefore": ""})
+        with self._stores.errors("outbox"):
+            for key, event in zip(keys, events, strict=True):
+                await table.create_entity({"PartitionKey": _encode(stream), "RowKey": key, "Stream": stream,
+                                           "Event": json.dumps(event, ensure_ascii=False), "Attempts": 0,
+                                           "NotBefore": ""})
         return keys[0]
 
     async def head(self, stream: str) -> OutboxItem | None:
         table = await self._stores.table("outbox")
-        try:
+        with self._stores.errors("outbox"):
             async for e in table.query_entities("PartitionKey eq @p", parameters={"p": _encode(stream)},
                                                 results_per_page=1):
                 return OutboxItem(stream=stream, key=e["RowKey"], event=json.loads(e["Event"]),
                                   attempts=int(e.get("Attempts") or 0), not_before=_when(e.get("NotBefore")))
-        except AzureError as exc:
-            raise TransientError(f"table storage: {type(exc).__name__}") from exc
         return None
 
     async def save(self, item: OutboxItem) -> None:
         table = await self._stores.table("outbox")
-        await table.update_entity({"PartitionKey": _encode(item.stream), "RowKey": item.key,
-                                   "Attempts": item.attempts, "NotBefore": _iso(item.not_before)},
-                                  mode=UpdateMode.MERGE)
+        with self._stores.errors("outbox"):
+            await table.update_entity({"PartitionKey": _encode(item.stream), "RowKey": item.key,
+                                       "Attempts": item.attempts, "NotBefore": _iso(item.not_before)},
+                                      mode=UpdateMode.MERGE)
 
     async def remove(self, item: OutboxItem) -> None:
         table = await self._stores.table("outbox")
-        with contextlib.suppress(ResourceNotFoundError):
+        with suppress(NotFound), self._stores.errors("outbox"):
             await table.delete_entity(_encode(item.stream), item.key)
 
 
@@ -231,26 +232,30 @@ class TableUserStore:
     async def get(self, user_id: str) -> dict[str, Any] | None:
         table = await self._stores.table("users")
         try:
-            e = await table.get_entity("user", _encode(user_id))
-        except ResourceNotFoundError:
+            with self._stores.errors("users"):
+                e = await table.get_entity("user", _encode(user_id))
+        except NotFound:
             return None
         return {**json.loads(e["Data"]), "enabled": bool(e.get("Enabled"))}
 
     async def put(self, user_id: str, row: dict[str, Any] | None) -> None:
         table = await self._stores.table("users")
         if row is None:
-            with contextlib.suppress(ResourceNotFoundError):
+            with suppress(NotFound), self._stores.errors("users"):
                 await table.delete_entity("user", _encode(user_id))
             return
         data = {k: v for k, v in row.items() if k != "enabled"}
-        await table.upsert_entity({"PartitionKey": "user", "RowKey": _encode(user_id), "Enabled": bool(row["enabled"]),
-                                   "Data": json.dumps(data, ensure_ascii=False)}, mode=UpdateMode.REPLACE)
+        with self._stores.errors("users"):
+            await table.upsert_entity({"PartitionKey": "user", "RowKey": _encode(user_id),
+                                       "Enabled": bool(row["enabled"]), "Data": json.dumps(data, ensure_ascii=False)},
+                                      mode=UpdateMode.REPLACE)
 
     async def cursor(self) -> DirectoryCursor:
         table = await self._stores.table("users")
         try:
-            e = await table.get_entity("cursor", "delta")
-        except ResourceNotFoundError:
+            with self._stores.errors("directory cursor"):
+                e = await table.get_entity("cursor", "delta")
+        except NotFound:
             return DirectoryCursor()
         return DirectoryCursor(delta_link=e.get("DeltaLink") or None, next_link=e.get("NextLink") or None,
                                round_id=e.get("Round") or None, baseline=bool(e.get("Baseline")),
@@ -258,7 +263,8 @@ class TableUserStore:
 
     async def set_cursor(self, cursor: DirectoryCursor) -> None:
         table = await self._stores.table("users")
-        await table.upsert_entity({"PartitionKey": "cursor", "RowKey": "delta", "DeltaLink": cursor.delta_link or "",
-                                   "NextLink": cursor.next_link or "", "Round": cursor.round_id or "",
-                                   "Baseline": cursor.baseline, "Step": cursor.step,
-                                   "UpdatedAt": _iso(cursor.updated_at)}, mode=UpdateMode.REPLACE)
+        with self._stores.errors("directory cursor"):
+            await table.upsert_entity({"PartitionKey": "cursor", "RowKey": "delta",
+                                       "DeltaLink": cursor.delta_link or "", "NextLink": cursor.next_link or "",
+                                       "Round": cursor.round_id or "", "Baseline": cursor.baseline, "Step": cursor.step,
+                                       "UpdatedAt": _iso(cursor.updated_at)}, mode=UpdateMode.REPLACE)

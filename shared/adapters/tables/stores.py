@@ -10,26 +10,21 @@ import asyncio
 import base64
 import logging
 import time
+from contextlib import AbstractContextManager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from shared.adapters.azure_errors import azure_errors
 from shared.app.ports.planning import DeadLetterRecord, ResourceSetting
 from shared.config import Settings
 from shared.domain.planning.model import EntityKey, Mapping, Version
-from shared.errors import ConcurrencyConflict, TransientError
+from shared.errors import ConnectorError, NotFound
 
 __all__ = ["TableStores"]
 
@@ -77,14 +72,22 @@ class TableStores:
         async with self._lock:
             if name not in self._ready:
                 service = self._service_client()
-                try:
+                with self.errors(f"table {name}"), suppress(ResourceExistsError):
                     await service.create_table(name)
-                except ResourceExistsError:
-                    pass
-                except AzureError as exc:
-                    raise TransientError(f"table storage unavailable: {type(exc).__name__}") from exc
                 self._ready[name] = service.get_table_client(name)
         return self._ready[name]
+
+    def errors(self, what: str, *, conflict: bool = False) -> AbstractContextManager[None]:
+        """Maps the SDK's errors inside the block onto the connector's (``shared.adapters.azure_errors``)."""
+        setting = "TableStorage__endpoint" if self._settings.tables.endpoint else "TableStorage"
+        return azure_errors(f"table storage: {what}", setting=setting, conflict=conflict)
+
+    async def probe(self) -> None:
+        """Read one row (or none) of a table: proves the account is reachable and the identity may read."""
+        table = await self.table("resources")
+        with self.errors("probe"):
+            async for _ in table.query_entities("PartitionKey eq 'resource'", results_per_page=1):
+                break
 
     async def close(self) -> None:
         for client in self._ready.values():
@@ -95,10 +98,6 @@ class TableStores:
             self._service = None
         if self._credential is not None:
             await self._credential.close()
-
-
-def _transient(exc: Exception) -> TransientError:
-    return TransientError(f"table storage: {type(exc).__name__}")
 
 
 class TableMappingStore:
@@ -120,11 +119,10 @@ class TableMappingStore:
     async def get(self, key: EntityKey) -> Mapping | None:
         table = await self._stores.table("mappings")
         try:
-            entity = await table.get_entity(_encode(key.source), _encode(key.subject))
-        except ResourceNotFoundError:
+            with self._stores.errors("mapping"):
+                entity = await table.get_entity(_encode(key.source), _encode(key.subject))
+        except NotFound:
             return None
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _transient(exc) from exc
         sequence = entity.get("VersionSequence")
         return Mapping(
             key=key,
@@ -151,16 +149,12 @@ class TableMappingStore:
             "VersionSequence": str(mapping.version.sequence) if mapping.version.sequence is not None else "",
             "Deleted": mapping.deleted,
         }
-        try:
+        with self._stores.errors(f"mapping of {mapping.key.subject}", conflict=True):
             if mapping.etag is None:
                 result = await table.create_entity(entity)
             else:
                 result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=mapping.etag,
                                                    match_condition=MatchConditions.IfNotModified)
-        except (ResourceExistsError, ResourceModifiedError) as exc:
-            raise ConcurrencyConflict(f"mapping of {mapping.key.subject} changed meanwhile") from exc
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _transient(exc) from exc
         if mapping.mailbox:
             await self._sample(table, mapping.mailbox)
         return replace(mapping, etag=result.get("etag"))
@@ -172,19 +166,19 @@ class TableMappingStore:
         self._sampled_at = now  # set before the await: concurrent saves on this instance skip
         partition, row = self._SAMPLE_KEY
         try:
-            await table.upsert_entity({"PartitionKey": partition, "RowKey": row, "Mailbox": mailbox.lower(),
-                                       "WrittenAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
-        except AzureError as exc:
-            logger.debug("last written mailbox not recorded: %s", type(exc).__name__)
+            with self._stores.errors("last written mailbox"):
+                await table.upsert_entity({"PartitionKey": partition, "RowKey": row, "Mailbox": mailbox.lower(),
+                                           "WrittenAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
+        except ConnectorError as exc:
+            logger.debug("last written mailbox not recorded: %s", exc)
 
     async def last_mailbox(self) -> str | None:
         table = await self._stores.table("mappings")
         try:
-            entity = await table.get_entity(*self._SAMPLE_KEY)
-        except ResourceNotFoundError:
+            with self._stores.errors("last written mailbox"):
+                entity = await table.get_entity(*self._SAMPLE_KEY)
+        except NotFound:
             return None
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _transient(exc) from exc
         return str(entity.get("Mailbox") or "") or None
 
 
@@ -204,12 +198,11 @@ class TableResourceStore:
             return cached[1]
         table = await self._stores.table("resources")
         try:
-            entity = await table.get_entity("resource", _encode(mailbox))
+            with self._stores.errors("resource setting"):
+                entity = await table.get_entity("resource", _encode(mailbox))
             active = bool(entity.get("Active", True))
-        except ResourceNotFoundError:
+        except NotFound:
             active = True
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _transient(exc) from exc
         self._cache[mailbox] = (time.monotonic(), active)
         return active
 
@@ -217,18 +210,20 @@ class TableResourceStore:
         mailbox = mailbox.lower()
         table = await self._stores.table("resources")
         now = datetime.now(UTC)
-        await table.upsert_entity({"PartitionKey": "resource", "RowKey": _encode(mailbox), "Mailbox": mailbox,
-                                   "Active": active, "UpdatedAt": now.isoformat()}, mode=UpdateMode.REPLACE)
+        with self._stores.errors("resource setting"):
+            await table.upsert_entity({"PartitionKey": "resource", "RowKey": _encode(mailbox), "Mailbox": mailbox,
+                                       "Active": active, "UpdatedAt": now.isoformat()}, mode=UpdateMode.REPLACE)
         self._cache[mailbox] = (time.monotonic(), active)
         return ResourceSetting(mailbox, active, now)
 
     async def list(self) -> list[ResourceSetting]:
         table = await self._stores.table("resources")
-        settings = [
-            ResourceSetting(e["Mailbox"], bool(e.get("Active", True)),
-                            datetime.fromisoformat(e["UpdatedAt"]) if e.get("UpdatedAt") else None)
-            async for e in table.query_entities("PartitionKey eq 'resource'")
-        ]
+        with self._stores.errors("resource settings"):
+            settings = [
+                ResourceSetting(e["Mailbox"], bool(e.get("Active", True)),
+                                datetime.fromisoformat(e["UpdatedAt"]) if e.get("UpdatedAt") else None)
+                async for e in table.query_entities("PartitionKey eq 'resource'")
+            ]
         return sorted(settings, key=lambda s: s.mailbox)
 
 
@@ -253,10 +248,8 @@ class TableDeadLetterStore:
         entity["BodyChunks"] = len(chunks)
         for index, chunk in enumerate(chunks):
             entity[f"Body{index}"] = chunk
-        try:
+        with self._stores.errors("dead letter"):
             await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        except AzureError as exc:
-            raise _transient(exc) from exc
 
     @staticmethod
     def _record(entity: dict[str, Any]) -> DeadLetterRecord:
@@ -274,16 +267,19 @@ class TableDeadLetterStore:
 
     async def list(self) -> list[DeadLetterRecord]:
         table = await self._stores.table("deadletters")
-        records = [self._record(e) async for e in table.query_entities("PartitionKey eq 'deadletter'")]
+        with self._stores.errors("dead letters"):
+            records = [self._record(e) async for e in table.query_entities("PartitionKey eq 'deadletter'")]
         return sorted(records, key=lambda r: r.dead_lettered_at)
 
     async def get(self, record_id: str) -> DeadLetterRecord | None:
         table = await self._stores.table("deadletters")
         try:
-            return self._record(await table.get_entity("deadletter", record_id))
-        except ResourceNotFoundError:
+            with self._stores.errors("dead letter"):
+                return self._record(await table.get_entity("deadletter", record_id))
+        except NotFound:
             return None
 
     async def remove(self, record_id: str) -> None:
         table = await self._stores.table("deadletters")
-        await table.delete_entity("deadletter", record_id)
+        with suppress(NotFound), self._stores.errors("dead letter"):  # already gone: done
+            await table.delete_entity("deadletter", record_id)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote
+
+import jwt
 
 from shared.app.operator.deadletters import mailbox_address
+from shared.app.ports.operator import HealthProbes
 from shared.app.responses import Reply, json_reply, problem
 from shared.bootstrap import Services
 from shared.errors import ConfigurationError, ConnectorError
@@ -92,10 +93,11 @@ async def run_checks(services: Services, *, mailbox: str | None = None) -> list[
         if "Calendars.ReadWrite" not in missing:  # else the mailbox fails for the reason just given
             checks.extend(await _mailboxes(services, token.token, mailbox, rooms))
     checks.append(await _vault(services))
-    checks.append(await _probe("table storage", lambda: services.resources.list(),
+    probes = _probes(services)
+    checks.append(await _probe("table storage", probes.table_storage,
                                "check TableStorage__endpoint (or TableStorage) and give the managed identity the "
                                "Storage Table Data Contributor role on the account"))
-    checks.append(await _probe("queue", lambda: _queue(services),
+    checks.append(await _probe("queue", probes.queue,
                                "check ServiceBusConnection__fullyQualifiedNamespace and give the managed identity the "
                                "Azure Service Bus Data Sender and Data Receiver roles"))
     dead = await _quiet(services.deadletters.list(), None)
@@ -123,8 +125,6 @@ async def doctor_reply(services: Services, mailbox: str | None = None) -> Reply:
 
 async def _mailboxes(services: Services, token: str, mailbox: str | None, rooms: list[Any]) -> list[Check]:
     """One check per mailbox: the one given, else the one written most recently and each room."""
-    import httpx
-
     if mailbox is not None:
         sample = [mailbox]
     else:
@@ -133,37 +133,29 @@ async def _mailboxes(services: Services, token: str, mailbox: str | None, rooms:
     if not sample:
         return [Check("mailbox", True, "no mailbox written yet and no room registered: nothing to check "
                                        "(pass --mailbox or ?mailbox=)")]
-    verify: Any = True
-    if services.settings.ca_file:
-        import ssl
-
-        verify = ssl.create_default_context(cafile=services.settings.ca_file)
     gate = asyncio.Semaphore(_MAILBOX_CONCURRENCY)
-    async with httpx.AsyncClient(verify=verify, timeout=20) as http:
-        async def check(name: str) -> Check:
-            async with gate:
-                return await _mailbox(services, http, token, name)
-        return list(await asyncio.gather(*(check(name) for name in sample)))
+    probes = _probes(services)
+
+    async def check(name: str) -> Check:
+        async with gate:
+            return await _mailbox(services, probes, token, name)
+    return list(await asyncio.gather(*(check(name) for name in sample)))
 
 
-async def _mailbox(services: Services, http: Any, token: str, mailbox: str) -> Check:
-    import httpx
-
-    url = f"{services.settings.graph_endpoint}/users/{quote(mailbox)}/events?$top=1&$select=id"
-    try:
-        response = await http.get(url, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        return Check("mailbox", False, f"{mailbox}: Graph unreachable ({type(exc).__name__})",
+async def _mailbox(services: Services, probes: HealthProbes, token: str, mailbox: str) -> Check:
+    answer = await probes.mailbox(mailbox, token)
+    if answer.status is None:
+        return Check("mailbox", False, f"{mailbox}: Graph unreachable ({answer.code})",
                      "check CALENDAR_MSGRAPH_GRAPH_ENDPOINT and outbound network access")
-    if response.status_code == 200:
+    if answer.status == 200:
         return Check("mailbox", True, f"{mailbox}: calendar reachable")
-    code = _error_code(response)
-    if response.status_code == 403:
-        return Check("mailbox", False, f"{mailbox}: 403 {code}",
+    if answer.status == 403:
+        return Check("mailbox", False, f"{mailbox}: 403 {answer.code}",
                      ACCESS_POLICY.format(mailbox=mailbox, app=services.settings.client_id))
-    if response.status_code == 404:
-        return Check("mailbox", False, f"{mailbox}: 404 {code}", "check the address: no such mailbox in the tenant")
-    return Check("mailbox", False, f"{mailbox}: {response.status_code} {code}", None)
+    if answer.status == 404:
+        return Check("mailbox", False, f"{mailbox}: 404 {answer.code}",
+                     "check the address: no such mailbox in the tenant")
+    return Check("mailbox", False, f"{mailbox}: {answer.status} {answer.code}", None)
 
 
 async def _vault(services: Services) -> Check:
@@ -206,19 +198,9 @@ def _room(room: Any, services: Services) -> Check:
     return Check(f"room {email}", True, f"subscribed until {expires.isoformat(timespec='minutes') if expires else '?'}")
 
 
-async def _queue(services: Services) -> None:
-    connection = services.settings.queue
-    if connection.local_path:
-        import sqlite3
-
-        sqlite3.connect(f"file:{connection.local_path}?mode=ro", uri=True).close()
-        return
-    from shared.adapters.servicebus import ServiceBusQueue
-
-    queue = services.queue
-    if isinstance(queue, ServiceBusQueue):
-        # Opening a sender link proves the namespace is reachable and the identity may send; nothing is sent.
-        await queue.probe("planning-events")
+def _probes(services: Services) -> HealthProbes:
+    assert services.health is not None, "the composition root gives the doctor its probes"
+    return services.health
 
 
 async def _rooms(services: Services) -> list[Any]:
@@ -243,19 +225,12 @@ async def _quiet(awaitable: Awaitable[Any], default: Any) -> Any:
 
 
 def _claims(token: str) -> dict[str, Any]:
+    """The token's claims, read without checking its signature: Entra just issued it to us."""
     try:
-        payload = token.split(".")[1]
-        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         return claims
-    except (IndexError, ValueError):
+    except jwt.PyJWTError:
         return {}
-
-
-def _error_code(response: Any) -> str:
-    try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return ""
 
 
 def _short(exc: BaseException) -> str:

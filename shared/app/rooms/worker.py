@@ -29,6 +29,7 @@ from shared.bootstrap import Services
 from shared.domain.rooms import outbound_events as reservations
 from shared.domain.rooms.echo import slot_key
 from shared.domain.rooms.notifications import RoomWork
+from shared.domain.tagging import SOURCE_KEY_PROPERTY
 from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError, Throttled
 
 __all__ = ["handle_work", "is_tagged", "process_event", "run_work"]
@@ -46,8 +47,6 @@ MAX_STEPS = 2000  # a chain of next links that never ends is dead-lettered with 
 
 def is_tagged(event: dict[str, Any]) -> bool:
     """True when the event carries the connector's source-key extended property (its own write)."""
-    from shared.adapters.graph.calendar import SOURCE_KEY_PROPERTY
-
     wanted = SOURCE_KEY_PROPERTY.lower()
     return any(str(p.get("id", "")).lower() == wanted and p.get("value")
                for p in event.get("singleValueExtendedProperties") or [])

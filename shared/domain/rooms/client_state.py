@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 
 __all__ = ["MAX_LENGTH", "ClientStateError", "mint", "verify"]
 
@@ -24,11 +23,6 @@ _SEP = "~"
 
 class ClientStateError(ValueError):
     """The room's mailbox is too long to fit a clientState."""
-
-
-@dataclass(frozen=True)
-class Verified:
-    room: str
 
 
 def _b64(raw: bytes) -> str:

@@ -25,7 +25,7 @@ def slot_key(room: str, organizer: str, start: datetime, end: datetime) -> str:
 
 def _instant(value: dict[str, Any]) -> datetime:
     zone = resolve_time_zone(value.get("timeZone") or "UTC")
-    return datetime.fromisoformat(str(value["dateTime"])[:19]).replace(tzinfo=zone.zone)
+    return datetime.fromisoformat(str(value["dateTime"])).replace(tzinfo=zone.zone)
 
 
 def slot_of_content(mailbox: str, content: dict[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared.adapters.local_queue import LocalQueuePublisher
 from shared.app.operator import doctor
 from shared.bootstrap import Services, build_services
 from shared.config import QueueConnection
@@ -55,8 +56,7 @@ async def test_unreachable_table_storage_is_one_cross_with_the_role_to_grant(cre
 
 
 async def test_an_unreadable_local_queue_is_one_cross(creds: CredentialWorld, tmp_path) -> None:
-    svc = services(FakeWorld(), creds)
-    svc.settings = replace(svc.settings, queue=QueueConnection(local_path=str(tmp_path / "missing" / "q.db")))
+    svc = services(FakeWorld(), creds, queue=LocalQueuePublisher(tmp_path / "missing" / "q.db"))
     [bad] = [c for c in await doctor.run_checks(svc) if not c.ok]
     assert bad.name == "queue" and "Service Bus" in (bad.fix or "")
 

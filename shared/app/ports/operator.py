@@ -1,0 +1,35 @@
+"""What the doctor needs from outside to check a deployment: one probe per service it depends on.
+Adapters implement it (``shared.adapters.health``); unit tests use fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["HealthProbes", "MailboxAnswer"]
+
+
+@dataclass(frozen=True)
+class MailboxAnswer:
+    """Graph's answer to reading one event of a mailbox's calendar.
+
+    ``status``: the HTTP status, None when Graph could not be reached; ``code``: Graph's error code (empty
+    on success), or the transport error's name when Graph could not be reached."""
+
+    status: int | None
+    code: str = ""
+
+
+class HealthProbes(Protocol):
+    async def table_storage(self) -> None:
+        """Read Table Storage once. Raises when it cannot be read (the reason is the doctor's detail)."""
+        ...
+
+    async def queue(self) -> None:
+        """Reach the queue the app sends to, sending nothing. Raises when it cannot."""
+        ...
+
+    async def mailbox(self, mailbox: str, token: str) -> MailboxAnswer:
+        """Read one event of ``mailbox``'s calendar with ``token``, through the process's Graph session (its
+        per-mailbox limiter counts the request). Never raises for Graph's answer or its absence."""
+        ...
