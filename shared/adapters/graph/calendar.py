@@ -13,6 +13,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from shared.adapters.graph.session import GraphAdapter, GraphSession, retry_after_seconds
 from shared.adapters.identity.factory import is_invalid_client
 from shared.app.ports.planning import CreatedEvent
+from shared.domain.rooms.echo import SOURCE_KEY_PROPERTY
 from shared.errors import (
     ConcurrencyConflict,
     ConnectorError,
@@ -29,8 +30,6 @@ __all__ = ["SOURCE_KEY_PROPERTY", "GraphCalendarGateway", "classify_graph_error"
 
 logger = logging.getLogger(__name__)
 
-# Single-value extended property that marks every event the connector writes with its source key.
-SOURCE_KEY_PROPERTY = "String {c0a8f6d2-3b5e-4f71-9d2a-6e4b8c1f0a37} Name CalendarConnectorSourceKey"
 _MAILBOX_CODES = frozenset({"ErrorInvalidUser", "ErrorNonExistentMailbox", "MailboxNotEnabledForRESTAPI",
                             "Request_ResourceNotFound", "ResourceNotFound", "ErrorMailboxNotFound"})
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
 from shared.app.rooms.services import RoomPorts
+
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
 from shared.bootstrap import Services, build_services
 from shared.config import RoomSettings, Settings
 from shared.domain.rooms.outbound_events import ReservationState

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.app.rooms.services import GRAPH_QUEUE, OUTBOUND_QUEUE
+
 from shared.app.planning.sync import Delivery
 from shared.app.rooms import intake, publisher, registration, worker
-from shared.app.rooms.services import GRAPH_QUEUE, OUTBOUND_QUEUE
 from shared.bootstrap import Services
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from shared.app.rooms.services import GRAPH_QUEUE
 
 from shared.app.planning.sync import Delivery
 from shared.app.rooms import registration, worker
 from shared.app.rooms import upkeep as timers
-from shared.app.rooms.services import GRAPH_QUEUE
 from shared.domain.rooms.notifications import RoomWork
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notify, register, subscription_of

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from shared.app.rooms.services import GRAPH_QUEUE
 
 from shared.app.rooms import intake
-from shared.app.rooms.services import GRAPH_QUEUE
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notification, notify, register, run_graph_queue, subscription_of
 

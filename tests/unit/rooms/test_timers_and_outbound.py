@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from shared.app.rooms.services import OUTBOUND_QUEUE
 from standardwebhooks.webhooks import Webhook
 
 from shared.adapters.webhook import StandardWebhookSender
 from shared.app.operator import deadletters as manage
 from shared.app.rooms import publisher, registration
 from shared.app.rooms import upkeep as timers
-from shared.app.rooms.services import OUTBOUND_QUEUE
 from shared.domain.rooms import renewal
 from shared.errors import Forbidden, UnknownMailbox
 from tests.unit.rooms.fakes_rooms import ROOM, WHSEC, RoomWorld
