@@ -18,7 +18,6 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
 from shared.adapters.identity.graph_credential import GraphCredentialProvider
-from shared.app.credentials.health import WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.credentials import ApplicationInfo, CredentialState, NewPassword, SecretVersion
 from shared.config import CredentialSettings, Settings
@@ -319,6 +318,5 @@ class CredentialWorld:
             self.clock.advance(seconds=seconds)
 
         return CredentialRuntime(settings=settings, provider=provider, secrets=secrets,
-                                 applications_factory=lambda: self.entra, probe=FakeProbe(self.factory),
-                                 lease=self.lease, state=self.state, clock=self.clock, sleep=no_sleep,
-                                 pause=WorkerPause())
+                                 applications=self.entra, probe=FakeProbe(self.factory),
+                                 lease=self.lease, state=self.state, clock=self.clock, sleep=no_sleep)
