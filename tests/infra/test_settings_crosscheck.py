@@ -53,7 +53,8 @@ DESIGN_DEFAULTS = {
 
 
 def code_files() -> list[Path]:
-    files = [REPO / "function_app.py", *sorted(REPO.glob("triggers_*.py"))]
+    files = [REPO / "function_app.py", *sorted(REPO.glob("triggers_*.py")),
+             *sorted((REPO / "entrypoints").rglob("*.py"))]
     for path in sorted(REPO.glob("*.py")):
         if path not in files and "Blueprint(" in path.read_text(encoding="utf-8"):
             files.append(path)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
 from shared.bootstrap import Container, RoomStores
 from shared.config import RoomSettings, Settings
@@ -321,7 +322,8 @@ class RoomWorld:
         self.graph = FakeRoomGraph(lambda: self.now)
         self.subscriptions = FakeSubscriptions(lambda: self.now)
 
-    def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks", **rooms: Any) -> Container:
+    def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks",
+                 credentials: CredentialRuntime | None = None, **rooms: Any) -> Container:
         values = {"client_state_keys": (KEY,), "outbound_webhook_url": webhook_url,
                   "outbound_webhook_secret": WHSEC if webhook_url else None, **rooms}
         room_settings = RoomSettings(**values)
@@ -332,7 +334,7 @@ class RoomWorld:
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
                          room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
                          webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
-                         dropped=self.dropped)
+                         credentials=credentials, dropped=self.dropped)
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
