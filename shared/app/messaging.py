@@ -1,44 +1,79 @@
-"""Queue messages as the connector sends and receives them, independent of the transport.
+"""Queue messages and how the connector settles them, one policy for every queue it consumes.
 
-Service Bus in Azure and the local SQLite transport both carry exactly these fields. Every message
-and session id is built by ``queue_id``: Service Bus refuses ids longer than 128 characters.
+What is here: the queue names and the delivery budget (both cross-checked against
+``infra/modules/servicebus.bicep`` by ``tests/infra/test_messaging_crosscheck.py``); ``OutboundMessage`` and
+the ``MessageQueue`` port; ``Delivery``, what a trigger knows of a message besides its body; the backoff
+schedules; and ``Settlement``, the one settle policy:
+
+* complete: the handler returned (its outcome is logged);
+* defer: no working Graph credential, so the message is put back for later, spending no delivery and never
+  dead-lettered (``credential_wait``);
+* reschedule: throttled, so a copy waits on the queue as long as Retry-After asks, and its delivery count
+  starts afresh (``throttle_wait``); the webhook publisher reschedules its failed attempts the same way
+  (``webhook_backoff``);
+* dead-letter with the reason an operator reads: a permanent error, or a transient one that outlasted
+  ``MAX_DELIVERIES`` (before that it is raised, and the queue redelivers).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-__all__ = ["DeadLetter", "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OutboundMessage", "PLANNING_QUEUE",
-           "queue_id", "source_tag"]
+from shared.app.ports.clock import Clock
+from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore
+from shared.domain.queue_ids import MAX_ID_CHARS, queue_id, source_tag
+from shared.errors import CredentialUnavailable, PermanentError, Throttled
+
+__all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
+           "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
+           "PauseRecorder", "QUEUES", "Settlement", "WEBHOOK_MAX_ATTEMPTS", "credential_wait", "queue_id",
+           "source_tag", "throttle_wait", "webhook_backoff"]
+
+logger = logging.getLogger(__name__)
+
+# -- queues (infra/modules/servicebus.bicep declares the same names and maxDeliveryCount)
 
 PLANNING_QUEUE = "planning-events"
-MAX_ID_CHARS = 128  # Service Bus's limit for MessageId and SessionId (the SDK raises ValueError beyond)
-# The id of the first message of a chain of rescheduled copies, so each copy's id is derived from it.
-ORIGIN_PROPERTY = "connector-origin"
-_DIGEST_CHARS = 32  # 128 bits of SHA-256
+GRAPH_QUEUE = "graph-notifications"
+OUTBOUND_QUEUE = "outbound-events"
+QUEUES = (PLANNING_QUEUE, GRAPH_QUEUE, OUTBOUND_QUEUE)
+# Deliveries before the connector dead-letters a message itself, with the reason (the queue's own
+# maxDeliveryCount, the same number, is the backstop that moves it to Service Bus's dead-letter queue).
+MAX_DELIVERIES = 10
+
+# Application properties of re-enqueued copies.
+ORIGIN_PROPERTY = "connector-origin"  # the id of the first message of a chain of copies
+ATTEMPT_PROPERTY = "connector-attempt"  # attempts before this copy (redeliveries and reschedules)
+DEFERRAL_PROPERTY = "connector-deferrals"  # how often the message waited for a working credential
+
+# -- backoff schedules
+
+_CREDENTIAL_WAITS = (5, 10, 20, 40, 60)  # modest, so a new credential is picked up within a minute
+WEBHOOK_MAX_ATTEMPTS = 16  # with ``webhook_backoff``, about 5 hours before the dead-letter list
 
 
-def queue_id(*parts: str) -> str:
-    """A message or session id: ``parts`` joined by ``~``, as is when it fits 128 characters.
-
-    A longer one keeps its readable beginning and ends with ``~`` and a digest of the whole, so it
-    stays deterministic (duplicate detection still recognises a repeat) and distinct inputs stay
-    distinct.
-    """
-    text = "~".join(parts)
-    if len(text) <= MAX_ID_CHARS:
-        return text
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
-    return f"{text[:MAX_ID_CHARS - _DIGEST_CHARS - 1]}~{digest}"
+def throttle_wait(retry_after: float | None, attempt: int) -> timedelta:
+    """Graph's Retry-After; without one 1 s, 2 s, ... capped at 5 min; never less than half a second."""
+    seconds = retry_after if retry_after is not None else min(2 ** min(attempt - 1, 9), 300)
+    return timedelta(seconds=max(seconds, 0.5))
 
 
-def source_tag(source: str) -> str:
-    """A short, fixed-length stand-in for a CloudEvent ``source`` inside ids (48 bits of SHA-256)."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+def credential_wait(deferrals: int) -> timedelta:
+    """How long a message waits for a working credential, by how often it has waited before."""
+    return timedelta(seconds=_CREDENTIAL_WAITS[min(max(deferrals, 0), len(_CREDENTIAL_WAITS) - 1)])
+
+
+def webhook_backoff(attempt: int) -> timedelta:
+    """2 s, 4 s, 8 s ... capped at one hour, between attempts to post to the booking system's webhook."""
+    return timedelta(seconds=min(2 ** attempt, 3600))
+
+
+# -- messages
 
 
 @dataclass(frozen=True)
@@ -81,3 +116,133 @@ class MessageQueue(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the trigger knows about the message besides its body."""
+
+    message_id: str
+    delivery_count: int = 1
+    session_id: str | None = None
+    application_properties: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def attempt(self) -> int:
+        """1 on first arrival; counts redeliveries and reschedules alike."""
+        rescheduled = int(str(self.application_properties.get(ATTEMPT_PROPERTY, 0)) or 0)
+        return rescheduled + self.delivery_count
+
+    @property
+    def deferrals(self) -> int:
+        return int(str(self.application_properties.get(DEFERRAL_PROPERTY, 0)) or 0)
+
+    @property
+    def is_retry(self) -> bool:
+        return self.attempt > 1
+
+    @property
+    def origin(self) -> str:
+        """The id of the first message of this chain of copies (rescheduled or deferred ones carry it)."""
+        return str(self.application_properties.get(ORIGIN_PROPERTY) or self.message_id)
+
+    def copy_properties(self, **updates: str | int) -> dict[str, str | int]:
+        """Application properties for a re-enqueued copy: carried over, with the origin and ``updates``."""
+        carried = {key: value if isinstance(value, str | int) else str(value)  # queues take strings and numbers
+                   for key, value in self.application_properties.items()}
+        return {**carried, ORIGIN_PROPERTY: self.origin, **updates}
+
+
+# -- the settle policy
+
+
+class PauseRecorder(Protocol):
+    """Where the worker's wait for a working credential is told (``shared.app.credentials.health``)."""
+
+    async def deferred(self, reason: str, now: datetime) -> None: ...
+
+    async def resumed(self, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The one way the connector settles a message it consumed (see the module docstring)."""
+
+    queue: MessageQueue
+    deadletters: DeadLetterStore
+    clock: Clock
+    pause: PauseRecorder
+
+    async def settle(self, queue: str, body: bytes, delivery: Delivery, handle: Callable[[], Awaitable[str]]) -> str:
+        """Run ``handle`` and settle the message by what it raised; return the outcome for the log.
+        Raises only to ask for redelivery."""
+        try:
+            outcome = await handle()
+            if delivery.deferrals:
+                await self.pause.resumed(self.clock())
+            return outcome
+        except CredentialUnavailable as exc:
+            return await self.defer(queue, body, delivery, str(exc))
+        except PermanentError as exc:
+            await self.dead_letter(queue, body, delivery, str(exc))
+            return "dead-lettered"
+        except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
+            wait = throttle_wait(exc.retry_after, delivery.attempt)
+            await self.reschedule(queue, body, delivery, wait)
+            logger.info("%s message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", queue,
+                        delivery.message_id, wait.total_seconds(), delivery.attempt)
+            return "rescheduled"
+        except Exception as exc:
+            if delivery.delivery_count >= MAX_DELIVERIES:
+                await self.dead_letter(queue, body, delivery,
+                                       f"gave up after {delivery.delivery_count} deliveries: {_describe(exc)}")
+                return "dead-lettered"
+            logger.warning("%s message %s delivery %d failed, will be retried: %s", queue, delivery.message_id,
+                           delivery.delivery_count, _describe(exc))
+            raise
+
+    async def reschedule(self, queue: str, body: bytes, delivery: Delivery, wait: timedelta) -> None:
+        """Put a copy back on ``queue`` for ``wait`` from now, counted as the next attempt; its delivery
+        count starts afresh, so waiting (Graph may throttle a mailbox for hours) never dead-letters it."""
+        attempt = delivery.attempt
+        await self.queue.send(queue, [OutboundMessage(
+            body=body,
+            message_id=queue_id(delivery.origin, str(attempt)),
+            session_id=delivery.session_id,
+            application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt}),
+            scheduled_enqueue_time=self.clock() + wait,
+        )])
+
+    async def defer(self, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
+        """No working credential: put the message back on ``queue`` for later instead of spending its deliveries."""
+        deferrals = delivery.deferrals + 1
+        await self.queue.send(queue, [OutboundMessage(
+            body=body,
+            message_id=queue_id(delivery.origin, f"{delivery.attempt}d{deferrals}"),
+            session_id=delivery.session_id,
+            # Counted as an attempt (a retry looks for an event of ours first), not as a reschedule.
+            application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt,
+                                                               DEFERRAL_PROPERTY: deferrals}),
+            scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
+        )])
+        await self.pause.deferred(reason, self.clock())
+        return "deferred"
+
+    async def dead_letter(self, queue: str, body: bytes, delivery: Delivery, reason: str) -> None:
+        """Record a message the connector gives up on, with the reason an operator reads and what a replay needs."""
+        record = DeadLetterRecord(
+            id=uuid.uuid4().hex,
+            queue=queue,
+            message_id=delivery.message_id,
+            session_id=delivery.session_id,
+            body=body.decode("utf-8", errors="replace"),
+            reason=reason,
+            delivery_count=delivery.delivery_count,
+            dead_lettered_at=self.clock(),
+        )
+        await self.deadletters.add(record)
+        logger.error("%s message %s dead-lettered as %s: %s", queue, delivery.message_id, record.id, reason)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -232,7 +232,7 @@ class TestDoctor:
         assert {"queue", "dead letters"} <= set(names)
 
     def test_the_command_line_exits_zero_when_healthy_and_prints_one_line_each(self, cstack: LocalStack) -> None:
-        done = subprocess.run([sys.executable, "-m", "shared.app.operator.doctor", "--mailbox",
+        done = subprocess.run([sys.executable, "-m", "entrypoints.doctor", "--mailbox",
                                "anna.berger@contoso.com"],
                               cwd=ROOT, env=cstack.env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from local.graphsim.server import RunningSimulator
 from shared.adapters.graph.session import MAILBOX_CONCURRENCY
-from shared.bootstrap import Services, build_services
+from shared.bootstrap import Container
 from shared.config import Settings
 from tests.fakes.planning import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
@@ -36,23 +36,23 @@ def settings(simulator: RunningSimulator) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
+async def services(settings: Settings) -> AsyncIterator[Container]:
     """What a worker builds from its app settings; the stores and the queue are in memory (the tables
     the credentials runtime would use for rotation are never touched here)."""
-    built = build_services(settings, queue=RecordingQueue(), mappings=InMemoryMappingStore(),
-                           resources=InMemoryResourceStore(), deadletters=InMemoryDeadLetterStore())
+    built = Container(settings, queue=RecordingQueue(), mappings=InMemoryMappingStore(),
+                      resources=InMemoryResourceStore(), deadletters=InMemoryDeadLetterStore())
     yield built
     await built.close()
 
 
-def room_reads(services: Services, event_id: str, count: int) -> list[Any]:
+def room_reads(services: Container, event_id: str, count: int) -> list[Any]:
     """``count`` reads of one room's event, half by the calendar adapter, half by the rooms adapter."""
-    calendar, rooms = services.calendar(), services.rooms().graph()
+    calendar, rooms = services.calendar(), services.room_graph()
     return [calendar.ical_uid(ROOM, event_id) if i % 2 else rooms.get_event(ROOM, event_id) for i in range(count)]
 
 
 async def test_calendar_and_rooms_adapters_keep_to_four_requests_at_one_room(
-        services: Services, simulator: RunningSimulator) -> None:
+        services: Container, simulator: RunningSimulator) -> None:
     event = simulator.state.outlook_create(ROOM, EVENT)
     room = simulator.state.find_user(ROOM)
     assert room is not None
@@ -68,7 +68,7 @@ async def test_calendar_and_rooms_adapters_keep_to_four_requests_at_one_room(
 
 
 async def test_twenty_calls_with_an_expired_token_ask_entra_once(
-        services: Services, simulator: RunningSimulator, settings: Settings) -> None:
+        services: Container, simulator: RunningSimulator, settings: Settings) -> None:
     event = simulator.state.outlook_create(ROOM, EVENT)
     simulator.state.set_token_lifetime(1)
     assert await services.calendar().ical_uid(ROOM, event["id"])  # the worker's token, about to run out
@@ -81,6 +81,6 @@ async def test_twenty_calls_with_an_expired_token_ask_entra_once(
     assert simulator.state.token_requests() - before == 1
 
 
-async def test_the_applications_adapter_uses_the_same_pool_and_limiter(services: Services) -> None:
-    gateway: Any = services.credentials().applications()
+async def test_the_applications_adapter_uses_the_same_pool_and_limiter(services: Container) -> None:
+    gateway: Any = services.credentials().applications
     assert gateway._http is services.graph_session().http

@@ -1,4 +1,4 @@
-"""Planning events and services for tests, with sensible defaults."""
+"""Planning events and the composition root's container for tests, with fakes and sensible defaults."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.bootstrap import Services, build_services
+from shared.bootstrap import Container
 from shared.config import Settings
+from tests.fakes.credentials import FakeState
 from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
 
@@ -54,13 +55,15 @@ class FakeWorld:
     resources: InMemoryResourceStore = field(default_factory=InMemoryResourceStore)
     deadletters: InMemoryDeadLetterStore = field(default_factory=InMemoryDeadLetterStore)
     queue: RecordingQueue = field(default_factory=RecordingQueue)
+    credential_state: FakeState = field(default_factory=FakeState)
     now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
-    def services(self, **settings: Any) -> Services:
+    def services(self, **settings: Any) -> Container:
+        """The container over this world's fakes (a credential runtime, if given, brings its own)."""
         values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
-        return build_services(Settings(**values), queue=self.queue, mappings=self.mappings,
-                              resources=self.resources, deadletters=self.deadletters, calendar=self.calendar,
-                              clock=lambda: self.now)
+        return Container(Settings(**values), queue=self.queue, mappings=self.mappings, resources=self.resources,
+                         deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
+                         credential_state=self.credential_state)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.adapters.identity.graph_credential import GraphCredentialProvider
-from shared.app.credentials.health import WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime
 from shared.config import CredentialSettings, Settings
 from tests.fakes.credentials import NOW, Clock, FakeEntra, FakeFactory, FakeLease, FakeProbe, FakeState, FakeVault
@@ -41,6 +40,5 @@ class CredentialWorld:
             self.clock.advance(seconds=seconds)
 
         return CredentialRuntime(settings=settings, provider=provider, secrets=secrets,
-                                 applications_factory=lambda: self.entra, probe=FakeProbe(self.factory),
-                                 lease=self.lease, state=self.state, clock=self.clock, sleep=no_sleep,
-                                 pause=WorkerPause())
+                                 applications=self.entra, probe=FakeProbe(self.factory),
+                                 lease=self.lease, state=self.state, clock=self.clock, sleep=no_sleep)

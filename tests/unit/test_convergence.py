@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.app.planning.sync import Delivery, sync_planning_message
+from shared.app.messaging import Delivery
+from shared.app.planning.sync import sync_planning_message
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 
 MAILBOXES = ["anna@contoso.com", "ben@contoso.com", "carla@contoso.com"]
@@ -51,11 +52,11 @@ def test_any_interleaving_with_duplicates_and_crashes_converges_to_the_newest_st
                 # The process dies after the Graph write, before the mapping write; then redelivery.
                 world.mappings.fail_next_saves = 1
                 try:
-                    await sync_planning_message(body(event), Delivery(event["id"], count, "task/42"), services)
+                    await sync_planning_message(body(event), Delivery(event["id"], count, "task/42"), services.sync())
                 except RuntimeError:
                     count += 1
                 world.mappings.fail_next_saves = 0  # unused when nothing was to be saved
-            await sync_planning_message(body(event), Delivery(event["id"], count, "task/42"), services)
+            await sync_planning_message(body(event), Delivery(event["id"], count, "task/42"), services.sync())
 
     asyncio.run(deliver_all())
     newest = events[-1]

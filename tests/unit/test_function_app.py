@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from importlib import resources
 
 import azure.functions as func
 
 import entrypoints.credentials
-import function_app
-
-
-@cache
-def _functions() -> list:
-    # The SDK refuses a second get_functions() in one process, as the worker calls it once.
-    return list(function_app.app.get_functions())
+from tests.support.functions import app_functions as _functions
 
 
 def _routes() -> dict[str, str]:

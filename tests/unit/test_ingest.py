@@ -19,7 +19,7 @@ def world() -> FakeWorld:
 
 async def post(world: FakeWorld, payload: object, content_type: str = BATCH, raw: bytes | None = None):
     data = raw if raw is not None else json.dumps(payload).encode()
-    return await ingest_planning_events(data, content_type, world.services())
+    return await ingest_planning_events(data, content_type, world.services().ingest())
 
 
 class TestAccepted:

@@ -7,14 +7,12 @@ import json
 
 import pytest
 
-from shared.app.messaging import MAX_ID_CHARS, ORIGIN_PROPERTY, PLANNING_QUEUE, queue_id
+from shared.app.messaging import MAX_ID_CHARS, ORIGIN_PROPERTY, PLANNING_QUEUE, Delivery, queue_id
 from shared.app.operator.deadletters import replay_dead_letter
 from shared.app.planning.ingest import ingest_planning_events
-from shared.app.planning.sync import Delivery, dead_letter, defer_without_credential, sync_planning_message
-from shared.bootstrap import Services, build_services
-from shared.errors import CredentialUnavailable, Throttled
+from shared.app.planning.sync import sync_planning_message
+from shared.errors import Throttled
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
-from tests.support.credential_fakes import CredentialWorld
 
 LONG_ID = "E" * 128  # the schema's longest event id
 ICAL_UID = "040000008200E00074C5B7101A82E008" + "0" * 80  # Exchange iCalUIds are 112 characters
@@ -23,13 +21,6 @@ ICAL_UID = "040000008200E00074C5B7101A82E008" + "0" * 80  # Exchange iCalUIds ar
 @pytest.fixture
 def world() -> FakeWorld:
     return FakeWorld()
-
-
-def with_credentials(world: FakeWorld) -> Services:
-    runtime = CredentialWorld().runtime()
-    return build_services(runtime.settings, queue=world.queue, mappings=world.mappings, resources=world.resources,
-                          deadletters=world.deadletters, calendar=world.calendar, clock=lambda: world.now,
-                          credentials=runtime)
 
 
 def redelivery(message) -> Delivery:  # type: ignore[no-untyped-def]
@@ -55,24 +46,24 @@ class TestQueueId:
 class TestPlanningIds:
     async def test_a_128_character_event_id_is_accepted_and_queued(self, world: FakeWorld) -> None:
         event = cloud_event("task.planned", "task/" + "t" * 100, task_data(), event_id=LONG_ID)
-        reply = await ingest_planning_events(body(event), "application/cloudevents+json", world.services())
+        reply = await ingest_planning_events(body(event), "application/cloudevents+json", world.services().ingest())
         assert reply.status == 202
         [(_, message)] = world.queue.sent
         assert len(message.message_id) <= MAX_ID_CHARS and len(message.session_id or "") <= MAX_ID_CHARS
 
     async def test_reschedule_defer_and_replay_of_a_128_character_id_fit_and_differ(self, world: FakeWorld) -> None:
         event = cloud_event("task.planned", "task/1", task_data(), event_id=LONG_ID)
-        await ingest_planning_events(body(event), "application/cloudevents+json", world.services())
+        await ingest_planning_events(body(event), "application/cloudevents+json", world.services().ingest())
         [(_, first)] = world.queue.sent
         world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
-        assert await sync_planning_message(first.body, redelivery(first), world.services()) == "rescheduled"
+        assert await sync_planning_message(first.body, redelivery(first), world.services().sync()) == "rescheduled"
         rescheduled = world.queue.sent[-1][1]
-        await defer_without_credential(first.body, redelivery(rescheduled), with_credentials(world),
-                                       CredentialUnavailable("no credential"), PLANNING_QUEUE)
+        settle = world.services().settlement()
+        await settle.defer(PLANNING_QUEUE, first.body, redelivery(rescheduled), "no credential")
         deferred = world.queue.sent[-1][1]
-        await dead_letter(first.body, redelivery(deferred), world.services(), "given up")
+        await settle.dead_letter(PLANNING_QUEUE, first.body, redelivery(deferred), "given up")
         [record] = world.deadletters.records.values()
-        assert (await replay_dead_letter(record.id, world.services())).status == 202
+        assert (await replay_dead_letter(record.id, world.services().operator())).status == 202
         replayed = world.queue.sent[-1][1]
         ids = [m.message_id for _, m in world.queue.sent]
         assert len(set(ids)) == 4 and all(len(i) <= MAX_ID_CHARS for i in ids)
@@ -85,7 +76,7 @@ class TestPlanningIds:
         event = cloud_event("task.planned", "task/1", task_data(), event_id=LONG_ID)
         for _ in range(2):
             world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
-            await sync_planning_message(body(event), Delivery(LONG_ID, 1, "task/1"), world.services())
+            await sync_planning_message(body(event), Delivery(LONG_ID, 1, "task/1"), world.services().sync())
         first, second = (m.message_id for _, m in world.queue.sent)
         assert first == second  # a repeated send of one copy is dropped by duplicate detection
 
@@ -93,7 +84,7 @@ class TestPlanningIds:
         for event_id in ("a~b", "a~c"):
             world.calendar.faults.append(("create", Throttled("429", retry_after=30)))
             event = cloud_event("task.planned", f"task/{event_id}", task_data(), event_id=event_id)
-            await sync_planning_message(body(event), Delivery(event_id, 1, event["subject"]), world.services())
+            await sync_planning_message(body(event), Delivery(event_id, 1, event["subject"]), world.services().sync())
         first, second = (m.message_id for _, m in world.queue.sent)
         assert first != second
 
@@ -101,12 +92,12 @@ class TestPlanningIds:
         events = [cloud_event("task.planned", "task/7", task_data(title=f"From {s}"), event_id="evt-7",
                               source=f"https://planning.example.com/{s}") for s in ("north", "south")]
         reply = await ingest_planning_events(json.dumps(events).encode(), "application/cloudevents-batch+json",
-                                             world.services())
+                                             world.services().ingest())
         assert reply.status == 202
         first, second = (m for _, m in world.queue.sent)
         assert first.message_id != second.message_id and first.session_id != second.session_id
         for message in (first, second):
-            await sync_planning_message(message.body, redelivery(message), world.services())
+            await sync_planning_message(message.body, redelivery(message), world.services().sync())
         assert sorted(e.content["subject"] for e in world.calendar.events.values()) == ["From north", "From south"]
 
 
@@ -116,7 +107,7 @@ class TestThrottlingIsNotFailure:
         event = cloud_event("task.planned", "task/1", task_data())
         world.calendar.faults.append(("create", Throttled("429", retry_after=7200)))
         delivery = Delivery(event["id"], 1, "task/1", {"connector-attempt": 100})
-        assert await sync_planning_message(body(event), delivery, world.services()) == "rescheduled"
+        assert await sync_planning_message(body(event), delivery, world.services().sync()) == "rescheduled"
         assert world.deadletters.records == {}
         [(_, message)] = world.queue.sent
         assert message.scheduled_enqueue_time is not None
@@ -151,7 +142,8 @@ class TestNotificationIds:
         assert self._work(self._item()).message_id != self._work(self._item()).message_id
 
     def test_a_room_address_longer_than_128_gets_a_bounded_session(self) -> None:
+        from shared.app.rooms.subscriptions import work_message
         from shared.domain.rooms.notifications import RoomWork
 
-        message = RoomWork("resync", "r" * 200 + "@contoso.com").message(unique="sub-1")
+        message = work_message(RoomWork("resync", "r" * 200 + "@contoso.com"), unique="sub-1")
         assert len(message.session_id or "") == MAX_ID_CHARS and len(message.message_id) <= MAX_ID_CHARS

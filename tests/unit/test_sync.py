@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from shared.app.planning.sync import ATTEMPT_PROPERTY, MAX_DELIVERIES, Delivery, sync_planning_message
+from shared.app.messaging import ATTEMPT_PROPERTY, MAX_DELIVERIES, Delivery
+from shared.app.planning.sync import sync_planning_message
 from shared.errors import Forbidden, NotFound, Throttled, TransientError, UnknownMailbox
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 
@@ -18,7 +19,7 @@ def world() -> FakeWorld:
 
 async def deliver(world: FakeWorld, event: dict, count: int = 1, **settings) -> str:
     services = world.services(**settings)
-    return await sync_planning_message(body(event), Delivery(event["id"], count, event["subject"]), services)
+    return await sync_planning_message(body(event), Delivery(event["id"], count, event["subject"]), services.sync())
 
 
 class TestChangeKinds:
@@ -130,7 +131,7 @@ class TestSettlement:
 
     async def test_an_invalid_message_is_dead_lettered_with_the_field_at_fault(self, world: FakeWorld) -> None:
         services = world.services()
-        outcome = await sync_planning_message(b'{"specversion": "1.0"}', Delivery("m1"), services)
+        outcome = await sync_planning_message(b'{"specversion": "1.0"}', Delivery("m1"), services.sync())
         assert outcome == "dead-lettered"
         [record] = world.deadletters.records.values()
         assert "'id' is a required property" in record.reason
@@ -160,5 +161,5 @@ class TestSettlement:
         # The rescheduled copy is a retry: it may meet an event of ours, so it looks first.
         services = world.services()
         await sync_planning_message(message.body, Delivery(message.message_id, 1, "task/1",
-                                                           dict(message.application_properties)), services)
+                                                           dict(message.application_properties)), services.sync())
         assert len(world.calendar.events) == 1

@@ -1,4 +1,4 @@
-"""The sync worker's view of credential health: paused (messages deferred, none dead-lettered) or running.
+"""The workers' view of credential health: paused (messages deferred, none dead-lettered) or running.
 
 One clear log line per minute at most while paused, and the same fact in the shared state so the status
 endpoint of any instance shows it. Nothing is read or written on the normal path.
@@ -7,19 +7,17 @@ endpoint of any instance shows it. Nothing is read or written on the normal path
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
+from shared.app.ports.credentials import CredentialStateStore
 from shared.errors import ConnectorError
 
-__all__ = ["LOG_INTERVAL", "WorkerPause", "defer_seconds", "note_deferred", "note_resumed"]
+__all__ = ["CredentialHealth", "LOG_INTERVAL", "WorkerPause"]
 
 logger = logging.getLogger(__name__)
 
 LOG_INTERVAL = timedelta(minutes=1)
-# Deferral schedule of one message: modest, so a new credential is picked up within a minute.
-_DEFER_SECONDS = (5, 10, 20, 40, 60)
 
 
 @dataclass
@@ -31,37 +29,40 @@ class WorkerPause:
     last_cleared: datetime | None = None
 
 
-def defer_seconds(deferrals: int) -> int:
-    return _DEFER_SECONDS[min(max(deferrals, 0), len(_DEFER_SECONDS) - 1)]
+@dataclass(frozen=True)
+class CredentialHealth:
+    """Told by the settle policy (``shared.app.messaging.Settlement``) when a message waits for a working
+    credential and when one goes through again."""
 
+    state: CredentialStateStore
+    pause: WorkerPause = field(default_factory=WorkerPause)
 
-async def note_deferred(runtime: Any, reason: str, now: datetime) -> None:
-    pause: WorkerPause = runtime.pause
-    if pause.since is None:
-        pause.since = now
-    pause.last_cleared = None
-    if pause.last_logged is not None and now - pause.last_logged < LOG_INTERVAL:
-        return
-    pause.last_logged = now
-    logger.error("sync paused since %s: no working Graph credential (%s). Planning events are deferred, not "
-                 "dead-lettered, and resume by themselves once a working credential is in place.",
-                 pause.since.isoformat(timespec="seconds"), reason)
-    try:
-        await runtime.state.update(unavailable_since=pause.since, unavailable_reason=reason, available_at=None)
-    except ConnectorError as exc:
-        logger.warning("could not record the pause in the credential state: %s", exc)
+    async def deferred(self, reason: str, now: datetime) -> None:
+        pause = self.pause
+        if pause.since is None:
+            pause.since = now
+        pause.last_cleared = None
+        if pause.last_logged is not None and now - pause.last_logged < LOG_INTERVAL:
+            return
+        pause.last_logged = now
+        logger.error("sync paused since %s: no working Graph credential (%s). Planning events are deferred, not "
+                     "dead-lettered, and resume by themselves once a working credential is in place.",
+                     pause.since.isoformat(timespec="seconds"), reason)
+        try:
+            await self.state.update(unavailable_since=pause.since, unavailable_reason=reason, available_at=None)
+        except ConnectorError as exc:
+            logger.warning("could not record the pause in the credential state: %s", exc)
 
-
-async def note_resumed(runtime: Any, now: datetime) -> None:
-    """A deferred message went through: the credential works again (at most one write a minute)."""
-    pause: WorkerPause = runtime.pause
-    if pause.last_cleared is not None and now - pause.last_cleared < LOG_INTERVAL:
-        return
-    if pause.since is not None:
-        logger.warning("sync resumed: a working Graph credential is back (paused since %s)",
-                       pause.since.isoformat(timespec="seconds"))
-    pause.since, pause.last_logged, pause.last_cleared = None, None, now
-    try:
-        await runtime.state.update(unavailable_since=None, unavailable_reason=None, available_at=now)
-    except ConnectorError as exc:
-        logger.warning("could not record the resume in the credential state: %s", exc)
+    async def resumed(self, now: datetime) -> None:
+        """A deferred message went through: the credential works again (at most one write a minute)."""
+        pause = self.pause
+        if pause.last_cleared is not None and now - pause.last_cleared < LOG_INTERVAL:
+            return
+        if pause.since is not None:
+            logger.warning("sync resumed: a working Graph credential is back (paused since %s)",
+                           pause.since.isoformat(timespec="seconds"))
+        pause.since, pause.last_logged, pause.last_cleared = None, None, now
+        try:
+            await self.state.update(unavailable_since=None, unavailable_reason=None, available_at=now)
+        except ConnectorError as exc:
+            logger.warning("could not record the resume in the credential state: %s", exc)

@@ -83,7 +83,7 @@ async def _rotate_secret(runtime: CredentialRuntime, *, force: bool, revoke_old:
     now = runtime.clock()
     current = await runtime.secrets.current(name, now)
     try:
-        app = await runtime.applications().get()
+        app = await runtime.applications.get()
     except Forbidden as exc:
         return await _impossible(runtime, current.expires_on, "the app cannot read its own credentials", _fix(exc))
     in_use = identify_in_use(app.passwords, key_id=current.tags.get("keyId"), secret_hint=current.value[:3])
@@ -94,12 +94,12 @@ async def _rotate_secret(runtime: CredentialRuntime, *, force: bool, revoke_old:
         return await _settled(runtime, "not-due", f"the client secret is valid for {days_left(end, now)} more days",
                               end, in_use, removed)
     try:
-        new = await runtime.applications().add_password(display_name_for(now),
+        new = await runtime.applications.add_password(display_name_for(now),
                                                         now + timedelta(days=policy.lifetime_days))
     except Forbidden as exc:
         return await _impossible(runtime, end, "the app may not add a client secret to itself", _fix(exc))
     if not await _works(runtime, lambda: runtime.probe.secret_works(new.secret_text)):
-        await runtime.applications().remove_password(new.credential.key_id)
+        await runtime.applications.remove_password(new.credential.key_id)
         raise TransientError("the new client secret did not work within the propagation timeout; removed it")
     stored = await runtime.secrets.put(name, new.secret_text, content_type="text/plain",
                                        expires_on=new.credential.end, tags=_tags(new.credential))
@@ -119,7 +119,7 @@ async def _rotate_certificate(runtime: CredentialRuntime, *, force: bool, revoke
     current = certificates.load_certificate(current_version.value, current_version.content_type)
     tags = current_version.tags
     try:
-        app = await runtime.applications().get()
+        app = await runtime.applications.get()
         object_id, keys = app.object_id, list(app.keys)
     except Forbidden:
         # Rolling its own keys needs no permission, reading the registration does: use what the vault remembers.
@@ -142,7 +142,7 @@ async def _rotate_certificate(runtime: CredentialRuntime, *, force: bool, revoke
     new = certificates.generate_certificate(f"{OWN_MARK} {runtime.settings.client_id}", now,
                                             runtime.policy.lifetime_days)
     proof = certificates.proof_of_possession(current, object_id, now)
-    added = await runtime.applications().add_key(new.public_key_base64, display_name_for(now), proof)
+    added = await runtime.applications.add_key(new.public_key_base64, display_name_for(now), proof)
     if not await _works(runtime, lambda: runtime.probe.certificate_works(new.pem)):
         raise TransientError("the new certificate did not work within the propagation timeout")
     tags = {**_tags(added), "thumbprint": new.thumbprint_hex, "applicationObjectId": object_id}
@@ -163,7 +163,7 @@ async def _retire_passwords(runtime: CredentialRuntime, passwords: list[AppCrede
     removed = []
     for old in credentials_to_retire(passwords, in_use, runtime.clock(), runtime.policy, revoke_old=revoke_old,
                                      previous=previous):
-        await runtime.applications().remove_password(old.key_id)
+        await runtime.applications.remove_password(old.key_id)
         logger.info("removed old client secret %s (%s)", old.key_id, _why(old, previous))
         removed.append(old.key_id)
     return removed
@@ -177,7 +177,7 @@ async def _retire_keys(runtime: CredentialRuntime, keys: list[AppCredential] | t
                                      previous=previous):
         proof = certificates.proof_of_possession(signer, object_id, runtime.clock())
         try:
-            await runtime.applications().remove_key(old.key_id, proof)
+            await runtime.applications.remove_key(old.key_id, proof)
         except (RejectedByGraph, NotFound) as exc:
             logger.info("old certificate %s not removed (already gone?): %s", old.key_id, exc)
             continue

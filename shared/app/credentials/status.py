@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.app.credentials.rotation import rotate
+from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.responses import Reply, json_reply
-from shared.bootstrap import Services
 from shared.domain.credentials.policy import days_left, next_rotation
 from shared.errors import ConnectorError
 
@@ -26,14 +26,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-async def credential_status(services: Services) -> Reply:
-    return json_reply(200, await status_document(services))
+async def credential_status(runtime: CredentialRuntime) -> Reply:
+    return json_reply(200, await status_document(runtime))
 
 
-async def status_document(services: Services) -> dict[str, Any]:
-    runtime = services.credentials()
+async def status_document(runtime: CredentialRuntime) -> dict[str, Any]:
     settings = runtime.settings.credential
-    now = services.clock()
+    now = runtime.clock()
     state = await runtime.state.get()
     provider = runtime.provider
     source = "key-vault" if provider.follows_vault else ("managed-identity" if settings.kind == "federated"
@@ -79,9 +78,9 @@ async def status_document(services: Services) -> dict[str, Any]:
     return document
 
 
-async def rotate_now(services: Services, *, revoke_old: bool) -> Reply:
+async def rotate_now(runtime: CredentialRuntime, *, revoke_old: bool) -> Reply:
     """Rotate at once (after a leak, with ``revoke_old``: the old credential goes at once too)."""
-    outcome = await rotate(services.credentials(), force=True, revoke_old=revoke_old)
+    outcome = await rotate(runtime, force=True, revoke_old=revoke_old)
     status = {"rotated": 200, "busy": 409, "impossible": 409, "nothing-to-rotate": 200, "failed": 503}.get(
         outcome.action, 200)
-    return json_reply(status, {**outcome.as_dict(), "status": await status_document(services)})
+    return json_reply(status, {**outcome.as_dict(), "status": await status_document(runtime)})

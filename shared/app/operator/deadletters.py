@@ -5,18 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
-from shared.app.messaging import PLANNING_QUEUE, OutboundMessage, queue_id
+from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id
+from shared.app.ports.planning import DeadLetterStore, ResourceStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.bootstrap import Services
 
-__all__ = ["discard_dead_letter", "get_resource", "list_dead_letters", "list_resources", "mailbox_address",
-           "put_resource", "replay_dead_letter"]
+__all__ = ["OperatorDeps", "discard_dead_letter", "get_resource", "list_dead_letters", "list_resources",
+           "mailbox_address", "put_resource", "replay_dead_letter"]
 
 logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+\.[^@\s/]+$")
 _RECORD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class OperatorDeps:
+    resources: ResourceStore
+    deadletters: DeadLetterStore
+    queue: MessageQueue  # where a replayed dead letter goes
 
 
 def mailbox_address(text: str) -> str | None:
@@ -29,19 +37,19 @@ def _resource_json(mailbox: str, active: bool, updated_at: datetime | None = Non
     return {"email": mailbox, "active": active, "updatedAt": updated_at.isoformat() if updated_at else None}
 
 
-async def list_resources(services: Services) -> Reply:
-    settings = await services.resources.list()
+async def list_resources(deps: OperatorDeps) -> Reply:
+    settings = await deps.resources.list()
     return json_reply(200, {"value": [_resource_json(s.mailbox, s.active, s.updated_at) for s in settings]})
 
 
-async def get_resource(email: str, services: Services) -> Reply:
+async def get_resource(email: str, deps: OperatorDeps) -> Reply:
     mailbox = mailbox_address(email)
     if mailbox is None:
         return problem(400, "Invalid resource", "the path must end with the resource's email address")
-    return json_reply(200, _resource_json(mailbox, await services.resources.is_active(mailbox)))
+    return json_reply(200, _resource_json(mailbox, await deps.resources.is_active(mailbox)))
 
 
-async def put_resource(email: str, body: bytes, services: Services) -> Reply:
+async def put_resource(email: str, body: bytes, deps: OperatorDeps) -> Reply:
     """Set the seed's ``calendar.msgraph.active`` preference for one resource."""
     mailbox = mailbox_address(email)
     if mailbox is None:
@@ -53,18 +61,18 @@ async def put_resource(email: str, body: bytes, services: Services) -> Reply:
     if not isinstance(document, dict) or not isinstance(document.get("active"), bool):
         return problem(400, "Invalid resource setting", 'send {"active": true} or {"active": false}',
                        errors=[{"path": "$.active", "message": "is required and must be a boolean"}])
-    setting = await services.resources.set_active(mailbox, document["active"])
+    setting = await deps.resources.set_active(mailbox, document["active"])
     logger.info("resource %s set to active=%s", mailbox, setting.active)
     return json_reply(200, _resource_json(setting.mailbox, setting.active, setting.updated_at))
 
 
-async def list_dead_letters(services: Services) -> Reply:
-    records = await services.deadletters.list()
+async def list_dead_letters(deps: OperatorDeps) -> Reply:
+    records = await deps.deadletters.list()
     return json_reply(200, {"value": [r.as_dict() for r in records]})
 
 
-async def replay_dead_letter(record_id: str, services: Services) -> Reply:
-    record = await services.deadletters.get(record_id) if _RECORD_ID.match(record_id) else None
+async def replay_dead_letter(record_id: str, deps: OperatorDeps) -> Reply:
+    record = await deps.deadletters.get(record_id) if _RECORD_ID.match(record_id) else None
     if record is None:
         return problem(404, "Not found", f"no dead letter {record_id}")
     # A new message id (duplicate detection would drop the original one), deterministic per dead letter,
@@ -74,14 +82,14 @@ async def replay_dead_letter(record_id: str, services: Services) -> Reply:
         message_id=queue_id(record.message_id, f"replay-{record.id[:12]}"),
         session_id=record.session_id,
     )
-    await services.queue.send(record.queue or PLANNING_QUEUE, [message])
-    await services.deadletters.remove(record_id)
+    await deps.queue.send(record.queue or PLANNING_QUEUE, [message])
+    await deps.deadletters.remove(record_id)
     logger.info("dead letter %s (message %s) replayed as %s", record_id, record.message_id, message.message_id)
     return json_reply(202, {"replayed": record_id, "messageId": message.message_id})
 
 
-async def discard_dead_letter(record_id: str, services: Services) -> Reply:
-    if not _RECORD_ID.match(record_id) or await services.deadletters.get(record_id) is None:
+async def discard_dead_letter(record_id: str, deps: OperatorDeps) -> Reply:
+    if not _RECORD_ID.match(record_id) or await deps.deadletters.get(record_id) is None:
         return problem(404, "Not found", f"no dead letter {record_id}")
-    await services.deadletters.remove(record_id)
+    await deps.deadletters.remove(record_id)
     return Reply(204)

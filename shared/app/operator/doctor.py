@@ -1,6 +1,6 @@
 """The doctor: checks a deployment in order and prints one line each, ✓ or ✗ with the exact fix.
 
-    python -m shared.app.operator.doctor [--json] [--mailbox someone@contoso.com]     (exit 1 on any ✗)
+    python -m entrypoints.doctor [--json] [--mailbox someone@contoso.com]     (exit 1 on any ✗)
     GET /api/manage/doctor[?mailbox=...]
 
 Order: settings; a Graph token; the token's roles against the enabled features; access to mailboxes (the
@@ -11,24 +11,25 @@ access policy that blocks them shows); Key Vault and the credential's days left;
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import jwt
 
+from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.operator.deadletters import mailbox_address
+from shared.app.ports.clock import Clock
 from shared.app.ports.operator import HealthProbes
+from shared.app.ports.planning import DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.rooms import RoomStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.bootstrap import Services
-from shared.errors import ConfigurationError, ConnectorError
+from shared.config import Settings
+from shared.errors import ConnectorError
 
-__all__ = ["Check", "doctor_reply", "main", "run_checks"]
+__all__ = ["Check", "DoctorDeps", "doctor_reply", "report", "run_checks"]
 
 CONSENT = ("Entra admin center > App registrations > the app > API permissions > Add a permission > Microsoft Graph "
            "> Application permissions > {role}, then Grant admin consent")
@@ -44,6 +45,18 @@ _MAILBOX_CONCURRENCY = 4  # mailbox checks in flight at once (a deployment may h
 
 
 @dataclass(frozen=True)
+class DoctorDeps:
+    settings: Settings
+    credentials: CredentialRuntime
+    mappings: MappingStore
+    resources: ResourceStore
+    deadletters: DeadLetterStore
+    health: HealthProbes  # Table Storage, the queue and each mailbox, through the adapters
+    rooms: RoomStore | None  # None: rooms are not wired in (nothing to check)
+    clock: Clock
+
+
+@dataclass(frozen=True)
 class Check:
     name: str
     ok: bool
@@ -54,8 +67,8 @@ class Check:
         return f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}" + (f"\n    fix: {self.fix}" if self.fix else "")
 
 
-def required_roles(services: Services, rooms: list[Any]) -> dict[str, str]:
-    settings = services.settings
+def required_roles(deps: DoctorDeps, rooms: list[Any]) -> dict[str, str]:
+    settings = deps.settings
     roles = {"Calendars.ReadWrite": "writing calendars"}
     if settings.lookup_principal_name:
         roles["User.Read.All"] = "CALENDAR_MSGRAPH_LOOKUP_PRINCIPAL_NAME"
@@ -66,11 +79,11 @@ def required_roles(services: Services, rooms: list[Any]) -> dict[str, str]:
     return roles
 
 
-async def run_checks(services: Services, *, mailbox: str | None = None) -> list[Check]:
+async def run_checks(deps: DoctorDeps, *, mailbox: str | None = None) -> list[Check]:
     checks = [Check("settings", True, "valid")]
-    runtime = services.credentials()
-    settings = services.settings
-    rooms = await _quiet(_rooms(services), [])
+    runtime = deps.credentials
+    settings = deps.settings
+    rooms = await _quiet(_rooms(deps), [])
     token: Any = None
     try:
         token = await runtime.provider.check(*settings.scopes)
@@ -80,7 +93,7 @@ async def run_checks(services: Services, *, mailbox: str | None = None) -> list[
         checks.append(Check("token", False, _short(exc), fix))
     if token is not None:
         roles = set(_claims(token.token).get("roles") or [])
-        missing = {r: why for r, why in required_roles(services, rooms).items() if r not in roles}
+        missing = {r: why for r, why in required_roles(deps, rooms).items() if r not in roles}
         if missing:
             owner = ("; for rotation also make the app's service principal an owner of its own registration "
                      "(az ad app owner add --id <appId> --owner-object-id <service principal object id>)"
@@ -89,61 +102,60 @@ async def run_checks(services: Services, *, mailbox: str | None = None) -> list[
             fix = "; ".join(CONSENT.format(role=r) for r in missing) + owner
             checks.append(Check("permissions", False, detail, fix))
         else:
-            checks.append(Check("permissions", True, ", ".join(sorted(required_roles(services, rooms)))))
+            checks.append(Check("permissions", True, ", ".join(sorted(required_roles(deps, rooms)))))
         if "Calendars.ReadWrite" not in missing:  # else the mailbox fails for the reason just given
-            checks.extend(await _mailboxes(services, token.token, mailbox, rooms))
-    checks.append(await _vault(services))
-    probes = _probes(services)
+            checks.extend(await _mailboxes(deps, token.token, mailbox, rooms))
+    checks.append(await _vault(deps))
+    probes = deps.health
     checks.append(await _probe("table storage", probes.table_storage,
                                "check TableStorage__endpoint (or TableStorage) and give the managed identity the "
                                "Storage Table Data Contributor role on the account"))
     checks.append(await _probe("queue", probes.queue,
                                "check ServiceBusConnection__fullyQualifiedNamespace and give the managed identity the "
                                "Azure Service Bus Data Sender and Data Receiver roles"))
-    dead = await _quiet(services.deadletters.list(), None)
+    dead = await _quiet(deps.deadletters.list(), None)
     if dead is not None:
         fix = ("read the reasons: GET /api/manage/deadletters; after fixing the cause replay each: "
                "POST /api/manage/deadletters/{id}/replay")
         checks.append(Check("dead letters", not dead, f"{len(dead)} message(s)", fix if dead else None))
     for room in rooms:
-        checks.append(_room(room, services))
+        checks.append(_room(room, deps))
     return checks
 
 
-async def doctor_reply(services: Services, mailbox: str | None = None) -> Reply:
+async def doctor_reply(deps: DoctorDeps, mailbox: str | None = None) -> Reply:
     if mailbox is not None:
         checked = mailbox_address(mailbox)
         if checked is None:
             return problem(400, "Invalid mailbox", f"mailbox must be an email address, not {mailbox!r}")
         mailbox = checked
-    checks = await run_checks(services, mailbox=mailbox)
+    checks = await run_checks(deps, mailbox=mailbox)
     return json_reply(200, {"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]})
 
 
 # -- the checks
 
 
-async def _mailboxes(services: Services, token: str, mailbox: str | None, rooms: list[Any]) -> list[Check]:
+async def _mailboxes(deps: DoctorDeps, token: str, mailbox: str | None, rooms: list[Any]) -> list[Check]:
     """One check per mailbox: the one given, else the one written most recently and each room."""
     if mailbox is not None:
         sample = [mailbox]
     else:
-        last = await _quiet(services.mappings.last_mailbox(), None)
+        last = await _quiet(deps.mappings.last_mailbox(), None)
         sample = list(dict.fromkeys(m.lower() for m in [last, *(getattr(r, "email", None) for r in rooms)] if m))
     if not sample:
         return [Check("mailbox", True, "no mailbox written yet and no room registered: nothing to check "
                                        "(pass --mailbox or ?mailbox=)")]
     gate = asyncio.Semaphore(_MAILBOX_CONCURRENCY)
-    probes = _probes(services)
-
+    
     async def check(name: str) -> Check:
         async with gate:
-            return await _mailbox(services, probes, token, name)
+            return await _mailbox(deps, token, name)
     return list(await asyncio.gather(*(check(name) for name in sample)))
 
 
-async def _mailbox(services: Services, probes: HealthProbes, token: str, mailbox: str) -> Check:
-    answer = await probes.mailbox(mailbox, token)
+async def _mailbox(deps: DoctorDeps, token: str, mailbox: str) -> Check:
+    answer = await deps.health.mailbox(mailbox, token)
     if answer.status is None:
         return Check("mailbox", False, f"{mailbox}: Graph unreachable ({answer.code})",
                      "check CALENDAR_MSGRAPH_GRAPH_ENDPOINT and outbound network access")
@@ -151,20 +163,20 @@ async def _mailbox(services: Services, probes: HealthProbes, token: str, mailbox
         return Check("mailbox", True, f"{mailbox}: calendar reachable")
     if answer.status == 403:
         return Check("mailbox", False, f"{mailbox}: 403 {answer.code}",
-                     ACCESS_POLICY.format(mailbox=mailbox, app=services.settings.client_id))
+                     ACCESS_POLICY.format(mailbox=mailbox, app=deps.settings.client_id))
     if answer.status == 404:
         return Check("mailbox", False, f"{mailbox}: 404 {answer.code}",
                      "check the address: no such mailbox in the tenant")
     return Check("mailbox", False, f"{mailbox}: {answer.status} {answer.code}", None)
 
 
-async def _vault(services: Services) -> Check:
+async def _vault(deps: DoctorDeps) -> Check:
     from shared.domain.credentials.policy import days_left
 
-    runtime = services.credentials()
-    credential = services.settings.credential
+    runtime = deps.credentials
+    credential = deps.settings.credential
     state = await _quiet(runtime.state.get(), None)
-    now = services.clock()
+    now = deps.clock()
     if credential.kind == "federated":
         return Check("credential", True, "federated: no secret to expire or rotate")
     if runtime.secrets is None:
@@ -185,28 +197,25 @@ async def _vault(services: Services) -> Check:
     return Check("key vault", True, detail)
 
 
-def _room(room: Any, services: Services) -> Check:
+def _room(room: Any, deps: DoctorDeps) -> Check:
     email = getattr(room, "email", "?")
     expires = getattr(room, "expires_at", None)
     failure = getattr(room, "failure", None)
     if not getattr(room, "subscription_id", None) or failure:
         return Check(f"room {email}", False, failure or "no subscription",
                      f"POST /api/manage/rooms/{email} to subscribe again, after fixing the cause")
-    if expires is not None and expires <= services.clock():
+    if expires is not None and expires <= deps.clock():
         return Check(f"room {email}", False, "subscription expired",
                      "check that the renew_subscriptions timer runs; POST /api/manage/rooms/{email} re-subscribes")
     return Check(f"room {email}", True, f"subscribed until {expires.isoformat(timespec='minutes') if expires else '?'}")
 
 
-def _probes(services: Services) -> HealthProbes:
-    assert services.health is not None, "the composition root gives the doctor its probes"
-    return services.health
 
 
-async def _rooms(services: Services) -> list[Any]:
-    if services.rooms_factory is None:
+async def _rooms(deps: DoctorDeps) -> list[Any]:
+    if deps.rooms is None:
         return []
-    return list(await services.rooms().rooms.list())
+    return list(await deps.rooms.list())
 
 
 async def _probe(name: str, action: Callable[[], Awaitable[Any]], fix: str) -> Check:
@@ -238,37 +247,8 @@ def _short(exc: BaseException) -> str:
     return text[:400]
 
 
-# -- command line
-
-
-async def _main(args: argparse.Namespace) -> int:
-    from shared.bootstrap import build_services
-    from shared.config import Settings
-
-    try:
-        settings = Settings.from_env(os.environ)
-    except ConfigurationError as exc:
-        checks = [Check("settings", False, str(exc), f"set {exc.setting} in the Function App's app settings")]
-    else:
-        services = build_services(settings)
-        try:
-            checks = await run_checks(services, mailbox=args.mailbox)
-        finally:
-            await services.close()
-    if args.json:
-        print(json.dumps({"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}, indent=2))
-    else:
-        print("\n".join(c.line() for c in checks))
-    return 0 if all(c.ok for c in checks) else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.app.operator.doctor", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--mailbox", help="a mailbox to check access to (default: the one written most recently "
-                                          "and each registered room)")
-    return asyncio.run(_main(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def report(checks: list[Check], *, as_json: bool) -> str:
+    """The report as the command line prints it: one line each, or JSON."""
+    if as_json:
+        return json.dumps({"ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]}, indent=2)
+    return "\n".join(c.line() for c in checks)

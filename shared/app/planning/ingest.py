@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, OutboundMessage, queue_id, source_tag
+from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id, source_tag
 from shared.app.responses import Reply, json_reply, problem
-from shared.bootstrap import Services
+from shared.config import Settings
 from shared.domain.planning.contract import ContractViolation, check_event
 from shared.domain.planning.model import PlanningEvent
+from shared.domain.timezones import TimeZone
 from shared.errors import ConfigurationError, RejectedByQueue, TransientError
 
-__all__ = ["MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
+__all__ = ["IngestDeps", "MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,13 @@ SINGLE_TYPES = ("application/cloudevents+json", "application/json")
 BATCH_TYPE = "application/cloudevents-batch+json"
 
 
-async def ingest_planning_events(body: bytes, content_type: str | None, services: Services) -> Reply:
+@dataclass(frozen=True)
+class IngestDeps:
+    settings: Settings
+    queue: MessageQueue
+
+
+async def ingest_planning_events(body: bytes, content_type: str | None, deps: IngestDeps) -> Reply:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in (*SINGLE_TYPES, BATCH_TYPE):
         return problem(415, "Unsupported media type",
@@ -48,14 +56,14 @@ async def ingest_planning_events(body: bytes, content_type: str | None, services
     else:
         raw_events = [document]
 
-    events, violations = _check_all(raw_events, services)
+    events, violations = _check_all(raw_events, deps.settings.time_zone)
     if violations:
         return problem(400, "Invalid planning events",
                        f"{len(violations)} error(s); nothing was accepted",
                        errors=[v.as_dict() for v in violations])
     messages = [_message(raw, event) for raw, event in zip(raw_events, events, strict=True)]
     try:
-        await services.queue.send(PLANNING_QUEUE, messages)
+        await deps.queue.send(PLANNING_QUEUE, messages)
     except TransientError:
         logger.warning("planning events not enqueued; the client should retry", exc_info=True)
         return problem(503, "Queue unavailable", "nothing was accepted; retry later")
@@ -71,11 +79,10 @@ async def ingest_planning_events(body: bytes, content_type: str | None, services
     return json_reply(202, {"accepted": [event.id for event in events]})
 
 
-def _check_all(raw_events: list[Any], services: Services) -> tuple[list[PlanningEvent], list[ContractViolation]]:
+def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEvent], list[ContractViolation]]:
     events: list[PlanningEvent] = []
     violations: list[ContractViolation] = []
     first_index: dict[tuple[str, str], int] = {}  # CloudEvents: source + id identify an event
-    zone = services.settings.time_zone
     for index, raw in enumerate(raw_events):
         checked = check_event(raw, index, zone)
         if isinstance(checked, list):

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from shared.domain.credentials.policy import AppCredential
 
-__all__ = ["ApplicationGateway", "ApplicationInfo", "CredentialState", "CredentialStateStore", "NewPassword",
-           "RotationLease", "SecretStore", "SecretVersion", "TokenProbe"]
+__all__ = ["AccessToken", "ApplicationGateway", "ApplicationInfo", "CredentialProvider", "CredentialState",
+           "CredentialStateStore", "NewPassword", "RotationLease", "SecretStore", "SecretVersion", "TokenProbe"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,41 @@ class CredentialStateStore(Protocol):
     async def update(self, **fields: Any) -> None:
         """Merge these fields (None clears one)."""
         ...
+
+
+class AccessToken(Protocol):
+    @property
+    def token(self) -> str: ...
+
+
+class CredentialProvider(Protocol):
+    """The Graph credential the process uses (and the Graph session signs with), as the use cases see it."""
+
+    @property
+    def follows_vault(self) -> bool:
+        """True when the credential is read from Key Vault (and a rotation is followed)."""
+        ...
+
+    @property
+    def secret_name(self) -> str:
+        """The Key Vault secret that holds the credential."""
+        ...
+
+    @property
+    def last_success(self) -> datetime | None:
+        """When a token was last obtained."""
+        ...
+
+    async def switch_to(self, version: SecretVersion) -> None:
+        """Use this (just stored) version from now on."""
+        ...
+
+    async def check(self, *scopes: str) -> AccessToken:
+        """A fresh token. Raises ``CredentialUnavailable`` with the reason."""
+        ...
+
+    def fix(self) -> str:
+        """What an operator does to repair the credential."""
+        ...
+
+    async def close(self) -> None: ...

@@ -9,44 +9,53 @@ and Graph gets 202. A queue failure answers 503 so Graph redelivers.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import dataclass
 
+from shared.app.messaging import GRAPH_QUEUE, MessageQueue
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.rooms.services import GRAPH_QUEUE
-from shared.bootstrap import Services
+from shared.app.rooms.subscriptions import work_message
+from shared.config import Settings
 from shared.domain.rooms.notifications import parse_collection
 from shared.errors import TransientError
 
-__all__ = ["receive_notifications"]
+__all__ = ["IntakeDeps", "receive_notifications"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
-async def receive_notifications(body: bytes, validation_token: str | None, services: Services, *,
+@dataclass(frozen=True)
+class IntakeDeps:
+    settings: Settings
+    queue: MessageQueue
+    dropped: Counter[str]  # notifications dropped by this instance since it started, by reason
+
+
+async def receive_notifications(body: bytes, validation_token: str | None, deps: IntakeDeps, *,
                                 lifecycle: bool) -> Reply:
     if validation_token is not None:
         # Graph's handshake: 200 text/plain with the (already URL-decoded) token, within 10 s.
         return Reply(200, validation_token.encode("utf-8"), "text/plain; charset=utf-8")
     if len(body) > MAX_BODY_BYTES:
         return problem(413, "Request too large", "a notification collection is far smaller")
-    keys = services.settings.rooms.client_state_keys
+    keys = deps.settings.rooms.client_state_keys
     intake = parse_collection(body, keys, lifecycle=lifecycle)
     if intake is None:
         return problem(400, "Not a notification collection", 'expected {"value": [...]}')
-    ports = services.rooms()
     if intake.forged:
-        ports.dropped["clientState mismatch or unknown subscription"] += intake.forged
+        deps.dropped["clientState mismatch or unknown subscription"] += intake.forged
         logger.warning("dropped %d %s notification(s): clientState not ours (forged or unknown subscription)%s",
                        intake.forged, "lifecycle" if lifecycle else "change",
                        "" if keys else "; CONNECTOR_CLIENT_STATE_KEY is not set")
     if intake.malformed:
-        ports.dropped["malformed"] += intake.malformed
+        deps.dropped["malformed"] += intake.malformed
         logger.warning("dropped %d malformed notification item(s)", intake.malformed)
     if intake.accepted:
-        messages = [work.message() for work in intake.accepted]
+        messages = [work_message(work) for work in intake.accepted]
         try:
-            await services.queue.send(GRAPH_QUEUE, messages)
+            await deps.queue.send(GRAPH_QUEUE, messages)
         except TransientError:
             logger.warning("notifications not queued; Graph will redeliver", exc_info=True)
             return problem(503, "Queue unavailable", "not queued; retry")

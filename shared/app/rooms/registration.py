@@ -7,22 +7,35 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from shared.app.ports.rooms import Room
+from shared.app.ports.clock import Clock
+from shared.app.ports.rooms import BackfillJob, Room, RoomGraph, RoomStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.rooms.subscriptions import ensure_subscription, queue_work
-from shared.bootstrap import Services
+from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.config import Settings
 from shared.domain.rooms.client_state import ClientStateError
 from shared.domain.rooms.notifications import RoomWork
 from shared.errors import ConnectorError, UnknownMailbox
 
-__all__ = ["available_rooms", "delete_room", "list_rooms", "put_room", "room_json", "start_backfill"]
+__all__ = ["RegistrationDeps", "available_rooms", "delete_room", "list_rooms", "put_room", "room_json",
+           "start_backfill"]
 
 logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s/~]+@[^@\s/~]+\.[^@\s/~]+$")
+
+
+@dataclass(frozen=True)
+class RegistrationDeps:
+    settings: Settings
+    rooms: RoomStore
+    graph: RoomGraph
+    subscribing: SubscriptionDeps
+    clock: Clock
+    dropped: Counter[str]  # notifications dropped by this instance, listed with the rooms
 
 
 def room_json(room: Room) -> dict[str, Any]:
@@ -55,7 +68,7 @@ def _mailbox(email: str) -> str | None:
     return mailbox if _EMAIL.match(mailbox) else None
 
 
-async def put_room(email: str, body: bytes, services: Services) -> Reply:
+async def put_room(email: str, body: bytes, deps: RegistrationDeps) -> Reply:
     mailbox = _mailbox(email)
     if mailbox is None:
         return problem(400, "Invalid room", "the path must end with the room's email address")
@@ -65,15 +78,14 @@ async def put_room(email: str, body: bytes, services: Services) -> Reply:
         return problem(400, "Malformed JSON", f"the body is not JSON: {exc}")
     if not isinstance(document, dict) or not isinstance(document.get("showSubject", True), bool):
         return problem(400, "Invalid room setting", 'send {"showSubject": true|false} or nothing')
-    if not services.settings.rooms.client_state_keys:
+    if not deps.settings.rooms.client_state_keys:
         return problem(409, "Rooms not configured", "set CONNECTOR_CLIENT_STATE_KEY (a Key Vault reference)")
-    ports = services.rooms()
-    existing = await ports.rooms.get(mailbox)
-    room = existing or Room(email=mailbox, activated_at=services.clock())
+    existing = await deps.rooms.get(mailbox)
+    room = existing or Room(email=mailbox, activated_at=deps.clock())
     room = replace(room, show_subject=document.get("showSubject", room.show_subject))
     try:
         # A new room's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
-        saved = await ensure_subscription(room, services, recreate=existing is None or not room.subscription_id,
+        saved = await ensure_subscription(room, deps.subscribing, recreate=existing is None or not room.subscription_id,
                                           reason="registration", unknown_mailbox_raises=existing is None)
     except ClientStateError as exc:
         return problem(400, "Invalid room", str(exc))
@@ -86,29 +98,27 @@ async def put_room(email: str, body: bytes, services: Services) -> Reply:
     return json_reply(201 if existing is None else 200, room_json(saved))
 
 
-async def list_rooms(services: Services) -> Reply:
-    ports = services.rooms()
-    rooms = await ports.rooms.list()
-    return json_reply(200, {"value": [room_json(r) for r in rooms], "droppedNotifications": dict(ports.dropped)})
+async def list_rooms(deps: RegistrationDeps) -> Reply:
+    rooms = await deps.rooms.list()
+    return json_reply(200, {"value": [room_json(r) for r in rooms], "droppedNotifications": dict(deps.dropped)})
 
 
-async def delete_room(email: str, services: Services) -> Reply:
+async def delete_room(email: str, deps: RegistrationDeps) -> Reply:
     mailbox = _mailbox(email)
-    ports = services.rooms()
-    room = await ports.rooms.get(mailbox) if mailbox else None
+    room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
         return problem(404, "Not found", f"room {email} is not registered")
     if room.subscription_id:
         with contextlib.suppress(ConnectorError):  # gone already, or it lapses within days on its own
-            await ports.subscriptions().delete(room.subscription_id)
-    await ports.rooms.delete(room.email)
+            await deps.subscribing.subscriptions.delete(room.subscription_id)
+    await deps.rooms.delete(room.email)
     logger.info("room %s unregistered", room.email)
     return Reply(204)
 
 
-async def available_rooms(services: Services) -> Reply:
+async def available_rooms(deps: RegistrationDeps) -> Reply:
     try:
-        rooms = await services.rooms().graph().list_rooms()
+        rooms = await deps.graph.list_rooms()
     except ConnectorError as exc:
         return problem(502, "Graph error", str(exc))
     keys = ("id", "emailAddress", "displayName", "capacity", "building", "floorNumber", "bookingType",
@@ -116,22 +126,20 @@ async def available_rooms(services: Services) -> Reply:
     return json_reply(200, {"value": [{k: r.get(k) for k in keys if k in r} for r in rooms]})
 
 
-async def start_backfill(email: str, start: str | None, services: Services) -> Reply:
+async def start_backfill(email: str, start: str | None, deps: RegistrationDeps) -> Reply:
     mailbox = _mailbox(email)
-    ports = services.rooms()
-    room = await ports.rooms.get(mailbox) if mailbox else None
+    room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
         return problem(404, "Not found", f"room {email} is not registered")
     try:
         first = date.fromisoformat(start or "")
     except ValueError:
         return problem(400, "Invalid from", "from must be a date, YYYY-MM-DD")
-    earliest = services.clock().date() - timedelta(days=services.settings.days_back)
+    earliest = deps.clock().date() - timedelta(days=deps.settings.days_back)
     if first < earliest:
         return problem(400, "Invalid from", f"from must not be before {earliest} (CALENDAR_MSGRAPH_DAYS_BACK)")
-    from shared.app.ports.rooms import BackfillJob
 
     job = BackfillJob(id=uuid.uuid4().hex[:12], start=first.isoformat(), status="queued")
-    await ports.rooms.save(replace(room, backfill=job))
-    await queue_work(RoomWork("backfill", room.email, backfill_from=job.start, job_id=job.id), services)
+    await deps.rooms.save(replace(room, backfill=job))
+    await queue_work(RoomWork("backfill", room.email, backfill_from=job.start, job_id=job.id), deps.subscribing.queue)
     return json_reply(202, {"room": room.email, "backfill": {"id": job.id, "from": job.start, "status": job.status}})

@@ -5,20 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room
-from shared.app.rooms.publisher import publish
-from shared.app.rooms.subscriptions import ensure_subscription, queue_work
-from shared.bootstrap import Services
+from shared.app.ports.clock import Clock
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room, RoomGraph, RoomStore, UserStore
+from shared.app.rooms.publisher import PublisherDeps, publish
+from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.config import Settings
 from shared.domain.rooms.directory import decide_user
 from shared.domain.rooms.notifications import RoomWork
 from shared.domain.rooms.outbound_events import cloud_event
 from shared.errors import ConnectorError, NotFound
 
-__all__ = ["DIRECTORY_SESSION", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
+__all__ = ["DIRECTORY_SESSION", "UpkeepDeps", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,18 +29,28 @@ DIRECTORY_SESSION = "users-directory"  # the graph-notifications session that ca
 ROUND_STALLED_AFTER = timedelta(minutes=30)
 
 
-async def renew_subscriptions(services: Services) -> dict[str, int]:
+@dataclass(frozen=True)
+class UpkeepDeps:
+    settings: Settings
+    rooms: RoomStore
+    users: UserStore
+    graph: RoomGraph
+    subscribing: SubscriptionDeps
+    publisher: PublisherDeps
+    clock: Clock
+
+
+async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
     """Renew what is due, recreate what is gone (then resync it), and log every room still failing."""
     counts = {"rooms": 0, "failing": 0}
-    ports = services.rooms()
     try:
         # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
         # and tells Graph's expiry of the others, which decides: it may be earlier than the one stored.
-        live: dict[str, datetime] | None = await ports.subscriptions().live()
+        live: dict[str, datetime] | None = await deps.subscribing.subscriptions.live()
     except ConnectorError as exc:
         logger.warning("could not list the subscriptions (%s); renewing by the stored expiry only", exc)
         live = None
-    for room in await ports.rooms.list():
+    for room in await deps.rooms.list():
         counts["rooms"] += 1
         missing = live is not None and room.subscription_id is not None and room.subscription_id not in live
         if missing:
@@ -47,7 +58,7 @@ async def renew_subscriptions(services: Services) -> dict[str, int]:
                            room.subscription_id)
         elif live is not None and room.subscription_id is not None:
             room = _with_graphs_expiry(room, live[room.subscription_id])
-        result = await ensure_subscription(room, services, recreate=missing,
+        result = await ensure_subscription(room, deps.subscribing, recreate=missing,
                                            reason="subscription missing" if missing else "timer")
         if result.failure:
             counts["failing"] += 1  # ensure_subscription logged why, on this run as on every run
@@ -64,13 +75,12 @@ def _with_graphs_expiry(room: Room, expires_at: datetime) -> Room:
     return room
 
 
-async def sync_users_directory(services: Services, work: RoomWork | None = None) -> dict[str, int]:
+async def sync_users_directory(deps: UpkeepDeps, work: RoomWork | None = None) -> dict[str, int]:
     """One step of the users delta: at most USERS_PAGES_PER_STEP pages, each published and its position
     stored; a round with more pages continues in a message to the directory's session. The first round
     records a baseline and publishes nothing. ``work`` is that continuation (None: the timer)."""
-    ports = services.rooms()
-    cursor = await ports.users.cursor()
-    now = services.clock()
+    cursor = await deps.users.cursor()
+    now = deps.clock()
     if work is not None and (cursor.next_link is None or (work.chain, work.step) != (cursor.round_id, cursor.step)):
         logger.info("users directory step %s dropped: the round has moved on", work.step)
         return {"read": 0, "published": 0}
@@ -86,28 +96,29 @@ async def sync_users_directory(services: Services, work: RoomWork | None = None)
     counts = {"read": 0, "published": 0}
     link = cursor.next_link or cursor.delta_link
     for _ in range(USERS_PAGES_PER_STEP):
-        page = await _users_page(services, link)
-        read, published = await _apply_users_page(services, page, baseline=cursor.baseline)
+        page = await _users_page(deps, link)
+        read, published = await _apply_users_page(deps, page, baseline=cursor.baseline)
         counts["read"] += read
         counts["published"] += published
         if page.delta_link:
-            await ports.users.set_cursor(DirectoryCursor(delta_link=page.delta_link, updated_at=services.clock()))
+            await deps.users.set_cursor(DirectoryCursor(delta_link=page.delta_link, updated_at=deps.clock()))
             logger.info("users directory: round done; %d change(s) read, %d published in this step%s", counts["read"],
                         counts["published"], " (baseline)" if cursor.baseline else "")
             return counts
         link = page.next_link
-        cursor = replace(cursor, next_link=link, updated_at=services.clock())
-        await ports.users.set_cursor(cursor)  # a crash resumes from the page after this one
+        cursor = replace(cursor, next_link=link, updated_at=deps.clock())
+        await deps.users.set_cursor(cursor)  # a crash resumes from the page after this one
     cursor = replace(cursor, step=cursor.step + 1)
-    await ports.users.set_cursor(cursor)
-    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id), services)
+    await deps.users.set_cursor(cursor)
+    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id),
+                     deps.subscribing.queue)
     logger.info("users directory: step %d of round %s read %d change(s), published %d; continuing",
                 cursor.step - 1, cursor.round_id, counts["read"], counts["published"])
     return counts
 
 
-async def _users_page(services: Services, link: str | None) -> DeltaPage:
-    graph = services.rooms().graph()
+async def _users_page(deps: UpkeepDeps, link: str | None) -> DeltaPage:
+    graph = deps.graph
     try:
         return await graph.users_delta_page(link)
     except NotFound:
@@ -118,24 +129,23 @@ async def _users_page(services: Services, link: str | None) -> DeltaPage:
     return await graph.users_delta_page(None)
 
 
-async def _apply_users_page(services: Services, page: DeltaPage, *, baseline: bool) -> tuple[int, int]:
+async def _apply_users_page(deps: UpkeepDeps, page: DeltaPage, *, baseline: bool) -> tuple[int, int]:
     """Publish a page's transitions, then store the rows: a page read again repeats the same events."""
-    ports = services.rooms()
-    source = f"urn:m365-calendar-connector:{services.settings.tenant_id or 'local'}:directory"
+    source = f"urn:m365-calendar-connector:{deps.settings.tenant_id or 'local'}:directory"
     events = []
     rows: dict[str, dict[str, Any] | None] = {}
     for item in page.events:
         user_id = str(item.get("id"))
-        known = rows[user_id] if user_id in rows else await ports.users.get(user_id)
+        known = rows[user_id] if user_id in rows else await deps.users.get(user_id)
         change = decide_user(item, known, baseline=baseline)
         if change.type is not None:
             version = "removed" if "@removed" in item else str(change.enabled)
             # The id derives from the transition (and the row it started from): a retried page repeats it.
             version_key = f"{version}\n{json.dumps(known, sort_keys=True)}"
             events.append(cloud_event(change.type, f"user/{user_id}", change.data, source=source,
-                                      version_key=version_key, now=services.clock()))
+                                      version_key=version_key, now=deps.clock()))
         rows[user_id] = None if change.enabled is None else {**change.data, "enabled": change.enabled}
-    await publish(events, services)
+    await publish(events, deps.publisher)
     for user_id, row in rows.items():
-        await ports.users.put(user_id, row)
+        await deps.users.put(user_id, row)
     return len(page.events), len(events)

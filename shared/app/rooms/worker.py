@@ -8,31 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from shared.app.credentials.health import note_resumed
-from shared.app.planning.sync import (
-    MAX_DELIVERIES,
-    Delivery,
-    dead_letter,
-    defer_without_credential,
-    reschedule_throttled,
-)
-from shared.app.ports.rooms import BackfillJob, DeltaPage, Room
-from shared.app.rooms.publisher import publish
-from shared.app.rooms.services import GRAPH_QUEUE
-from shared.app.rooms.subscriptions import ensure_subscription, queue_work
-from shared.app.rooms.upkeep import sync_users_directory
-from shared.bootstrap import Services
+from shared.app.messaging import GRAPH_QUEUE, Delivery, Settlement
+from shared.app.ports.clock import Clock
+from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, ReservationStore, Room, RoomGraph, RoomStore
+from shared.app.rooms.publisher import PublisherDeps, publish
+from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
+from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
-from shared.domain.rooms.echo import slot_key
+from shared.domain.rooms.echo import is_tagged, slot_key
 from shared.domain.rooms.notifications import RoomWork
-from shared.domain.tagging import SOURCE_KEY_PROPERTY
-from shared.errors import CredentialUnavailable, InvalidMessage, NotFound, PermanentError, Throttled
+from shared.errors import InvalidMessage, NotFound, PermanentError
 
-__all__ = ["handle_work", "is_tagged", "process_event", "run_work"]
+__all__ = ["WorkerDeps", "handle_work", "process_event", "run_work"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,88 +38,75 @@ PAGES_PER_STEP = 5
 MAX_STEPS = 2000  # a chain of next links that never ends is dead-lettered with the reason
 
 
-def is_tagged(event: dict[str, Any]) -> bool:
-    """True when the event carries the connector's source-key extended property (its own write)."""
-    wanted = SOURCE_KEY_PROPERTY.lower()
-    return any(str(p.get("id", "")).lower() == wanted and p.get("value")
-               for p in event.get("singleValueExtendedProperties") or [])
+@dataclass(frozen=True)
+class WorkerDeps:
+    settings: Settings
+    rooms: RoomStore
+    reservations: ReservationStore
+    own_writes: OwnWrites
+    graph: RoomGraph
+    subscribing: SubscriptionDeps
+    publisher: PublisherDeps
+    upkeep: UpkeepDeps
+    settle: Settlement
+    clock: Clock
+    dropped: Counter[str]  # notifications dropped by this instance since it started, by reason
 
 
-async def run_work(body: bytes, delivery: Delivery, services: Services) -> str:
-    """Settle one graph-notifications message: permanent errors and an exhausted delivery budget are
-    dead-lettered with the reason; other errors are raised so the queue redelivers."""
-    try:
-        outcome = await handle_work(body, services)
-        if delivery.deferrals:
-            await note_resumed(services.credentials(), services.clock())
-        return outcome
-    except CredentialUnavailable as exc:
-        # Like the planning worker: wait for a working credential instead of burning deliveries.
-        return await defer_without_credential(body, delivery, services, exc, GRAPH_QUEUE)
-    except PermanentError as exc:
-        await dead_letter(body, delivery, services, str(exc), GRAPH_QUEUE)
-        return "dead-lettered"
-    except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
-        return await reschedule_throttled(body, delivery, services, exc, GRAPH_QUEUE)
-    except Exception as exc:
-        if delivery.delivery_count >= MAX_DELIVERIES:
-            await dead_letter(body, delivery, services, f"gave up after {delivery.delivery_count} deliveries: "
-                                                        f"{type(exc).__name__}: {exc}", GRAPH_QUEUE)
-            return "dead-lettered"
-        raise
+async def run_work(body: bytes, delivery: Delivery, deps: WorkerDeps) -> str:
+    """Handle one graph-notifications message and settle it by the one settle policy."""
+    return await deps.settle.settle(GRAPH_QUEUE, body, delivery, lambda: handle_work(body, deps))
 
 
-async def handle_work(body: bytes, services: Services) -> str:
+async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     try:
         work = RoomWork.from_json(body)
     except (ValueError, TypeError) as exc:
         raise InvalidMessage(f"invalid room work item: {exc}") from None
     if work.kind == "directory":
-        counts = await sync_users_directory(services, work)
+        counts = await sync_users_directory(deps.upkeep, work)
         return f"directory step: {counts['read']} read, {counts['published']} published"
-    ports = services.rooms()
-    room = await ports.rooms.get(work.room)
+    room = await deps.rooms.get(work.room)
     if room is None:
         logger.info("work for %s dropped: the room is not registered", work.room)
         return "unknown room"
     if work.subscription_id and work.subscription_id != room.subscription_id:
         # A valid clientState of a subscription the room no longer uses (replaced or deleted).
-        ports.dropped["stale subscription"] += 1
+        deps.dropped["stale subscription"] += 1
         logger.warning("notification of subscription %s for %s dropped: not the room's current subscription",
                        work.subscription_id, room.email)
         return "stale subscription"
     if work.kind == "change":
         assert work.event_id and work.change_type
-        return await process_event(room, work.event_id, services, deleted=work.change_type == "deleted")
+        return await process_event(room, work.event_id, deps, deleted=work.change_type == "deleted")
     if work.kind == "lifecycle":
-        return await _lifecycle(room, work, services)
+        return await _lifecycle(room, work, deps)
     if work.kind == "resync":
-        return await resync(room, services, work)
+        return await resync(room, deps, work)
     if work.kind == "backfill":
-        return await backfill(room, work, services)
+        return await backfill(room, work, deps)
     raise InvalidMessage(f"unknown room work kind {work.kind!r}")
 
 
-async def process_event(room: Room, event_id: str, services: Services, *, deleted: bool = False,
+async def process_event(room: Room, event_id: str, deps: WorkerDeps, *, deleted: bool = False,
                         event: dict[str, Any] | None = None, backfill: bool = False) -> str:
-    ports = services.rooms()
     if not deleted and event is None:
-        event = await ports.graph().get_event(room.email, event_id)
+        event = await deps.graph.get_event(room.email, event_id)
     if deleted:
         event = None
-    state = await ports.reservations.get(room.email, event_id)
+    state = await deps.reservations.get(room.email, event_id)
     data = None
     own = False
     if event is not None:
-        data = reservations.reservation_data(event, room.email, services.settings.time_zone,
+        data = reservations.reservation_data(event, room.email, deps.settings.time_zone,
                                              show_subject=room.show_subject)
         ical = event.get("iCalUId")
         own = is_tagged(event)
         if not own and ical and not (state and state.change_key == event.get("changeKey")):
             # The room's auto-accepted copy of a meeting the connector booked has no extended property
             # of ours, but keeps the organizer's iCalUId, which the connector recorded at create.
-            own = (state is not None and state.ignored == "own write") or await ports.own_writes.contains(str(ical)) \
-                or await _own_slot(room.email, event, ports)
+            own = (state is not None and state.ignored == "own write") or await deps.own_writes.contains(str(ical)) \
+                or await _own_slot(room.email, event, deps.own_writes)
     decision = reservations.decide(event, data, state, room=room.email, event_id=event_id, own=own,
                                    activated_at=room.activated_at, backfill=backfill)
     if decision.type is not None:
@@ -135,50 +115,50 @@ async def process_event(room: Room, event_id: str, services: Services, *, delete
         subject = reservations.reservation_subject(room.email, stored.ical_uid, event_id)
         payload = data if data is not None else _cancelled_data(room.email, stored)
         version = (event or {}).get("changeKey") or "cancelled"
-        cloud_event = reservations.cloud_event(decision.type, subject, payload, source=_source(services),
-                                               version_key=f"{event_id}\n{version}", now=services.clock())
-        await publish([cloud_event], services)
+        cloud_event = reservations.cloud_event(decision.type, subject, payload, source=_source(deps.settings),
+                                               version_key=f"{event_id}\n{version}", now=deps.clock())
+        await publish([cloud_event], deps.publisher)
     if decision.state is not None:
-        await ports.reservations.save(decision.state)
+        await deps.reservations.save(decision.state)
     logger.info("room %s event %s: %s", room.email, event_id, decision.reason)
     return decision.reason
 
 
-async def _own_slot(room: str, event: dict[str, Any], ports: Any) -> bool:
+async def _own_slot(room: str, event: dict[str, Any], own_writes: OwnWrites) -> bool:
     organizer = ((event.get("organizer") or {}).get("emailAddress") or {}).get("address")
     start, end = reservations.parse_graph_time(event.get("start")), reservations.parse_graph_time(event.get("end"))
     if not organizer or start is None or end is None:
         return False
-    return bool(await ports.own_writes.contains(slot_key(room, str(organizer), start, end)))
+    return bool(await own_writes.contains(slot_key(room, str(organizer), start, end)))
 
 
 def _cancelled_data(room: str, state: reservations.ReservationState) -> dict[str, Any]:
     return {"room": room, "graph": {"eventId": state.event_id, "iCalUId": state.ical_uid, "changeKey": None}}
 
 
-def _source(services: Services) -> str:
-    tenant = services.settings.tenant_id or "local"
+def _source(settings: Settings) -> str:
+    tenant = settings.tenant_id or "local"
     return f"urn:m365-calendar-connector:{tenant}:rooms"
 
 
-async def _lifecycle(room: Room, work: RoomWork, services: Services) -> str:
+async def _lifecycle(room: Room, work: RoomWork, deps: WorkerDeps) -> str:
     event = work.lifecycle_event
     logger.info("room %s lifecycle notification %s", room.email, event)
     if event == "missed":
-        return await resync(room, services)
+        return await resync(room, deps)
     if event == "subscriptionRemoved":
-        await ensure_subscription(room, services, recreate=True, reason="subscription removed")
+        await ensure_subscription(room, deps.subscribing, recreate=True, reason="subscription removed")
         return "recreated"
     # reauthorizationRequired: one PATCH of the expiry both renews and reauthorizes (facts 3.2), so the
     # renewal is made due now rather than issuing a separate reauthorize within the same 10 minutes.
-    now = services.clock()
+    now = deps.clock()
     if room.expires_at and room.expires_at > now:
         room = replace(room, expires_at=min(room.expires_at, now + timedelta(minutes=1)))
-    await ensure_subscription(room, services, reason="reauthorization required")
+    await ensure_subscription(room, deps.subscribing, reason="reauthorization required")
     return "reauthorized"
 
 
-async def _apply_page(room: Room, services: Services, page: DeltaPage, *, backfill: bool) -> int:
+async def _apply_page(room: Room, deps: WorkerDeps, page: DeltaPage, *, backfill: bool) -> int:
     """Process one delta page; returns the number of events published."""
     published = 0
     masters: set[str] = set()
@@ -186,20 +166,20 @@ async def _apply_page(room: Room, services: Services, page: DeltaPage, *, backfi
         if item.get("type") == "occurrence" and item.get("seriesMasterId"):
             masters.add(str(item["seriesMasterId"]))  # a series is one reservation: read its master once
             continue
-        reason = await process_event(room, str(item["id"]), services, event=item, backfill=backfill)
+        reason = await process_event(room, str(item["id"]), deps, event=item, backfill=backfill)
         published += reason in ("created", "updated", "cancelled")
     for master in masters:
-        reason = await process_event(room, master, services, backfill=backfill)
+        reason = await process_event(room, master, deps, backfill=backfill)
         published += reason in ("created", "updated", "cancelled")
     for removed in page.removed:
-        published += await process_event(room, removed, services, deleted=True) == "cancelled"
+        published += await process_event(room, removed, deps, deleted=True) == "cancelled"
     return published
 
 
-async def _delta_step(room: Room, services: Services, links: list[str | None], start: datetime, end: datetime,
+async def _delta_step(room: Room, deps: WorkerDeps, links: list[str | None], start: datetime, end: datetime,
                       *, backfill: bool) -> _Step:
     """Read at most PAGES_PER_STEP delta pages, from the first of ``links`` whose state has not expired."""
-    graph = services.rooms().graph()
+    graph = deps.graph
     step = _Step()
     try:
         page = await graph.calendar_delta_page(room.email, links[0], start, end)
@@ -209,10 +189,10 @@ async def _delta_step(room: Room, services: Services, links: list[str | None], s
         # Delta and skip tokens expire: start over from the next candidate; state rows keep publishing once.
         logger.warning("room %s: delta state expired; reading again from %s", room.email,
                        "the last round's link" if links[1] else "the start of the window")
-        return await _delta_step(room, services, links[1:], start, end, backfill=backfill)
+        return await _delta_step(room, deps, links[1:], start, end, backfill=backfill)
     for pages in range(1, PAGES_PER_STEP + 1):
         step.seen += len(page.events) + len(page.removed)
-        step.published += await _apply_page(room, services, page, backfill=backfill)
+        step.published += await _apply_page(room, deps, page, backfill=backfill)
         step.next_link, step.delta_link = page.next_link, page.delta_link
         if page.next_link is None or pages == PAGES_PER_STEP:
             break
@@ -220,9 +200,9 @@ async def _delta_step(room: Room, services: Services, links: list[str | None], s
     return step
 
 
-async def _continue(work: RoomWork, services: Services, cursor: str) -> None:
+async def _continue(work: RoomWork, deps: WorkerDeps, cursor: str) -> None:
     """Queue the next step of ``work`` in the room's session, after what is already queued there."""
-    await queue_work(replace(work, cursor=cursor, step=(work.step or 0) + 1), services)
+    await queue_work(replace(work, cursor=cursor, step=(work.step or 0) + 1), deps.subscribing.queue)
 
 
 def _within_bounds(work: RoomWork) -> None:
@@ -231,12 +211,12 @@ def _within_bounds(work: RoomWork) -> None:
                              "Graph kept returning next links")
 
 
-async def resync(room: Room, services: Services, work: RoomWork | None = None) -> str:
+async def resync(room: Room, deps: WorkerDeps, work: RoomWork | None = None) -> str:
     """Catch up with the room through its delta link (after `missed`, a recreate, or registration).
 
     One step reads a bounded number of pages; a longer round continues in a message to the room's session.
     """
-    now = services.clock()
+    now = deps.clock()
     if work is None or not work.cursor:
         # The run is named by where it starts: two resyncs queued from one delta link are one chain.
         origin = room.delta_link or now.isoformat()
@@ -244,22 +224,21 @@ async def resync(room: Room, services: Services, work: RoomWork | None = None) -
                        chain=hashlib.sha256(origin.encode()).hexdigest()[:16])
     _within_bounds(work)
     links = list(dict.fromkeys([work.cursor or room.delta_link, room.delta_link, None]))
-    step = await _delta_step(room, services, links, now - DELTA_PAST, now + DELTA_FUTURE, backfill=False)
+    step = await _delta_step(room, deps, links, now - DELTA_PAST, now + DELTA_FUTURE, backfill=False)
     if step.next_link:
-        await _continue(work, services, step.next_link)
+        await _continue(work, deps, step.next_link)
         logger.info("room %s resync step %d: %d change(s) seen, %d published; continuing",
                     room.email, work.step or 0, step.seen, step.published)
         return "resync continues"
-    current = await services.rooms().rooms.get(room.email) or room
-    await services.rooms().rooms.save(replace(current, delta_link=step.delta_link))
+    current = await deps.rooms.get(room.email) or room
+    await deps.rooms.save(replace(current, delta_link=step.delta_link))
     logger.info("room %s resynced: %d change(s) seen, %d published", room.email, step.seen, step.published)
     return "resynced"
 
 
-async def backfill(room: Room, work: RoomWork, services: Services) -> str:
+async def backfill(room: Room, work: RoomWork, deps: WorkerDeps) -> str:
     """Publish the room's existing bookings from ``work.backfill_from`` on (not before DAYS_BACK), a bounded
     number of delta pages per step; the job row adds up what each step saw and published."""
-    ports = services.rooms()
     step_no = work.step or 0
     job = room.backfill
     if step_no and (job is None or job.id != work.job_id):
@@ -267,32 +246,32 @@ async def backfill(room: Room, work: RoomWork, services: Services) -> str:
         return "backfill superseded"
     job = job or BackfillJob(id=work.job_id or "", start=work.backfill_from or "", status="queued")
     if job.status != "running":
-        room = await ports.rooms.save(replace(room, backfill=replace(job, status="running")))
-    now = services.clock()
-    earliest = now - timedelta(days=services.settings.days_back)
+        room = await deps.rooms.save(replace(room, backfill=replace(job, status="running")))
+    now = deps.clock()
+    earliest = now - timedelta(days=deps.settings.days_back)
     start = max(datetime.combine(date.fromisoformat(work.backfill_from or now.date().isoformat()), time(),
                                  tzinfo=now.tzinfo), earliest)
     try:
         _within_bounds(work)
-        step = await _delta_step(room, services, list(dict.fromkeys([work.cursor, None])), start,
+        step = await _delta_step(room, deps, list(dict.fromkeys([work.cursor, None])), start,
                                  now + DELTA_FUTURE, backfill=True)
     except Exception as exc:
-        current = await ports.rooms.get(room.email) or room
-        failed = replace(current.backfill or job, status="failed", error=str(exc)[:500], finished_at=services.clock())
-        await ports.rooms.save(replace(current, backfill=failed))
+        current = await deps.rooms.get(room.email) or room
+        failed = replace(current.backfill or job, status="failed", error=str(exc)[:500], finished_at=deps.clock())
+        await deps.rooms.save(replace(current, backfill=failed))
         raise
-    current = await ports.rooms.get(room.email) or room
+    current = await deps.rooms.get(room.email) or room
     job = current.backfill if current.backfill and current.backfill.id == job.id else job
     if job.steps == step_no:  # not counted yet (a repeated step is)
         job = replace(job, seen=job.seen + step.seen, published=job.published + step.published, steps=step_no + 1)
     if step.next_link:
-        await ports.rooms.save(replace(current, backfill=replace(job, status="running", error=None)))
-        await _continue(replace(work, chain=work.chain or job.id), services, step.next_link)
+        await deps.rooms.save(replace(current, backfill=replace(job, status="running", error=None)))
+        await _continue(replace(work, chain=work.chain or job.id), deps, step.next_link)
         logger.info("room %s backfill %s step %d: %d seen, %d published; continuing", room.email, job.id,
                     step_no, step.seen, step.published)
         return "backfill continues"
-    finished = replace(job, status="done", error=None, finished_at=services.clock())
-    await ports.rooms.save(replace(current, backfill=finished))
+    finished = replace(job, status="done", error=None, finished_at=deps.clock())
+    await deps.rooms.save(replace(current, backfill=finished))
     logger.info("room %s backfill %s from %s: %d seen, %d published", room.email, job.id, job.start, finished.seen,
                 finished.published)
     return "backfilled"

@@ -11,9 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.domain.tagging import SOURCE_KEY_PROPERTY
 from shared.domain.timezones import resolve_time_zone
 
-__all__ = ["slot_key", "slot_of_content"]
+__all__ = ["SOURCE_KEY_PROPERTY", "is_tagged", "slot_key", "slot_of_content"]
+
+# Single-value extended property that marks every event the connector writes with its source key.
+
+
+def is_tagged(event: dict[str, Any]) -> bool:
+    """True when the Graph event carries the connector's source-key extended property (its own write)."""
+    wanted = SOURCE_KEY_PROPERTY.lower()
+    return any(str(p.get("id", "")).lower() == wanted and p.get("value")
+               for p in event.get("singleValueExtendedProperties") or [])
 
 
 def slot_key(room: str, organizer: str, start: datetime, end: datetime) -> str:

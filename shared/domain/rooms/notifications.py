@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.app.messaging import OutboundMessage, queue_id
+from shared.domain.queue_ids import queue_id
 from shared.domain.rooms import client_state
 
 __all__ = ["Intake", "RoomWork", "parse_collection"]
@@ -69,11 +69,6 @@ class RoomWork:
     def session_id(self) -> str:
         """The room's session: its work is serialised (a mailbox address may exceed Service Bus's 128)."""
         return queue_id(self.room)
-
-    def message(self, *, unique: str = "") -> OutboundMessage:
-        """The ``graph-notifications`` message carrying this work (``unique`` sets it apart from a repeat)."""
-        return OutboundMessage(body=self.to_json(), message_id=queue_id(self.message_id, unique) if unique
-                               else self.message_id, session_id=self.session_id, content_type="application/json")
 
 
 @dataclass

@@ -13,9 +13,9 @@ import pytest
 
 from local.azurite import RunningAzurite
 from shared.adapters.graph.applications import GraphApplicationGateway
-from shared.adapters.tables.stores import TableStores
 from shared.app.credentials.rotation import rotate
-from shared.app.credentials.runtime import CredentialRuntime, build_credential_runtime
+from shared.app.credentials.runtime import CredentialRuntime
+from shared.bootstrap import Container
 from shared.domain.credentials.certificates import PEM_CONTENT_TYPE, generate_certificate, proof_of_possession
 from shared.errors import CredentialUnavailable, RejectedByGraph
 
@@ -42,10 +42,9 @@ def runtime_for(cloud: Cloud, azurite: RunningAzurite, closing: list):  # type: 
         from dataclasses import replace
 
         settings = replace(settings, table_prefix=prefix)  # instances share the lease table
-        tables = TableStores(settings)
-        runtime = build_credential_runtime(settings, tables=tables, clock=lambda: datetime.now(UTC))
-        closing.extend([tables, runtime])
-        return runtime
+        container = Container(settings)  # what each instance builds from its app settings
+        closing.append(container)
+        return container.credentials()
     return make
 
 

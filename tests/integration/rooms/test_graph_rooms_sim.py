@@ -110,7 +110,7 @@ class TestRenewalByGraphsExpiry:
             simulator.state.set_subscription_lifetime(60)  # Graph's view: an hour left
             simulator.state.clear_requests()
             world.now = datetime.now(UTC)
-            await timers.renew_subscriptions(services)
+            await timers.renew_subscriptions(services.upkeep())
             [graphs] = [s for s in simulator.state.subscriptions() if s["id"] == sub_id]
             granted = datetime.fromisoformat(graphs["expirationDateTime"].replace("Z", "")[:26]).replace(tzinfo=UTC)
             assert not graphs["expired"] and granted <= datetime.now(UTC) + timedelta(minutes=60)

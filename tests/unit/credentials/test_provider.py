@@ -147,9 +147,12 @@ class TestOtherSources:
 class TestOutboundWebhookSecret:
     async def test_read_from_the_vault_and_followed_after_the_ttl(self, world: CredentialWorld) -> None:
         world.vault.add("outbound-webhook-secret", "whsec_first")
+        from shared.app.credentials.runtime import OutboundWebhookSecret
+
         runtime = world.runtime()
-        assert await runtime.outbound_webhook_secret() == "whsec_first"
+        secret = OutboundWebhookSecret(runtime.settings, runtime.secrets, runtime.clock)
+        assert await secret() == "whsec_first"
         world.vault.add("outbound-webhook-secret", "whsec_second")
-        assert await runtime.outbound_webhook_secret() == "whsec_first"  # cached
+        assert await secret() == "whsec_first"  # cached
         world.clock.advance(minutes=6)
-        assert await runtime.outbound_webhook_secret() == "whsec_second"
+        assert await secret() == "whsec_second"

@@ -7,14 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.app.planning.sync import (
-    ATTEMPT_PROPERTY,
-    DEFERRAL_PROPERTY,
-    MAX_DELIVERIES,
-    Delivery,
-    sync_planning_message,
-)
-from shared.bootstrap import Services, build_services
+from shared.app.messaging import ATTEMPT_PROPERTY, DEFERRAL_PROPERTY, MAX_DELIVERIES, Delivery
+from shared.app.planning.sync import sync_planning_message
+from shared.bootstrap import Container
 from shared.errors import CredentialUnavailable, Forbidden
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 from tests.support.credential_fakes import CredentialWorld
@@ -32,15 +27,15 @@ def creds() -> CredentialWorld:
     return CredentialWorld()
 
 
-def services(world: FakeWorld, creds: CredentialWorld) -> Services:
+def services(world: FakeWorld, creds: CredentialWorld) -> Container:
     runtime = creds.runtime()
-    return build_services(runtime.settings, queue=world.queue, mappings=world.mappings, resources=world.resources,
-                          deadletters=world.deadletters, calendar=world.calendar, clock=creds.clock,
-                          credentials=runtime)
+    return Container(runtime.settings, queue=world.queue, mappings=world.mappings, resources=world.resources,
+                     deadletters=world.deadletters, calendar=world.calendar, clock=creds.clock, credentials=runtime)
 
 
-async def deliver(services: Services, event: dict, delivery: Delivery | None = None) -> str:
-    return await sync_planning_message(body(event), delivery or Delivery(event["id"], 1, event["subject"]), services)
+async def deliver(services: Container, event: dict, delivery: Delivery | None = None) -> str:
+    delivery = delivery or Delivery(event["id"], 1, event["subject"])
+    return await sync_planning_message(body(event), delivery, services.sync())
 
 
 def redelivery(message) -> Delivery:  # type: ignore[no-untyped-def]

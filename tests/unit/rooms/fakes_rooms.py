@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.app.rooms.services import RoomPorts
-from shared.bootstrap import Services, build_services
+from shared.app.credentials.runtime import CredentialRuntime
+from shared.bootstrap import Container, RoomStores
 from shared.config import RoomSettings, Settings
+from tests.fakes.credentials import FakeState
 from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
 from tests.fakes.rooms import (
@@ -47,23 +48,25 @@ class RoomWorld:
     outbox: InMemoryOutbox = field(default_factory=InMemoryOutbox)
     webhook: FakeWebhook = field(default_factory=FakeWebhook)
     dropped: Counter[str] = field(default_factory=Counter)
+    credential_state: FakeState = field(default_factory=FakeState)
 
     def __post_init__(self) -> None:
         self.graph = FakeRoomGraph(lambda: self.now)
         self.subscriptions = FakeSubscriptions(lambda: self.now)
 
-    def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks", **rooms: Any) -> Services:
+    def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks",
+                 credentials: CredentialRuntime | None = None, **rooms: Any) -> Container:
         values = {"client_state_keys": (KEY,), "outbound_webhook_url": webhook_url,
                   "outbound_webhook_secret": WHSEC if webhook_url else None, **rooms}
         room_settings = RoomSettings(**values)
         settings = Settings(synchronize=True, tenant_id="t", client_id="c", client_secret="s", rooms=room_settings)
-        ports = RoomPorts(rooms=self.rooms, reservations=self.reservations, own_writes=self.own_writes, log=self.log,
-                          users=self.users, outbox=self.outbox, graph_factory=lambda: self.graph,
-                          subscriptions_factory=lambda: self.subscriptions,
-                          webhook_factory=lambda: self.webhook if webhook_url else None, dropped=self.dropped)
-        return build_services(settings, queue=self.queue, mappings=self.mappings, resources=InMemoryResourceStore(),
-                              deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
-                              rooms=ports)
+        stores = RoomStores(rooms=self.rooms, reservations=self.reservations, own_writes=self.own_writes,
+                            log=self.log, users=self.users, outbox=self.outbox)
+        return Container(settings, queue=self.queue, mappings=self.mappings, resources=InMemoryResourceStore(),
+                         deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
+                         room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
+                         webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
+                         credentials=credentials, dropped=self.dropped)
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.app.planning.sync import Delivery
+from shared.app.messaging import GRAPH_QUEUE, OUTBOUND_QUEUE, Delivery
 from shared.app.rooms import intake, publisher, registration, worker
-from shared.app.rooms.services import GRAPH_QUEUE, OUTBOUND_QUEUE
-from shared.bootstrap import Services
+from shared.bootstrap import Container
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 
 
-async def register(world: RoomWorld, services: Services, room: str = ROOM) -> dict[str, Any]:
-    reply = await registration.put_room(room, b"", services)
+async def register(world: RoomWorld, services: Container, room: str = ROOM) -> dict[str, Any]:
+    reply = await registration.put_room(room, b"", services.registration())
     assert reply.status == 201, reply.body
     await run_graph_queue(world, services)  # the baseline resync
     return reply.json()
@@ -34,12 +33,12 @@ def notification(sub_id: str, client_state: str, change_type: str, event_id: str
                              "@odata.id": f"Users/{user_guid}/Events/{event_id}"}}
 
 
-async def notify(services: Services, *items: dict[str, Any], lifecycle: bool = False) -> Any:
+async def notify(services: Container, *items: dict[str, Any], lifecycle: bool = False) -> Any:
     body = json.dumps({"value": list(items)}).encode()
-    return await intake.receive_notifications(body, None, services, lifecycle=lifecycle)
+    return await intake.receive_notifications(body, None, services.intake(), lifecycle=lifecycle)
 
 
-async def run_graph_queue(world: RoomWorld, services: Services) -> list[str]:
+async def run_graph_queue(world: RoomWorld, services: Container) -> list[str]:
     outcomes = []
     while messages := world.take(GRAPH_QUEUE):
         seen: set[str] = set()
@@ -48,11 +47,11 @@ async def run_graph_queue(world: RoomWorld, services: Services) -> list[str]:
                 continue  # the queue's duplicate detection
             seen.add(message.message_id)
             delivery = Delivery(message.message_id, 1, message.session_id, message.application_properties)
-            outcomes.append(await worker.run_work(message.body, delivery, services))
+            outcomes.append(await worker.run_work(message.body, delivery, services.worker()))
     return outcomes
 
 
-async def run_outbound_queue(world: RoomWorld, services: Services) -> list[str]:
+async def run_outbound_queue(world: RoomWorld, services: Container) -> list[str]:
     """Deliver what is due now; scheduled messages stay queued until their time."""
     outcomes = []
     due = [m for m in world.sent_to(OUTBOUND_QUEUE)
@@ -60,5 +59,5 @@ async def run_outbound_queue(world: RoomWorld, services: Services) -> list[str]:
     world.queue.sent = [(q, m) for q, m in world.queue.sent if not (q == OUTBOUND_QUEUE and m in due)]
     for message in {m.message_id: m for m in due}.values():  # the queue's duplicate detection
         delivery = Delivery(message.message_id, 1, message.session_id, message.application_properties)
-        outcomes.append(await publisher.deliver(message.body, delivery, services))
+        outcomes.append(await publisher.deliver(message.body, delivery, services.publisher()))
     return outcomes

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from shared.app.planning.sync import Delivery
+from shared.app.messaging import GRAPH_QUEUE, Delivery
 from shared.app.rooms import registration, worker
 from shared.app.rooms import upkeep as timers
-from shared.app.rooms.services import GRAPH_QUEUE
 from shared.domain.rooms.notifications import RoomWork
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notify, register, subscription_of
@@ -52,7 +51,7 @@ class Drain:
     async def run(self, message: Any, services: Any) -> str:
         before = self.world.graph.pages_read
         delivery = Delivery(message.message_id, 1, message.session_id, message.application_properties)
-        outcome = await worker.run_work(message.body, delivery, services)
+        outcome = await worker.run_work(message.body, delivery, services.worker())
         self.pages.append(self.world.graph.pages_read - before)
         self.outcomes.append(outcome)
         return outcome
@@ -71,7 +70,7 @@ async def backfill_started(world: RoomWorld, bookings: list[str]) -> tuple[Any, 
     services = world.services()
     await register(world, services)
     world.graph.pages_read = 0
-    assert (await registration.start_backfill(ROOM, "2026-04-01", services)).status == 202
+    assert (await registration.start_backfill(ROOM, "2026-04-01", services.registration())).status == 202
     return services, Drain(world)
 
 
@@ -118,7 +117,7 @@ class TestBackfill:
         [first] = drain.pending()
         await drain.run(first, services)
         [stale] = drain.pending()
-        await registration.start_backfill(ROOM, "2026-04-20", services)
+        await registration.start_backfill(ROOM, "2026-04-20", services.registration())
         assert await drain.run(stale, services) == "backfill superseded"
         await drain.all(services)
         job = world.rooms.rows[ROOM].backfill
@@ -158,7 +157,7 @@ class TestResync:
         world.advance(minutes=1)
         for n in range(9):
             world.graph.book(ROOM, f"GAP{n}")
-        await worker.resync(world.rooms.rows[ROOM], services)
+        await worker.resync(world.rooms.rows[ROOM], services.worker())
         drain = Drain(world)
         [continuation] = drain.pending()
         world.graph.expired_links.add(RoomWork.from_json(continuation.body).cursor or "")
@@ -176,7 +175,7 @@ class TestUsersDirectory:
     async def test_the_first_round_reads_the_directory_in_steps_and_publishes_nothing(self, world: RoomWorld) -> None:
         self.add_users(world, 11)
         services = world.services()
-        assert await timers.sync_users_directory(services) == {"read": 4, "published": 0}
+        assert await timers.sync_users_directory(services.upkeep()) == {"read": 4, "published": 0}
         drain = Drain(world)
         outcomes = await drain.all(services)
 
@@ -188,7 +187,7 @@ class TestUsersDirectory:
         world.graph.set_user("u03", accountEnabled=False)
         world.graph.remove_user("u07")
         self.add_users(world, 14, first=11)
-        await timers.sync_users_directory(services)
+        await timers.sync_users_directory(services.upkeep())
         await drain.all(services)
         published = sorted((e["type"], e["subject"]) for e in world.log.items)
         assert published == [("user.created", "user/u11"), ("user.created", "user/u12"),
@@ -198,14 +197,14 @@ class TestUsersDirectory:
     async def test_the_timer_leaves_a_moving_round_alone_and_resumes_a_stalled_one(self, world: RoomWorld) -> None:
         self.add_users(world, 11)
         services = world.services()
-        await timers.sync_users_directory(services)
+        await timers.sync_users_directory(services.upkeep())
         drain = Drain(world)
         [continuation] = drain.pending()
-        assert await timers.sync_users_directory(services) == {"read": 0, "published": 0}
+        assert await timers.sync_users_directory(services.upkeep()) == {"read": 0, "published": 0}
         assert world.sent_to(GRAPH_QUEUE) == [], "the round's own message carries it on"
 
         world.advance(minutes=31)  # the continuation was lost (say, dead-lettered): the timer resumes
-        assert (await timers.sync_users_directory(services))["read"] == 4
+        assert (await timers.sync_users_directory(services.upkeep()))["read"] == 4
         assert (await drain.run(continuation, services)).startswith("directory step: 0 read"), "stale: dropped"
         await drain.all(services)
         assert len(world.users.rows) == 11 and world.users.position.next_link is None

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from shared.app.planning.sync import Delivery, sync_planning_message
+from shared.app.messaging import Delivery
+from shared.app.planning.sync import sync_planning_message
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.render import desired_state
 from shared.domain.timezones import resolve_time_zone
@@ -66,12 +67,12 @@ class TestThroughTheSyncEngine:
         world = RoomWorld()
         services = world.services()
         created = cloud_event("reservation.created", "reservation/R1", reservation(recurrence=WEEKLY), sequence=1)
-        await sync_planning_message(body(created), Delivery(created["id"]), services)
+        await sync_planning_message(body(created), Delivery(created["id"]), services.sync())
         [event] = world.calendar.in_mailbox(ANNA)
         assert event.content["recurrence"] == WEEKLY
         assert world.calendar.calls.count(("create", ANNA)) == 1
         cancelled = cloud_event("reservation.cancelled", "reservation/R1", sequence=2)
-        await sync_planning_message(body(cancelled), Delivery(cancelled["id"]), services)
+        await sync_planning_message(body(cancelled), Delivery(cancelled["id"]), services.sync())
         assert world.calendar.events == {}
 
     async def test_the_rooms_copy_of_our_own_booking_is_not_published_back(self) -> None:
@@ -81,7 +82,7 @@ class TestThroughTheSyncEngine:
         sub_id, state = subscription_of(world)
         world.advance(minutes=1)
         created = cloud_event("reservation.created", "reservation/R1", reservation(), sequence=1)
-        await sync_planning_message(body(created), Delivery(created["id"]), services)
+        await sync_planning_message(body(created), Delivery(created["id"]), services.sync())
         [ours] = world.calendar.in_mailbox(ANNA)
         # Exchange's auto-accept: the room's own copy, same iCalUId, no extended property of ours.
         world.graph.book(ROOM, "ROOMCOPY", ical=f"ical-{ours.id}", organizer=ANNA)
@@ -98,7 +99,7 @@ class TestThroughTheSyncEngine:
         sub_id, state = subscription_of(world)
         world.advance(minutes=1)
         created = cloud_event("reservation.created", "reservation/R2", reservation(), sequence=1)
-        await sync_planning_message(body(created), Delivery(created["id"]), services)
+        await sync_planning_message(body(created), Delivery(created["id"]), services.sync())
         [ours] = world.calendar.in_mailbox(ANNA)
         world.own_writes.uids.pop(f"ical-{ours.id}")  # as if the copy's notification came first
         world.graph.book(ROOM, "EARLYCOPY", ical="not-yet-known", organizer=ANNA,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from shared.app.messaging import GRAPH_QUEUE
 from shared.app.rooms import intake
-from shared.app.rooms.services import GRAPH_QUEUE
 from tests.unit.rooms.fakes_rooms import ROOM, RoomWorld
 from tests.unit.rooms.helpers import notification, notify, register, run_graph_queue, subscription_of
 
@@ -21,7 +21,7 @@ def world() -> RoomWorld:
 class TestWebhook:
     async def test_validation_handshake_echoes_the_decoded_token_as_plain_text(self, world: RoomWorld) -> None:
         reply = await intake.receive_notifications(b"", "Validation: Testing client application <&>",
-                                                   world.services(), lifecycle=False)
+                                                   world.services().intake(), lifecycle=False)
         assert reply.status == 200
         assert reply.content_type.startswith("text/plain")
         assert reply.body == b"Validation: Testing client application <&>"
@@ -56,7 +56,7 @@ class TestWebhook:
         services = world.services()
         await register(world, services)
         old_id, old_state = subscription_of(world)
-        await world.services().rooms().rooms.delete(ROOM)
+        await world.rooms.delete(ROOM)
         await register(world, services)  # a new subscription replaces the old one
         world.advance(minutes=1)
         world.graph.book(ROOM, "E1")
@@ -65,7 +65,7 @@ class TestWebhook:
         assert world.log.items == [] and world.dropped["stale subscription"] == 1
 
     async def test_not_a_notification_collection_is_a_400(self, world: RoomWorld) -> None:
-        reply = await intake.receive_notifications(b"nope", None, world.services(), lifecycle=False)
+        reply = await intake.receive_notifications(b"nope", None, world.services().intake(), lifecycle=False)
         assert reply.status == 400
 
 
@@ -137,13 +137,13 @@ class TestReservationsFromOutlook:
         assert world.log.items == []
         from shared.app.rooms import registration
 
-        reply = await registration.start_backfill(ROOM, "2026-04-01", services)
+        reply = await registration.start_backfill(ROOM, "2026-04-01", services.registration())
         assert reply.status == 202
-        listed = (await registration.list_rooms(services)).json()["value"][0]
+        listed = (await registration.list_rooms(services.registration())).json()["value"][0]
         assert listed["backfill"]["status"] == "queued"
         await run_graph_queue(world, services)
         assert [e["data"]["graph"]["eventId"] for e in world.log.of_type("reservation.created")] == ["OLD"]
-        listed = (await registration.list_rooms(services)).json()["value"][0]
+        listed = (await registration.list_rooms(services.registration())).json()["value"][0]
         assert listed["backfill"]["status"] == "done" and listed["backfill"]["published"] == 1
 
     async def test_the_connectors_own_bookings_are_not_echoed(self, world: RoomWorld) -> None:
@@ -192,8 +192,8 @@ class TestLifecycle:
         world.graph.expired_links.add(world.rooms.rows[ROOM].delta_link or "")
         from shared.app.rooms.worker import resync
 
-        await resync(world.rooms.rows[ROOM], services)
-        await resync(world.rooms.rows[ROOM], services)
+        await resync(world.rooms.rows[ROOM], services.worker())
+        await resync(world.rooms.rows[ROOM], services.worker())
         assert len(world.log.of_type("reservation.created")) == 1
 
     async def test_subscription_removed_recreates_and_resyncs_the_gap(self, world: RoomWorld) -> None:
@@ -226,13 +226,10 @@ class TestLifecycle:
 
 class TestNoWorkingCredential:
     async def test_room_work_waits_for_a_credential_instead_of_dead_lettering(self, world: RoomWorld) -> None:
-        from shared.app.planning.sync import DEFERRAL_PROPERTY, Delivery
+        from shared.app.messaging import DEFERRAL_PROPERTY, Delivery
         from shared.app.rooms import worker
         from shared.errors import CredentialUnavailable
-        from tests.support.credential_fakes import CredentialWorld
-
         services = world.services()
-        services.credentials_factory = CredentialWorld().runtime
         await register(world, services)
         sub_id, state = subscription_of(world)
         world.graph.book(ROOM, "E1")
@@ -245,11 +242,13 @@ class TestNoWorkingCredential:
         world.graph.get_event = no_credential  # type: ignore[method-assign]
         [queued] = world.take(GRAPH_QUEUE)
         delivery = Delivery(queued.message_id, 1, queued.session_id, queued.application_properties)
-        assert await worker.run_work(queued.body, delivery, services) == "deferred"
+        assert await worker.run_work(queued.body, delivery, services.worker()) == "deferred"
         [deferred] = world.take(GRAPH_QUEUE)
         assert deferred.session_id == ROOM and deferred.application_properties[DEFERRAL_PROPERTY] == 1
         assert deferred.scheduled_enqueue_time is not None and world.deadletters.records == {}
         world.graph.get_event = original  # type: ignore[method-assign]
         redelivery = Delivery(deferred.message_id, 1, deferred.session_id, deferred.application_properties)
-        assert await worker.run_work(deferred.body, redelivery, services) != "deferred"
+        assert world.credential_state.state.unavailable_since is not None  # the pause is shown
+        assert await worker.run_work(deferred.body, redelivery, services.worker()) != "deferred"
         assert world.deadletters.records == {}
+        assert world.credential_state.state.available_at is not None

@@ -11,10 +11,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from shared.adapters.webhook import StandardWebhookSender
+from shared.app.messaging import OUTBOUND_QUEUE, WEBHOOK_MAX_ATTEMPTS
 from shared.app.operator import deadletters as manage
 from shared.app.rooms import publisher, registration
 from shared.app.rooms import upkeep as timers
-from shared.app.rooms.services import OUTBOUND_QUEUE
 from shared.domain.rooms import renewal
 from shared.errors import Forbidden, UnknownMailbox
 from tests.unit.rooms.fakes_rooms import ROOM, WHSEC, RoomWorld
@@ -39,11 +39,11 @@ class TestSubscriptionTimer:
         await register(world, services)
         sub_id, _ = subscription_of(world)
         world.advance(days=4)
-        await timers.renew_subscriptions(services)
+        await timers.renew_subscriptions(services.upkeep())
         assert world.rooms.rows[ROOM].subscription_id == sub_id
         assert world.rooms.rows[ROOM].expires_at == renewal.next_expiry(world.now)
         world.subscriptions.calls.clear()
-        await timers.renew_subscriptions(services)  # not due again yet
+        await timers.renew_subscriptions(services.upkeep())  # not due again yet
         assert world.subscriptions.calls == []
 
     async def test_graphs_shorter_lifetime_decides_so_the_subscription_never_lapses(self, world: RoomWorld) -> None:
@@ -53,7 +53,7 @@ class TestSubscriptionTimer:
         world.subscriptions.shorten(timedelta(hours=1))  # Graph's expiry is now earlier than the one stored
         for _ in range(6):  # three hours of timer runs every 30 minutes
             world.advance(minutes=30)
-            await timers.renew_subscriptions(services)
+            await timers.renew_subscriptions(services.upkeep())
             room = world.rooms.rows[ROOM]
             assert room.subscription_id == sub_id  # renewed in time, never lapsed and recreated
             assert room.expires_at == world.subscriptions.subs[sub_id]["expires"]  # Graph's answer, stored
@@ -66,7 +66,7 @@ class TestSubscriptionTimer:
         await register(world, services)
         assert world.rooms.rows[ROOM].expires_at == world.now + timedelta(days=1)
         world.advance(hours=20)
-        await timers.renew_subscriptions(services)
+        await timers.renew_subscriptions(services.upkeep())
         assert world.rooms.rows[ROOM].expires_at == world.now + timedelta(days=1)
 
     async def test_an_expired_one_is_recreated_and_the_gap_resynced(self, world: RoomWorld) -> None:
@@ -75,7 +75,7 @@ class TestSubscriptionTimer:
         old_id, _ = subscription_of(world)
         world.advance(days=8)  # the timer did not run for a week: the subscription lapsed
         world.graph.book(ROOM, "MADE-IN-GAP")
-        await timers.renew_subscriptions(services)
+        await timers.renew_subscriptions(services.upkeep())
         new_id, new_state = subscription_of(world)
         assert new_id != old_id
         await run_graph_queue(world, services)
@@ -93,7 +93,7 @@ class TestSubscriptionTimer:
         world.subscriptions.subs.pop(old_id)  # deleted at Graph; no lifecycle notification came
         world.advance(minutes=5)
         world.graph.book(ROOM, "IN-GAP")
-        await timers.renew_subscriptions(services)
+        await timers.renew_subscriptions(services.upkeep())
         assert subscription_of(world)[0] != old_id
         await run_graph_queue(world, services)
         assert [e["data"]["graph"]["eventId"] for e in world.log.items] == ["IN-GAP"]
@@ -106,28 +106,28 @@ class TestSubscriptionTimer:
         world.subscriptions.fail_create = Forbidden("access to mailbox room.alpha@contoso.com denied: 403")
         for _ in range(2):
             caplog.clear()
-            counts = await timers.renew_subscriptions(services)
+            counts = await timers.renew_subscriptions(services.upkeep())
             assert counts == {"rooms": 1, "failing": 1}
             assert "cannot be restored" in caplog.text and "403" in caplog.text
-        [listed] = (await registration.list_rooms(services)).json()["value"]
+        [listed] = (await registration.list_rooms(services.registration())).json()["value"]
         assert listed["status"].startswith("failing since 2026-05-09")
         assert "403" in listed["status"] and not listed["subscribed"]
         world.subscriptions.fail_create = None
-        await timers.renew_subscriptions(services)
-        [listed] = (await registration.list_rooms(services)).json()["value"]
+        await timers.renew_subscriptions(services.upkeep())
+        [listed] = (await registration.list_rooms(services.registration())).json()["value"]
         assert listed["status"].startswith("subscribed until") and listed["failure"] is None
 
 
 class TestRegistration:
     async def test_available_rooms_come_from_places(self, world: RoomWorld) -> None:
         world.graph.rooms = [{"id": "1", "emailAddress": ROOM, "displayName": "Alpha", "capacity": 8, "x": 1}]
-        reply = await registration.available_rooms(world.services())
+        reply = await registration.available_rooms(world.services().registration())
         assert reply.json() == {"value": [{"id": "1", "emailAddress": ROOM, "displayName": "Alpha", "capacity": 8}]}
 
     async def test_delete_unsubscribes(self, world: RoomWorld) -> None:
         services = world.services()
         await register(world, services)
-        assert (await registration.delete_room(ROOM, services)).status == 204
+        assert (await registration.delete_room(ROOM, services.registration())).status == 204
         assert world.subscriptions.subs == {} and world.rooms.rows == {}
 
     async def test_subscription_urls_point_at_the_public_base_url(self, world: RoomWorld) -> None:
@@ -138,7 +138,7 @@ class TestRegistration:
 
     async def test_an_unknown_mailbox_is_a_404_naming_it_and_nothing_is_stored(self, world: RoomWorld) -> None:
         world.subscriptions.fail_create = UnknownMailbox("mailbox nobody@contoso.com is unknown to Microsoft 365")
-        reply = await registration.put_room("nobody@contoso.com", b"", world.services())
+        reply = await registration.put_room("nobody@contoso.com", b"", world.services().registration())
         assert (reply.status, reply.content_type) == (404, "application/problem+json")
         assert "nobody@contoso.com" in reply.json()["detail"]
         assert world.rooms.rows == {}
@@ -148,11 +148,11 @@ class TestRegistration:
         await register(world, services)
         world.rooms.rows[ROOM] = replace(world.rooms.rows[ROOM], subscription_id=None)
         world.subscriptions.fail_create = UnknownMailbox(f"mailbox {ROOM} is unknown to Microsoft 365")
-        assert (await registration.put_room(ROOM, b"", services)).status == 502
+        assert (await registration.put_room(ROOM, b"", services.registration())).status == 502
         assert "unknown to Microsoft 365" in (world.rooms.rows[ROOM].failure or "")
 
     async def test_without_a_client_state_key_registration_names_the_setting(self, world: RoomWorld) -> None:
-        reply = await registration.put_room(ROOM, b"", world.services(client_state_keys=()))
+        reply = await registration.put_room(ROOM, b"", world.services(client_state_keys=()).registration())
         assert reply.status == 409 and b"CONNECTOR_CLIENT_STATE_KEY" in reply.body
 
 
@@ -161,17 +161,17 @@ class TestUsersDirectory:
         services = world.services()
         for uid in ("u1", "u2", "u3"):
             world.graph.set_user(uid, userPrincipalName=f"{uid}@contoso.com", accountEnabled=True, displayName=uid)
-        assert (await timers.sync_users_directory(services))["published"] == 0  # baseline
+        assert (await timers.sync_users_directory(services.upkeep()))["published"] == 0  # baseline
         world.graph.set_user("u1", accountEnabled=False)
         world.graph.remove_user("u2")
         world.graph.set_user("u4", userPrincipalName="u4@contoso.com", accountEnabled=True)
-        await timers.sync_users_directory(services)
+        await timers.sync_users_directory(services.upkeep())
         published = {(e["type"], e["subject"]) for e in world.log.items}
         assert published == {("user.deactivated", "user/u1"), ("user.deactivated", "user/u2"),
                              ("user.created", "user/u4")}
         u1 = next(e for e in world.log.items if e["subject"] == "user/u1")
         assert u1["data"]["accountEnabled"] is False and u1["data"]["userPrincipalName"] == "u1@contoso.com"
-        await timers.sync_users_directory(services)
+        await timers.sync_users_directory(services.upkeep())
         assert len(world.log.items) == 3
 
 
@@ -206,7 +206,7 @@ class TestOutbound:
         await self._reservations(world, "E1")
         services = world.services()
         world.webhook.fail_next = 10_000
-        for _ in range(publisher.MAX_ATTEMPTS + 1):
+        for _ in range(WEBHOOK_MAX_ATTEMPTS + 1):
             world.advance(hours=2)
             await run_outbound_queue(world, services)
         [record] = world.deadletters.records.values()
@@ -222,11 +222,11 @@ class TestOutbound:
         await notify(services, notification(sub_id, state, "created", "E1"))
         await run_graph_queue(world, services)
         assert world.sent_to(OUTBOUND_QUEUE) == []
-        page = (await publisher.pull(None, services)).json()
+        page = (await publisher.pull(None, services.publisher())).json()
         assert [e["type"] for e in page["items"]] == ["reservation.created"]
-        assert (await publisher.pull(page["next"], services)).json()["items"] == []
-        assert (await publisher.pull("not-a-cursor", services)).status == 400
-        assert (await publisher.pull("²", services)).status == 400, "str.isdigit() takes superscripts"
+        assert (await publisher.pull(page["next"], services.publisher())).json()["items"] == []
+        assert (await publisher.pull("not-a-cursor", services.publisher())).status == 400
+        assert (await publisher.pull("²", services.publisher())).status == 400, "str.isdigit() takes superscripts"
 
 
 class TestOutboundOrderPerRoom:
@@ -257,7 +257,7 @@ class TestOutboundOrderPerRoom:
         [record] = world.deadletters.records.values()
         assert "refused event" in record.reason and json.loads(record.body)["id"] == published[1]
         world.webhook.refused = set()
-        assert (await manage.replay_dead_letter(record.id, services)).status == 202
+        assert (await manage.replay_dead_letter(record.id, services.operator())).status == 202
         await run_outbound_queue(world, services)
         assert [e["id"] for e in world.webhook.sent] == [published[0], published[2], published[1]]
 
@@ -272,7 +272,7 @@ class TestOutboundOrderPerRoom:
         published = await self._three(world)
         services = world.services()
         other = {**world.log.items[0], "id": "other-1", "data": {**world.log.items[0]["data"], "room": "b@contoso.com"}}
-        await publisher.publish([other], services)
+        await publisher.publish([other], services.publisher())
         world.webhook.fail_next = 1
         outcomes = await run_outbound_queue(world, services)
         assert "rescheduled" in outcomes and "delivered" in outcomes

@@ -1,0 +1,27 @@
+"""Decoding and encoding shared by the triggers: ``ServiceBusMessage`` → ``Delivery``, ``Reply`` → ``HttpResponse``."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.app.messaging import Delivery
+from shared.app.responses import Reply
+
+__all__ = ["delivery", "note_past_due", "to_http_response"]
+
+
+def to_http_response(reply: Reply) -> func.HttpResponse:
+    return func.HttpResponse(reply.body, status_code=reply.status, mimetype=reply.content_type,
+                             headers=reply.headers or None)
+
+
+def delivery(msg: func.ServiceBusMessage) -> Delivery:
+    return Delivery(message_id=msg.message_id, delivery_count=msg.delivery_count or 1, session_id=msg.session_id,
+                    application_properties=msg.application_properties or {})
+
+
+def note_past_due(timer: func.TimerRequest, what: str, logger: logging.Logger) -> None:
+    if timer.past_due:
+        logger.info("%s timer is past due", what)

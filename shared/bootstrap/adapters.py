@@ -1,0 +1,177 @@
+"""The real adapters, one builder each, called by the container the first time a use case needs one.
+
+Each imports its SDK inside the builder, so an HTTP ingest (queue only) never imports msgraph-sdk or
+azure-identity. Nothing here touches the network: the clients connect on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared.app.messaging import MessageQueue
+from shared.app.ports.clock import Clock
+from shared.app.ports.credentials import (
+    ApplicationGateway,
+    CredentialProvider,
+    CredentialStateStore,
+    RotationLease,
+    SecretStore,
+    TokenProbe,
+)
+from shared.app.ports.operator import HealthProbes
+from shared.app.ports.planning import CalendarGateway
+from shared.app.ports.rooms import (
+    EventLog,
+    Outbox,
+    OwnWrites,
+    ReservationStore,
+    RoomGraph,
+    RoomStore,
+    SubscriptionGateway,
+    UserStore,
+    WebhookSender,
+)
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from shared.adapters.graph.session import GraphSession
+    from shared.adapters.identity.factory import CredentialFactory
+    from shared.adapters.tables.stores import TableStores
+
+__all__ = ["RoomStores"]
+
+
+@dataclass(frozen=True)
+class RoomStores:
+    """The room capability's tables (one service client, shared with the other stores)."""
+
+    rooms: RoomStore
+    reservations: ReservationStore
+    own_writes: OwnWrites
+    log: EventLog
+    users: UserStore
+    outbox: Outbox
+
+
+def queue(settings: Settings) -> MessageQueue:
+    if settings.queue.local_path:
+        from shared.adapters.local_queue import LocalQueuePublisher
+
+        return LocalQueuePublisher(settings.queue.local_path)
+    from shared.adapters.servicebus import ServiceBusQueue
+
+    return ServiceBusQueue(settings.queue, managed_identity_client_id=settings.managed_identity_client_id)
+
+
+def table_stores(settings: Settings) -> TableStores:
+    from shared.adapters.tables.stores import TableStores
+
+    return TableStores(settings)
+
+
+def room_stores(tables: TableStores) -> RoomStores:
+    from shared.adapters.tables.rooms import RoomTables
+
+    t = RoomTables(tables)
+    return RoomStores(rooms=t.rooms, reservations=t.reservations, own_writes=t.own_writes, log=t.log, users=t.users,
+                      outbox=t.outbox)
+
+
+# -- Graph: one session per event loop, shared by every Graph adapter
+
+
+def graph_session(settings: Settings, provider: CredentialProvider) -> GraphSession:
+    from shared.adapters.graph.session import GraphSession
+
+    return GraphSession(settings, credential=provider)
+
+
+def calendar(session: GraphSession) -> CalendarGateway:
+    from shared.adapters.graph.calendar import GraphCalendarGateway
+
+    return GraphCalendarGateway(session)
+
+
+def room_graph(session: GraphSession) -> RoomGraph:
+    from shared.adapters.graph.rooms import GraphRoomReader
+
+    return GraphRoomReader(session)
+
+
+def subscriptions(session: GraphSession) -> SubscriptionGateway:
+    from shared.adapters.graph.subscriptions import GraphSubscriptionGateway
+
+    return GraphSubscriptionGateway(session)
+
+
+def applications(settings: Settings, provider: CredentialProvider, session: GraphSession) -> ApplicationGateway:
+    from shared.adapters.graph.applications import GraphApplicationGateway
+
+    return GraphApplicationGateway(settings, provider, http=session.http)
+
+
+def webhook(settings: Settings, secret: Callable[[], Awaitable[str | None]] | None) -> WebhookSender | None:
+    """The booking system's webhook; None without ``CONNECTOR_OUTBOUND_WEBHOOK_URL`` or a signing secret.
+    ``secret`` reads the signing secret (from the vault); None: the app setting."""
+    rooms = settings.rooms
+    source = secret or rooms.outbound_webhook_secret
+    if not rooms.outbound_webhook_url or source is None:
+        return None
+    from shared.adapters.webhook import StandardWebhookSender
+
+    return StandardWebhookSender(rooms.outbound_webhook_url, source, ca_file=settings.ca_file)
+
+
+# -- the Graph credential
+
+
+def credential_factory(settings: Settings) -> CredentialFactory:
+    from shared.adapters.identity.factory import AzureIdentityFactory
+
+    return AzureIdentityFactory(settings)
+
+
+def secrets(settings: Settings) -> SecretStore | None:
+    """Key Vault, when the credential lives there (``CALENDAR_MSGRAPH_KEY_VAULT_URL``)."""
+    vault = settings.credential.key_vault_url
+    if not vault:
+        return None
+    from shared.adapters.keyvault import KeyVaultSecretStore
+
+    return KeyVaultSecretStore(vault, managed_identity_client_id=settings.managed_identity_client_id,
+                               ca_file=settings.ca_file)
+
+
+def credential_provider(settings: Settings, factory: CredentialFactory, secrets: SecretStore | None,
+                        clock: Clock) -> CredentialProvider:
+    from shared.adapters.identity.graph_credential import GraphCredentialProvider
+
+    return GraphCredentialProvider(settings, factory, secrets=secrets, clock=clock)
+
+
+def token_probe(settings: Settings, factory: CredentialFactory) -> TokenProbe:
+    from shared.adapters.identity.factory import IdentityTokenProbe
+
+    return IdentityTokenProbe(settings, factory)
+
+
+def rotation_lease(tables: TableStores) -> RotationLease:
+    from shared.adapters.tables.credentials import TableRotationLease
+
+    return TableRotationLease(tables)
+
+
+def credential_state(tables: TableStores) -> CredentialStateStore:
+    from shared.adapters.tables.credentials import TableCredentialStateStore
+
+    return TableCredentialStateStore(tables)
+
+
+def health_probes(tables: Callable[[], Awaitable[object]], queue: MessageQueue,
+                  graph: Callable[[], GraphSession]) -> HealthProbes:
+    from shared.adapters.health import DeploymentProbes
+
+    return DeploymentProbes(tables=tables, queue=queue, graph=graph)

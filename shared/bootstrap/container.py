@@ -1,0 +1,170 @@
+"""The container: every adapter as a ``Lazy`` built from the settings, and each use case's dependencies.
+
+A trigger asks for one use case's dependencies (``container.sync()``, ``container.intake()`` ...) and gets
+a frozen dataclass of typed ports; only the adapters those ports need are built (once per container). Tests
+pass fakes for any port; a port left as None gets the real adapter.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from shared.app.credentials.health import CredentialHealth, WorkerPause
+from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
+from shared.app.messaging import MessageQueue, Settlement
+from shared.app.operator.deadletters import OperatorDeps
+from shared.app.operator.doctor import DoctorDeps
+from shared.app.planning.ingest import IngestDeps
+from shared.app.planning.sync import SyncDeps
+from shared.app.ports.clock import Clock
+from shared.app.ports.credentials import CredentialStateStore, SecretStore
+from shared.app.ports.operator import HealthProbes
+from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
+from shared.app.rooms.intake import IntakeDeps
+from shared.app.rooms.publisher import PublisherDeps
+from shared.app.rooms.registration import RegistrationDeps
+from shared.app.rooms.subscriptions import SubscriptionDeps
+from shared.app.rooms.upkeep import UpkeepDeps
+from shared.app.rooms.worker import WorkerDeps
+from shared.bootstrap import adapters
+from shared.bootstrap.adapters import RoomStores
+from shared.bootstrap.lazy import Lazy
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Container", "utcnow"]
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Container:
+    """One per event loop in the Functions worker (the SDKs' connections belong to the loop that opened them)."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, queue: MessageQueue | None = None,
+                 mappings: MappingStore | None = None, resources: ResourceStore | None = None,
+                 deadletters: DeadLetterStore | None = None, calendar: CalendarGateway | None = None,
+                 room_stores: RoomStores | None = None, room_graph: RoomGraph | None = None,
+                 subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
+                 credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
+                 dropped: Counter[str] | None = None, health: HealthProbes | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or utcnow
+        # Notifications dropped by this instance since it started, by reason (never their clientState).
+        self.dropped: Counter[str] = Counter() if dropped is None else dropped
+        self._opened: list[Lazy[object]] = []
+        self._pause = WorkerPause()
+        self._tables = self._lazy(lambda: adapters.table_stores(settings))
+        self.queue = self._port(queue, lambda: adapters.queue(settings))
+        self.mappings = self._port(mappings, lambda: self._tables().mappings, owned=False)
+        self.resources = self._port(resources, lambda: self._tables().resources, owned=False)
+        self.deadletters = self._port(deadletters, lambda: self._tables().deadletters, owned=False)
+        self.room_stores = self._port(room_stores, lambda: adapters.room_stores(self._tables()), owned=False)
+        # The Graph credential, and the one Graph session every Graph adapter of this container shares.
+        runtime = credentials
+        self._factory = self._lazy(lambda: adapters.credential_factory(settings))
+        self.secrets: Lazy[SecretStore | None] = (
+            Lazy.given(runtime.secrets) if runtime else self._lazy(lambda: adapters.secrets(settings)))
+        self.provider = self._port(runtime.provider if runtime else None, lambda: adapters.credential_provider(
+            settings, self._factory(), self.secrets(), self.clock))
+        self.graph_session = self._lazy(lambda: adapters.graph_session(settings, self.provider()))
+        self.calendar = self._port(calendar, lambda: adapters.calendar(self.graph_session()))
+        self.room_graph = self._port(room_graph, lambda: adapters.room_graph(self.graph_session()))
+        self.subscriptions = self._port(subscriptions, lambda: adapters.subscriptions(self.graph_session()))
+        self.applications = self._port(runtime.applications if runtime else None, lambda: adapters.applications(
+            settings, self.provider(), self.graph_session()))
+        self.probe = self._port(runtime.probe if runtime else None,
+                                lambda: adapters.token_probe(settings, self._factory()))
+        self.lease = self._port(runtime.lease if runtime else None, lambda: adapters.rotation_lease(self._tables()))
+        self.state = self._port(runtime.state if runtime else credential_state,
+                                lambda: adapters.credential_state(self._tables()))
+        self._runtime = runtime
+        # The doctor's probes; with fake stores given there is no Table Storage, so the probe reads the resources.
+        table_probe = (lambda: self.resources().list()) if resources is not None else (lambda: self._tables().probe())
+        self.health = self._port(health, lambda: adapters.health_probes(table_probe, self.queue(), self.graph_session),
+                                 owned=False)
+        self.webhook: Lazy[WebhookSender | None] = (
+            Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
+
+    def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
+        return Lazy(build, owned=owned, opened=self._opened.append)
+
+    def _port(self, given: T | None, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
+        return Lazy.given(given) if given is not None else self._lazy(build, owned=owned)
+
+    def _webhook_secret(self) -> OutboundWebhookSecret | None:
+        if not self.settings.credential.key_vault_url:
+            return None
+        return OutboundWebhookSecret(self.settings, self.secrets(), self.clock)
+
+    async def close(self) -> None:
+        """Close what this container built, the last built first."""
+        while self._opened:
+            await self._opened.pop().close()
+
+    # -- the dependencies of each use case
+
+    def settlement(self) -> Settlement:
+        return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
+                          pause=CredentialHealth(self.state(), self._pause))
+
+    def ingest(self) -> IngestDeps:
+        return IngestDeps(settings=self.settings, queue=self.queue())
+
+    def sync(self) -> SyncDeps:
+        return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
+                        resources=self.resources(), own_writes=self.room_stores().own_writes,
+                        settle=self.settlement(), clock=self.clock)
+
+    def operator(self) -> OperatorDeps:
+        return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())
+
+    def intake(self) -> IntakeDeps:
+        return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped)
+
+    def subscribing(self) -> SubscriptionDeps:
+        return SubscriptionDeps(settings=self.settings, rooms=self.room_stores().rooms,
+                                subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock)
+
+    def publisher(self) -> PublisherDeps:
+        stores = self.room_stores()
+        return PublisherDeps(settings=self.settings, log=stores.log, outbox=stores.outbox, webhook=self.webhook(),
+                             queue=self.queue(), settle=self.settlement(), clock=self.clock)
+
+    def registration(self) -> RegistrationDeps:
+        return RegistrationDeps(settings=self.settings, rooms=self.room_stores().rooms, graph=self.room_graph(),
+                                subscribing=self.subscribing(), clock=self.clock, dropped=self.dropped)
+
+    def upkeep(self) -> UpkeepDeps:
+        stores = self.room_stores()
+        return UpkeepDeps(settings=self.settings, rooms=stores.rooms, users=stores.users, graph=self.room_graph(),
+                          subscribing=self.subscribing(), publisher=self.publisher(), clock=self.clock)
+
+    def worker(self) -> WorkerDeps:
+        stores = self.room_stores()
+        return WorkerDeps(settings=self.settings, rooms=stores.rooms, reservations=stores.reservations,
+                          own_writes=stores.own_writes, graph=self.room_graph(), subscribing=self.subscribing(),
+                          publisher=self.publisher(), upkeep=self.upkeep(), settle=self.settlement(),
+                          clock=self.clock, dropped=self.dropped)
+
+    def credentials(self) -> CredentialRuntime:
+        if self._runtime is not None:
+            return self._runtime
+        return CredentialRuntime(settings=self.settings, provider=self.provider(), secrets=self.secrets(),
+                                 applications=self.applications(), probe=self.probe(), lease=self.lease(),
+                                 state=self.state(), clock=self.clock)
+
+    def doctor(self, *, rooms: bool = True) -> DoctorDeps:
+        return DoctorDeps(settings=self.settings, credentials=self.credentials(), mappings=self.mappings(),
+                          resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
+                          rooms=self.room_stores().rooms if rooms else None, clock=self.clock)
+
+
