@@ -1,5 +1,6 @@
-"""Room triggers: the Graph webhooks, the notification and outbound-delivery workers, the two timers,
-the operator API under manage/rooms and the booking system's pull API. Thin: decode → one call → encode."""
+"""Room triggers: the Graph webhooks and the Event Grid trigger, the notification and outbound-delivery workers,
+the two timers, the operator API under manage/rooms and the booking system's pull API. Thin: decode → one call →
+encode."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 
 import azure.functions as func
 
-from entrypoints._bindings import delivery, note_past_due
+from entrypoints._bindings import delivery, event_type_and_data, note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from shared.app.messaging import GRAPH_QUEUE, OUTBOUND_QUEUE
@@ -93,3 +94,13 @@ async def manage_room_backfill(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="reservations", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def reservations_feed(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await publisher.pull(req.params.get("since") or None, (await container()).publisher()))
+
+
+@bp.function_name("graph_event_grid")
+@bp.event_grid_trigger(arg_name="event")
+async def graph_event_grid(event: func.CloudEvent) -> None:
+    """Graph's notifications through Event Grid (CONNECTOR_GRAPH_NOTIFICATION_DELIVERY=eventGrid); an exception
+    fails the invocation and Event Grid redelivers."""
+    event_type, data = event_type_and_data(event)
+    accepted = await intake.receive_cloud_event(event_type, data, (await container()).intake())
+    logger.info("Event Grid event %s (%s): %d queued", event.id, event_type, accepted)

@@ -268,6 +268,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphCertificateName: secretNames.graphCertificate
     outboundWebhookUrl: outboundWebhookUrl
     graphNotificationDelivery: graphNotificationDelivery
+    graphEventGridNotificationUrl: (graphNotificationDelivery == 'eventGrid') ? graphEventGridNotificationUrl : ''
     settingOverrides: appSettingOverrides
     tags: allTags
   }

@@ -39,6 +39,7 @@ from local.stack_credentials import (
     demo_rotation_and_doctor,
     start_vault_for,
 )
+from local.stack_eventgrid import event_grid_defaults, subscribe_trigger_to_partner_topic, uses_event_grid
 from local.vaultsim.server import RunningVault
 from shared.errors import ConfigurationError
 
@@ -167,11 +168,14 @@ class LocalStack:
                     name = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET_NAME", "outbound-webhook-secret")
                     self.vault.state.set_secret(name, webhook_secret, content_type="text/plain")
         env.update(given)  # every given setting wins over the stack's default
+        env.update(event_grid_defaults(given))
         self.env = env
         self.host = HostProcess("function_app", cwd=ROOT, env=env, state_dir=self.state_dir, port=self.port,
                                 log_path=self.log_path, stream_log=self.stream_log)
         try:
             self.host.start(timeout=60)
+            if uses_simulator and uses_event_grid(env):
+                subscribe_trigger_to_partner_topic(self)
         except Exception:
             self.stop()
             raise

@@ -29,6 +29,8 @@ DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:7071"
 DEFAULT_RENEWAL_SCHEDULE = "0 */30 * * * *"
 DEFAULT_USERS_SCHEDULE = "0 */15 * * * *"
 BOOKING_MODES = ("organizer", "room")
+NOTIFICATION_DELIVERIES = ("webhook", "eventGrid")  # how Graph delivers room notifications (docs/operations.md 3)
+EVENTGRID_URL_PARAMETERS = ("azuresubscriptionid", "resourcegroup", "partnertopic", "location")
 AZURITE_TABLES = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
@@ -84,6 +86,10 @@ class RoomSettings:
     booking_mode: str = "organizer"  # "organizer": booker's calendar, room as resource attendee; "room"
     subscription_renewal_schedule: str = DEFAULT_RENEWAL_SCHEDULE
     users_directory_schedule: str = DEFAULT_USERS_SCHEDULE
+    # "webhook": Graph POSTs to the app's /api/graph routes; "eventGrid": to the partner topic this URL names
+    # (EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=...).
+    notification_delivery: str = "webhook"
+    eventgrid_notification_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,7 @@ def _rooms(env: Mapping[str, str], *, has_vault: bool = False) -> RoomSettings:
                  if k.strip())
     if any(len(k) < 16 for k in keys):
         raise ConfigurationError("CONNECTOR_CLIENT_STATE_KEY", "each key must be at least 16 characters")
+    delivery, eventgrid_url = _notification_delivery(env)
     mode = (read_text(env, "CONNECTOR_ROOM_BOOKING_MODE") or "organizer").lower()
     if mode not in BOOKING_MODES:
         raise ConfigurationError("CONNECTOR_ROOM_BOOKING_MODE", f"must be one of {', '.join(BOOKING_MODES)}")
@@ -265,6 +272,8 @@ def _rooms(env: Mapping[str, str], *, has_vault: bool = False) -> RoomSettings:
         subscription_renewal_schedule=read_schedule(env, "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE",
                                                 DEFAULT_RENEWAL_SCHEDULE),
         users_directory_schedule=read_schedule(env, "CONNECTOR_USERS_DIRECTORY_SCHEDULE", DEFAULT_USERS_SCHEDULE),
+        notification_delivery=delivery,
+        eventgrid_notification_url=eventgrid_url,
     )
 
 
@@ -282,3 +291,32 @@ def _check_webhook_secret(secret: str) -> None:
         raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET", "must hold at least 24 random bytes")
 
 
+
+
+def _notification_delivery(env: Mapping[str, str]) -> tuple[str, str | None]:
+    """CONNECTOR_GRAPH_NOTIFICATION_DELIVERY, and with eventGrid the partner topic's URL Graph publishes to."""
+    value = read_text(env, "CONNECTOR_GRAPH_NOTIFICATION_DELIVERY") or "webhook"
+    delivery = next((d for d in NOTIFICATION_DELIVERIES if d.lower() == value.lower()), None)
+    if delivery is None:
+        raise ConfigurationError("CONNECTOR_GRAPH_NOTIFICATION_DELIVERY",
+                                 f"must be one of {', '.join(NOTIFICATION_DELIVERIES)}")
+    url = read_text(env, "CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL")
+    if url is not None:
+        _check_eventgrid_url(url)
+    elif delivery == "eventGrid":
+        raise ConfigurationError("CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL",
+                                 "is required when CONNECTOR_GRAPH_NOTIFICATION_DELIVERY is eventGrid (the deployment"
+                                 " output graphEventGridNotificationUrl)")
+    return delivery, url
+
+
+def _check_eventgrid_url(url: str) -> None:
+    from urllib.parse import parse_qs
+
+    prefix = "EventGrid:?"
+    query = parse_qs(url[len(prefix):]) if url.startswith(prefix) else {}
+    missing = [name for name in EVENTGRID_URL_PARAMETERS if not (query.get(name) or [""])[0].strip()]
+    if missing:
+        raise ConfigurationError("CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL",
+                                 "must look like EventGrid:?azuresubscriptionid=<id>&resourcegroup=<group>"
+                                 f"&partnertopic=<topic>&location=<region name> (missing: {', '.join(missing)})")

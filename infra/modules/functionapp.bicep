@@ -120,6 +120,9 @@ param graphCertificateName string = 'graph-client-certificate'
 ])
 param graphNotificationDelivery string = 'webhook'
 
+@description('With graphNotificationDelivery eventGrid: the partner topic Graph publishes to, as Graph\'s notificationUrl (EventGrid:?azuresubscriptionid=...&resourcegroup=...&partnertopic=...&location=...); empty for webhook.')
+param graphEventGridNotificationUrl string = ''
+
 @description('Connector settings that differ from the defaults below, e.g. {"CALENDAR_MSGRAPH_SYNCHRONIZE": "true"}.')
 param settingOverrides object = {}
 
@@ -284,6 +287,7 @@ var deploymentSettings = {
   CONNECTOR_OUTBOUND_WEBHOOK_SECRET: empty(outboundWebhookUrl) ? '' : outboundWebhookSecretReference
   CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
   CONNECTOR_GRAPH_NOTIFICATION_DELIVERY: graphNotificationDelivery
+  CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL: graphEventGridNotificationUrl
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",

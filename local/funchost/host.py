@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -21,8 +22,8 @@ import uvicorn
 from local.funchost.queue_store import LocalQueueStore
 
 from .http_app import build_http_app
-from .indexing import IndexedFunction, QueueFunction, TimerFunction, index_app
-from .invoke import HOST_API_REASON, call_function, direct_service_bus_message, with_timeout
+from .indexing import EventGridFunction, IndexedFunction, QueueFunction, TimerFunction, index_app
+from .invoke import HOST_API_REASON, call_function, direct_service_bus_message, event_grid_event, with_timeout
 from .keys import FUNCTION_KEY_ENV, MASTER_KEY_ENV, load_host_keys
 from .queue_pump import QueuePump
 from .settings import HostOptions, load_local_settings
@@ -192,7 +193,10 @@ class LocalFunctionHost:
 
     async def _invoke_direct(self, fn: IndexedFunction, value: str) -> None:
         try:
-            await self._invoke(fn, direct_service_bus_message(value), reason=HOST_API_REASON)
+            # Like Azure: an Event Grid function takes the event's JSON, a queue function the message body.
+            trigger = event_grid_event(json.loads(value)) if isinstance(fn, EventGridFunction) \
+                else direct_service_bus_message(value)
+            await self._invoke(fn, trigger, reason=HOST_API_REASON)
         except Exception:
             log.exception("Function '%s' failed", fn.name)
 

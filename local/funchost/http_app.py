@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -18,14 +19,15 @@ from starlette.types import Receive, Scope, Send
 
 from local.funchost.queue_store import LocalQueueStore
 
-from .indexing import HttpFunction, IndexedFunction
-from .invoke import call_function
-from .keys import HostKeys
+from .indexing import EventGridFunction, HttpFunction, IndexedFunction
+from .invoke import call_function, event_grid_event
+from .keys import EVENTGRID_EXTENSION, HostKeys
 
 __all__ = ["HOST_VERSION", "build_http_app"]
 
 log = logging.getLogger("funchost")
 HOST_VERSION = "4.0.0-funchost"
+EVENTGRID_WEBHOOK = "/runtime/webhooks/eventgrid"
 
 
 def _request_path(request: Request) -> str:
@@ -108,6 +110,46 @@ def build_http_app(
             log.exception("Function '%s' failed", fn.name)
             return Response(status_code=500)
 
+    async def event_grid_webhook(request: Request) -> Response:
+        """The Event Grid extension's endpoint, as the WebJobs extension serves it (HttpRequestProcessor):
+        the system key; ``aeg-event-type`` Notification runs the function once per event (202 when all succeed,
+        500 when one fails, so Event Grid redelivers), SubscriptionValidation answers the handshake."""
+        if not keys.allows_extension(EVENTGRID_EXTENSION, _presented_key(request)):
+            return Response(status_code=401)
+        if request.method == "OPTIONS":  # the CloudEvents webhook abuse-protection handshake
+            origin = request.headers.get("webhook-request-origin")
+            return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin} if origin else None)
+        if request.method != "POST":
+            return Response(status_code=405)
+        name = request.query_params.get("functionName") or ""
+        fn = by_name.get(name.lower())
+        if not isinstance(fn, EventGridFunction):
+            return Response(f"cannot find function: '{name}'", status_code=404, media_type="text/plain")
+        kind = (request.headers.get("aeg-event-type") or "").lower()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return Response(status_code=400)
+        if kind == "subscriptionvalidation":
+            first = body[0] if isinstance(body, list) and body else body
+            data = first.get("data") if isinstance(first, dict) else None
+            data = json.loads(data) if isinstance(data, str) else data
+            code = data.get("validationCode") if isinstance(data, dict) else None
+            return JSONResponse({"validationResponse": code})
+        if kind == "unsubscribe":
+            return Response(status_code=202)
+        if kind != "notification":
+            return Response(status_code=400)
+        events = body if isinstance(body, list) else [body]
+        if not all(isinstance(e, dict) for e in events):
+            return Response(status_code=400)
+        results = await asyncio.gather(*(call_function(fn, event_grid_event(e)) for e in events),
+                                       return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        for failure in failed:
+            log.error("Function '%s' failed", fn.name, exc_info=failure)
+        return Response(status_code=500 if failed else 202)
+
     def describe(fn: IndexedFunction) -> dict[str, Any]:
         info = fn.describe()
         if isinstance(fn, HttpFunction):
@@ -122,6 +164,12 @@ def build_http_app(
             uptime = int((time.monotonic() - started) * 1000)
             status = {"id": "funchost", "state": "Running", "version": HOST_VERSION}
             return JSONResponse(status | {"processUptime": uptime})
+        if len(parts) == 3 and parts[:2] == ["host", "systemkeys"] and method == "GET":
+            # GET /admin/host/systemkeys/{name}, as Azure's host answers it.
+            value = keys.system_keys.get(parts[2])
+            if value is None:
+                return Response(status_code=404)
+            return JSONResponse({"name": parts[2], "value": value})
         if parts == ["functions"] and method == "GET":
             return JSONResponse([describe(f) for f in functions])
         if len(parts) == 2 and parts[0] == "functions":
@@ -163,6 +211,8 @@ def build_http_app(
         path = _request_path(request)
         if path == "/admin" or path.startswith("/admin/"):
             return await admin(request, [p for p in path.split("/")[2:] if p])
+        if path.rstrip("/").lower() == EVENTGRID_WEBHOOK:
+            return await event_grid_webhook(request)
         if prefix and not (path == prefix or path.startswith(prefix + "/")):
             return Response(status_code=404)
         return await invoke_http(request, path[len(prefix) :])

@@ -15,6 +15,7 @@ from croniter import croniter
 
 __all__ = [
     "BUILT_IN_ROUTE_CONFLICT",
+    "EventGridFunction",
     "HttpFunction",
     "IndexedFunction",
     "IndexingError",
@@ -139,6 +140,12 @@ class TimerFunction(IndexedFunction):
         return super().describe() | extra
 
 
+@dataclass(frozen=True)
+class EventGridFunction(IndexedFunction):
+    """Invoked through the Event Grid extension's webhook, ``POST /runtime/webhooks/eventgrid?functionName=<name>``,
+    once per event (the Python worker's cardinality)."""
+
+
 def _is_reserved(value: str) -> bool:
     return value.lstrip("/").lower().startswith("admin")
 
@@ -180,6 +187,8 @@ def _build(
         if len(schedule.split()) != 6 or not croniter.is_valid(schedule, second_at_beginning=True):
             raise IndexingError(f"Function '{name}': '{schedule}' is not a 6-field NCRONTAB expression.")
         return TimerFunction(**common, schedule=schedule, run_on_startup=bool(trigger.get("runOnStartup")))
+    if kind == "eventGridTrigger":
+        return EventGridFunction(**common)
     raise IndexingError(f"Function '{name}': trigger type '{kind}' is not supported locally.")
 
 

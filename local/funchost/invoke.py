@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from azure.functions import meta
+from azure.functions._eventgrid import CloudEvent, EventGridEvent
+from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
 
@@ -29,6 +31,7 @@ __all__ = [
     "InvocationContext",
     "call_function",
     "direct_service_bus_message",
+    "event_grid_event",
     "log_crash",
     "service_bus_message",
     "timer_request",
@@ -134,6 +137,8 @@ def _reason(value: Any) -> str:
         return f"Timer fired at {datetime.now(UTC).isoformat()}"
     if isinstance(value, ServiceBusMessage):
         return "(null)"  # what the Service Bus extension gives; the details follow on their own line
+    if isinstance(value, CloudEvent | EventGridEvent):
+        return f"EventGrid trigger fired at {datetime.now(UTC).isoformat()}"
     return HOST_API_REASON
 
 
@@ -219,3 +224,9 @@ def timer_request(*, past_due: bool, last: datetime | None, next_due: datetime) 
         "LastUpdated": datetime.now(UTC).isoformat(),
     }
     return TimerRequest(past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True})
+
+
+def event_grid_event(event: dict[str, Any]) -> Any:
+    """What the worker's converter passes for one event: a ``CloudEvent`` for the CloudEvents schema (it has
+    ``specversion``), else an ``EventGridEvent``."""
+    return EventGridEventInConverter.decode(meta.Datum(json.dumps(event), "json"), trigger_metadata={})

@@ -91,6 +91,17 @@ def build_routes(state: SimState) -> list[Route]:
         return JSONResponse({"value": state.notifications(), "pending": state.notifier.pending(),
                              "paused": state.notifier.paused})
 
+    async def list_partner_topics(request: Request) -> Response:
+        return JSONResponse({"value": state.partner_topics.list()})
+
+    async def put_partner_topic(request: Request) -> Response:
+        body = await _body(request)
+        headers = body.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ValueError("headers must be an object of strings")
+        return JSONResponse(state.subscribe_partner_topic(request.path_params["name"], body.get("endpoint"),
+                                                          {str(k): str(v) for k, v in headers.items()}))
+
     async def patch_user(request: Request) -> Response:
         body = await _body(request)
         user = state.update_user(request.path_params["upn"],
@@ -118,6 +129,8 @@ def build_routes(state: SimState) -> list[Route]:
         Route("/_sim/subscriptions/{sid}/expire", _guard(expire), methods=["POST"]),
         Route("/_sim/notifications", _guard(put_notifications), methods=["PUT"]),
         Route("/_sim/notifications", _guard(get_notifications), methods=["GET"]),
+        Route("/_sim/eventgrid/partnertopics", _guard(list_partner_topics), methods=["GET"]),
+        Route("/_sim/eventgrid/partnertopics/{name}", _guard(put_partner_topic), methods=["PUT"]),
         Route("/_sim/users/{upn}", _guard(patch_user), methods=["PATCH"]),
         Route("/_sim/users/{upn}", _guard(delete_user), methods=["DELETE"]),
         Route("/_sim/delta/expire", _guard(expire_delta), methods=["POST"]),

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import eventgrid
 from . import subscriptions as subs
 from .delta import DeltaHandlers
 from .errors import GraphError, json_response
@@ -57,10 +58,11 @@ class RoomHandlers(DeltaHandlers):
         client_id = self._client_id(request)
         body = _json_body(await request.body())
         parsed = self.state.prepare_subscription(client_id, body)
-        # Graph validates both endpoints before it creates anything, and waits for each.
-        await subs.validate_endpoint(parsed["notification_url"])
-        if parsed["lifecycle_url"]:
-            await subs.validate_endpoint(parsed["lifecycle_url"])
+        # Graph validates both endpoints before it creates anything, and waits for each; an Event Grid
+        # partner topic gets no validation request.
+        for url in (parsed["notification_url"], parsed["lifecycle_url"]):
+            if url and not eventgrid.is_event_grid(url):
+                await subs.validate_endpoint(url)
         sub = self.state.subscribe(client_id, body)
         return json_response(201, {"@odata.context": f"{base}/v1.0/$metadata#subscriptions/$entity"}
                              | sub)

@@ -32,11 +32,12 @@ class Delivery:
     due: float
     seq: int
     url: str = field(compare=False)
-    payload: dict[str, Any] = field(compare=False)
+    payload: Any = field(compare=False)  # a notification collection, or a batch of CloudEvents (Event Grid)
     subscription_id: str = field(compare=False)
     kind: str = field(compare=False)  # changeType or lifecycleEvent
     attempt: int = field(compare=False, default=0)
     generation: int = field(compare=False, default=0)
+    headers: dict[str, str] = field(compare=False, default_factory=dict)
 
 
 class Notifier:
@@ -59,10 +60,11 @@ class Notifier:
         self.paused = False
         self.retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
 
-    def enqueue(self, url: str, payload: dict[str, Any], subscription_id: str, kind: str) -> None:
+    def enqueue(self, url: str, payload: Any, subscription_id: str, kind: str,
+                headers: dict[str, str] | None = None) -> None:
         with self._cond:
             heapq.heappush(self._heap, Delivery(time.monotonic(), next(self._seq), url, payload,
-                                                subscription_id, kind, 0, self._generation))
+                                                subscription_id, kind, 0, self._generation, dict(headers or {})))
             self._ensure_thread()
             self._cond.notify_all()
 
@@ -134,7 +136,7 @@ class Notifier:
                     self._record(item, "skipped: subscription gone")
             return
         try:
-            response = client.post(item.url, json=item.payload)
+            response = client.post(item.url, json=item.payload, headers=item.headers or None)
             status: int | str = response.status_code
             ok = 200 <= response.status_code < 300
         except httpx.HTTPError as exc:
@@ -153,6 +155,10 @@ class Notifier:
                             item.kind, item.attempt + 1)
 
     def _record(self, item: Delivery, status: int | str) -> None:
-        self._log.append({"url": item.url, "subscriptionId": item.subscription_id,
-                          "changeType": item.kind, "status": status, "attempt": item.attempt + 1,
-                          "at": datetime.now(UTC).isoformat()})
+        self.record(item.url, item.subscription_id, item.kind, status, item.attempt + 1)
+
+    def record(self, url: str, subscription_id: str, kind: str, status: int | str, attempt: int = 1) -> None:
+        """One line of the delivery log (also for what was never sent: an inactive partner topic)."""
+        with self._cond:
+            self._log.append({"url": url, "subscriptionId": subscription_id, "changeType": kind,
+                              "status": status, "attempt": attempt, "at": datetime.now(UTC).isoformat()})

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from . import eventgrid
 from . import events as ev_mod
 from . import subscriptions as subs
 from .errors import GraphError
@@ -29,6 +30,7 @@ class SubscriptionsMixin:
         self._subs: dict[str, subs.Subscription] = {}
         self.subscription_lifetime: int | None = None  # minutes Graph grants at most; None: as asked
         self.notifier = Notifier(self._deliverable)
+        self.partner_topics = eventgrid.PartnerTopics()  # Azure's side: kept across reset()
 
     def _reset_subscriptions(self) -> None:
         self._subs.clear()
@@ -86,6 +88,9 @@ class SubscriptionsMixin:
                 expiration=self._granted(parsed["expiration"], datetime.now(UTC)),
                 tls_version=parsed["tls_version"])
             self._subs[sub.id] = sub
+            for url in (sub.notification_url, sub.lifecycle_url):
+                if eventgrid.is_event_grid(url):
+                    self.partner_topics.ensure(str(url))  # Graph creates the partner topic on first use
             return sub.public()
 
     def get_subscription(self, client_id: str, sub_id: str) -> dict[str, Any]:
@@ -165,7 +170,10 @@ class SubscriptionsMixin:
                     "lifecycleEvent": event}
             if event == "subscriptionRemoved":
                 del self._subs[sub_id]
-            self.notifier.enqueue(sub.lifecycle_url, {"value": [item]}, sub.id, event)
+            if eventgrid.is_event_grid(sub.lifecycle_url):
+                self._publish(sub.lifecycle_url, eventgrid.lifecycle_event(sub, item), sub.id, event)
+            else:
+                self.notifier.enqueue(sub.lifecycle_url, {"value": [item]}, sub.id, event)
             return item
 
     def set_notifications(self, *, paused: bool | None = None, discard: bool = False,
@@ -193,8 +201,30 @@ class SubscriptionsMixin:
                 continue
             kinds = [kind] + (["updated"] * echoes)
             for k in kinds:
-                if k in sub.change_types:
+                if k not in sub.change_types:
+                    continue
+                if eventgrid.is_event_grid(sub.notification_url):
+                    cloud_event = eventgrid.change_event(sub, k, ev.mailbox_id, ev.id, f'W/"{ev.change_key}"',
+                                                         ev_mod.fmt_ts(sub.expiration))
+                    self._publish(sub.notification_url, cloud_event, sub.id, k)
+                else:
                     self.notifier.enqueue(sub.notification_url, _payload(sub, k, ev), sub.id, k)
+
+    def _publish(self, url: str, cloud_event: dict[str, Any], sub_id: str, kind: str) -> None:
+        """Graph publishes to the partner topic; Event Grid delivers it to the topic's event subscription
+        (one event per request here), or drops it while the topic is not activated."""
+        destination = self.partner_topics.destination(url)
+        if destination is None:
+            self.notifier.record(url, sub_id, kind, "dropped: partner topic not activated")
+            return
+        endpoint, headers = destination
+        self.notifier.enqueue(endpoint, [cloud_event], sub_id, kind, headers=headers)
+
+    # -- Event Grid's side
+    def subscribe_partner_topic(self, name: str, endpoint: str | None,
+                                headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Activate partner topic ``name`` with an event subscription to ``endpoint`` (None: deactivate)."""
+        return self.partner_topics.subscribe(name, endpoint, headers)
 
 
 def _payload(sub: subs.Subscription, kind: str, ev: ev_mod.StoredEvent) -> dict[str, Any]:

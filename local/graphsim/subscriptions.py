@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from . import eventgrid
 from .errors import GraphError
 from .events import fmt_ts
 from .zones import parse_instant
@@ -63,9 +64,13 @@ def _bad(message: str, code: str = "InvalidRequest") -> GraphError:
 
 
 def check_url(url: Any, name: str) -> str:
-    """HTTPS, or plain http to loopback only (design.md section 10: the local function host)."""
+    """HTTPS, or plain http to loopback only (design.md section 10: the local function host), or an Event Grid
+    partner topic (``EventGrid:?...``, see eventgrid.py)."""
     if not isinstance(url, str) or not url:
         raise _bad(f"{name} is required.")
+    if eventgrid.is_event_grid(url):
+        eventgrid.parse(url, name)
+        return url
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme == "https" and host:

@@ -21,7 +21,7 @@ _active_sessions: set[str] = set()
 
 def reset() -> None:
     with _lock:
-        for log in (processed, attempts, timer_runs, overlaps):
+        for log in (processed, attempts, timer_runs, overlaps, events_seen):
             log.clear()
         _active_sessions.clear()
 
@@ -104,3 +104,17 @@ async def work(msg: func.ServiceBusMessage) -> None:
 def tick(timer: func.TimerRequest) -> None:
     with _lock:
         timer_runs.append({"past_due": timer.past_due})
+
+
+events_seen: list[dict[str, object]] = []  # Event Grid deliveries, as the function got them
+
+
+@app.function_name("on_event")
+@app.event_grid_trigger(arg_name="event")
+async def on_event(event: func.CloudEvent) -> None:
+    data = event.get_json()
+    if isinstance(data, dict) and data.get("fail"):
+        raise RuntimeError("event refused")
+    with _lock:
+        events_seen.append({"class": type(event).__name__, "id": event.id, "type": event.type, "data": data,
+                            "source": event.source})

@@ -79,7 +79,8 @@ def _handler(rx: Receiver) -> type[BaseHTTPRequestHandler]:
             if rx.gate is not None:
                 rx.gate.wait(timeout=30)
             with rx.lock:
-                rx.received.append({"path": parts.path, "body": json.loads(raw)})
+                rx.received.append({"path": parts.path, "body": json.loads(raw),
+                                    "headers": {k.lower(): v for k, v in self.headers.items()}})
                 status = rx.statuses.pop(0) if rx.statuses else 202
             self._answer(status)
 

@@ -288,6 +288,18 @@ class TestEventGridDelivery:
                             r"&location=\$\{location\}", url), url
         assert "graphEventGridNotificationUrl" in main_tree["outputs"]
 
+    def test_the_app_gets_the_notification_url_only_under_the_event_grid_choice(
+        self, parsed_bicep: dict[Path, dict[str, Any]], main_tree: dict[str, Any]
+    ) -> None:
+        passed = main_tree["modules"]["functionApp"]["config"]["params"]["graphEventGridNotificationUrl"]
+        assert passed["operator"]["type"] == "conditional", passed
+        operands = passed["operator"]["operands"]
+        assert operands["condition"] == {"operator": {"type": "equals", "operands": {
+            "operand_1": "graphNotificationDelivery", "operand_2": "eventGrid"}}}
+        assert (operands["true_value"], operands["false_value"]) == ("graphEventGridNotificationUrl", "")
+        settings = _tree(parsed_bicep, MODULES / "functionapp.bicep")["variables"]["deploymentSettings"]["value"]
+        assert settings["CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL"] == "graphEventGridNotificationUrl"
+
     def test_the_operations_guide_gives_the_steps_bicep_cannot_take(self) -> None:
         guide = OPERATIONS_DOC.read_text()
         for step in ("az eventgrid partner topic activate", "az eventgrid partner topic event-subscription create",

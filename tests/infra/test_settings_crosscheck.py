@@ -35,10 +35,7 @@ NAMESPACE_BINDINGS = ("service_bus", "event_hub")
 # Settings the design defines (design.md section 10) that infra/ provisions before the code reads them, so a
 # deployment already has the app's host name and the Key Vault reference. The only exception to "nothing the
 # code does not read"; an entry must go once the code reads it (test_settings_ahead_of_the_code_are_not_read_yet).
-AHEAD_OF_CODE: dict[str, str] = {
-    # webhook | eventGrid (infra/main.bicep graphNotificationDelivery): read once the Event Grid trigger lands.
-    "CONNECTOR_GRAPH_NOTIFICATION_DELIVERY": "read once the Event Grid trigger lands",
-}
+AHEAD_OF_CODE: dict[str, str] = {}
 
 # Defaults from ../shared/design.md sections 6 and 10 that the Bicep must deploy as literals.
 DESIGN_DEFAULTS = {

@@ -61,6 +61,18 @@ def _utc(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
+def _event_grid_opt_in(notification_url: str) -> Any:
+    """The header Graph's Event Grid delivery asks for on create (learn.microsoft.com/azure/event-grid/
+    subscribe-to-graph-api-events: ``x-ms-enable-features: EventGrid``); nothing for a webhook."""
+    if not notification_url.startswith("EventGrid:"):
+        return None
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+    config: Any = RequestConfiguration()
+    config.headers.add("x-ms-enable-features", "EventGrid")
+    return config
+
+
 def _info(subscription: Any) -> SubscriptionInfo:
     expires = subscription.expiration_date_time
     if expires is not None and expires.tzinfo is None:
@@ -82,7 +94,8 @@ class GraphSubscriptionGateway(GraphAdapter):
             "clientState": client_state,
             "latestSupportedTlsVersion": "v1_2",
         })
-        return _info(await call_graph(room, self._client.subscriptions.post(body)))
+        return _info(await call_graph(room, self._client.subscriptions.post(
+            body, request_configuration=_event_grid_opt_in(notification_url))))
 
     async def renew(self, subscription_id: str, expires_at: datetime) -> SubscriptionInfo:
         from msgraph.generated.models.subscription import Subscription

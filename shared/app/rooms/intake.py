@@ -1,9 +1,11 @@
-"""The Graph webhooks: ``POST /api/graph/notifications`` and ``/api/graph/lifecycle``.
+"""Graph's notifications arriving: the webhooks ``POST /api/graph/notifications`` and ``/api/graph/lifecycle``,
+and the Event Grid trigger (CloudEvents from the partner topic, CONNECTOR_GRAPH_NOTIFICATION_DELIVERY=eventGrid).
 
-On the request path: no Graph call and no table read. The validation handshake echoes the decoded
-token as text/plain; notifications are authenticated by their clientState (an HMAC under our key,
-see ``client_state``), the rest are queued on ``graph-notifications`` with session = room mailbox,
-and Graph gets 202. A queue failure answers 503 so Graph redelivers.
+On either path: no Graph call and no table read. The webhook's validation handshake echoes the decoded
+token as text/plain (Event Grid has none for Graph). Notifications are authenticated by their clientState
+(an HMAC under our key, see ``client_state``), the rest are queued on ``graph-notifications`` with
+session = room mailbox. The webhook answers 202, or 503 when the queue fails so Graph redelivers; the
+Event Grid trigger raises instead, so the host answers 500 and Event Grid redelivers.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from shared.app.messaging import GRAPH_QUEUE, MessageQueue
 from shared.app.responses import Reply, json_reply, problem
 from shared.app.rooms.subscriptions import work_message
 from shared.config import Settings
-from shared.domain.rooms.notifications import parse_collection
+from shared.domain.rooms.cloud_events import notification_item
+from shared.domain.rooms.notifications import Intake, parse_collection, parse_items
 from shared.errors import TransientError
 
-__all__ = ["IntakeDeps", "receive_notifications"]
+__all__ = ["IntakeDeps", "receive_cloud_event", "receive_notifications"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,19 +47,35 @@ async def receive_notifications(body: bytes, validation_token: str | None, deps:
     intake = parse_collection(body, keys, lifecycle=lifecycle)
     if intake is None:
         return problem(400, "Not a notification collection", 'expected {"value": [...]}')
+    try:
+        await _admit(intake, deps, "lifecycle" if lifecycle else "change")
+    except TransientError:
+        logger.warning("notifications not queued; Graph will redeliver", exc_info=True)
+        return problem(503, "Queue unavailable", "not queued; retry")
+    return json_reply(202, {"accepted": len(intake.accepted)})
+
+
+async def receive_cloud_event(event_type: str | None, data: object, deps: IntakeDeps) -> int:
+    """One CloudEvent Graph published to the partner topic; how many work items it queued (0 or 1).
+
+    Raises ``TransientError`` when the queue fails: the invocation fails and Event Grid redelivers.
+    """
+    item = notification_item(event_type, data)
+    intake = parse_items([item] if item is not None else [None], deps.settings.rooms.client_state_keys,
+                         lifecycle=False)
+    await _admit(intake, deps, f"Event Grid ({event_type or 'no type'})")
+    return len(intake.accepted)
+
+
+async def _admit(intake: Intake, deps: IntakeDeps, what: str) -> None:
+    """Count and log what was dropped; queue what was accepted (``TransientError`` when it cannot be)."""
+    keys = deps.settings.rooms.client_state_keys
     if intake.forged:
         deps.dropped["clientState mismatch or unknown subscription"] += intake.forged
         logger.warning("dropped %d %s notification(s): clientState not ours (forged or unknown subscription)%s",
-                       intake.forged, "lifecycle" if lifecycle else "change",
-                       "" if keys else "; CONNECTOR_CLIENT_STATE_KEY is not set")
+                       intake.forged, what, "" if keys else "; CONNECTOR_CLIENT_STATE_KEY is not set")
     if intake.malformed:
         deps.dropped["malformed"] += intake.malformed
-        logger.warning("dropped %d malformed notification item(s)", intake.malformed)
+        logger.warning("dropped %d malformed %s notification item(s)", intake.malformed, what)
     if intake.accepted:
-        messages = [work_message(work) for work in intake.accepted]
-        try:
-            await deps.queue.send(GRAPH_QUEUE, messages)
-        except TransientError:
-            logger.warning("notifications not queued; Graph will redeliver", exc_info=True)
-            return problem(503, "Queue unavailable", "not queued; retry")
-    return json_reply(202, {"accepted": len(intake.accepted)})
+        await deps.queue.send(GRAPH_QUEUE, [work_message(work) for work in intake.accepted])

@@ -29,6 +29,10 @@ class SubscriptionDeps:
 
 
 def notification_urls(settings: Settings) -> tuple[str, str]:
+    """Where Graph sends change and lifecycle notifications: the app's two webhooks, or with Event Grid
+    delivery the partner topic's ``EventGrid:`` URL for both (Graph makes no validation request to it)."""
+    if settings.rooms.notification_delivery == "eventGrid" and settings.rooms.eventgrid_notification_url:
+        return settings.rooms.eventgrid_notification_url, settings.rooms.eventgrid_notification_url
     base = settings.rooms.public_base_url
     return f"{base}/api/graph/notifications", f"{base}/api/graph/lifecycle"
 

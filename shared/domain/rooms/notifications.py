@@ -18,7 +18,7 @@ from typing import Any
 from shared.domain.queue_ids import queue_id
 from shared.domain.rooms import client_state
 
-__all__ = ["Intake", "RoomWork", "parse_collection"]
+__all__ = ["Intake", "RoomWork", "parse_collection", "parse_items"]
 
 CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
@@ -87,6 +87,15 @@ def parse_collection(body: bytes, keys: tuple[bytes, ...], *, lifecycle: bool) -
     items = document.get("value") if isinstance(document, dict) else None
     if not isinstance(items, list):
         return None
+    return parse_items(items, keys, lifecycle=lifecycle)
+
+
+def parse_items(items: list[Any], keys: tuple[bytes, ...], *, lifecycle: bool) -> Intake:
+    """Each item checked on its own: authentic ones become work, the rest are counted (forged, malformed).
+
+    ``lifecycle``: every item must be a lifecycle notification (the lifecycle URL); otherwise an item is one
+    when it has a ``lifecycleEvent``.
+    """
     intake = Intake()
     for item in items:
         if not isinstance(item, dict):

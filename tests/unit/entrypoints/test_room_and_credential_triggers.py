@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
+import azure.functions as func
 import pytest
 
 import entrypoints.credentials
 import entrypoints.rooms
 from shared.app.messaging import GRAPH_QUEUE, OUTBOUND_QUEUE
+from shared.errors import TransientError
 from tests.unit.entrypoints.conftest import Stage, message, request, timer, user_function
 from tests.unit.rooms.fakes_rooms import ROOM
 from tests.unit.rooms.helpers import notification, subscription_of
@@ -60,6 +62,56 @@ class TestWebhooks:
         response = await user_function(entrypoints.rooms.graph_lifecycle)(request(
             "POST", "/api/graph/lifecycle", json.dumps({"value": [item]}).encode()))
         assert response.status_code == 202 and stage.world.sent_to(GRAPH_QUEUE)
+
+
+class TestEventGridTrigger:
+    """The worker passes a CloudEvent (Graph's partner topic delivers the CloudEvents schema)."""
+
+    @staticmethod
+    def cloud_event(event_type: str, data: object) -> func.CloudEvent:
+        from azure.functions._eventgrid import CloudEvent
+
+        return CloudEvent(id="00d8a100-2e92-4bfa-86e1-0056dacd0fce", source="/tenants/t/applications/c",
+                          type=event_type, specversion="1.0", subject="Events/E1", data=data,
+                          datacontenttype="application/json")
+
+    async def test_a_change_event_is_queued_for_the_worker_and_reaches_the_booking_system(
+            self, stage: Stage) -> None:
+        await register(stage)
+        sub_id, state = subscription_of(stage.world)
+        stage.world.graph.book(ROOM, "E1")
+        await user_function(entrypoints.rooms.graph_event_grid)(self.cloud_event(
+            "Microsoft.Graph.EventCreated", notification(sub_id, state, "created", "E1")))
+        await run_graph_queue(stage)
+        [wake] = stage.world.take(OUTBOUND_QUEUE)
+        await user_function(entrypoints.rooms.outbound_delivery)(message(wake))
+        assert [sent["type"] for sent in stage.world.webhook.sent] == ["reservation.created"]
+
+    async def test_an_event_grid_schema_event_is_read_too(self, stage: Stage) -> None:
+        from azure.functions._eventgrid import EventGridEvent
+
+        await register(stage)
+        sub_id, state = subscription_of(stage.world)
+        event = EventGridEvent(id="e1", topic="t", subject="Events/E1", event_type="Microsoft.Graph.EventUpdated",
+                               event_time=None, data=notification(sub_id, state, "updated", "E1"), data_version="1")
+        await user_function(entrypoints.rooms.graph_event_grid)(event)
+        [queued] = stage.world.sent_to(GRAPH_QUEUE)
+        assert json.loads(queued.body)["change_type"] == "updated"
+
+    async def test_a_forged_event_is_dropped_without_failing_the_invocation(self, stage: Stage) -> None:
+        await register(stage)
+        sub_id, _ = subscription_of(stage.world)
+        await user_function(entrypoints.rooms.graph_event_grid)(self.cloud_event(
+            "Microsoft.Graph.EventCreated", notification(sub_id, "forged", "created", "E1")))
+        assert stage.world.sent_to(GRAPH_QUEUE) == []
+
+    async def test_a_queue_failure_fails_the_invocation(self, stage: Stage) -> None:
+        await register(stage)
+        sub_id, state = subscription_of(stage.world)
+        stage.world.queue.error = TransientError("Service Bus unavailable")
+        with pytest.raises(TransientError):
+            await user_function(entrypoints.rooms.graph_event_grid)(self.cloud_event(
+                "Microsoft.Graph.EventCreated", notification(sub_id, state, "created", "E1")))
 
 
 class TestRoomOperatorApi:
