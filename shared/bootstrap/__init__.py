@@ -34,9 +34,24 @@ async def current_container() -> Container:
         logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
         logging.getLogger("azure.identity").setLevel(logging.WARNING)
         try:
-            container = Container(Settings.from_env(os.environ))
+            settings = Settings.from_env(os.environ)
+            _configure_telemetry(settings)
+            container = Container(settings)
         except ConfigurationError as exc:
             logger.critical("configuration error: %s", exc)
             raise
         _by_loop[loop] = container
     return container
+
+
+def _configure_telemetry(settings: Settings) -> None:
+    """The exporters, once per process, on the first container (not at import: the cold start stays small).
+    Telemetry that cannot be set up is logged and left off; the connector works without it."""
+    from shared.adapters.telemetry import configure_exporters
+
+    try:
+        configure_exporters(settings)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # an exporter's own failure; its message might quote the connection string
+        logger.error("telemetry not exported: %s while configuring the exporter", type(exc).__name__)
