@@ -238,7 +238,8 @@ def _configure(settings: Settings) -> str:
 
 
 def _correlate_logs() -> None:
-    """Every log record carries ``otelTraceID`` and ``otelSpanID`` of the span it was logged in."""
+    """Every log record carries ``otelTraceID`` and ``otelSpanID`` of the span it was logged in (Azure Monitor
+    exports the records itself, correlated; no second handler)."""
     from opentelemetry.instrumentation.logging import LoggingInstrumentor
 
-    LoggingInstrumentor().instrument(set_logging_format=False)
+    LoggingInstrumentor().instrument(inject_trace_context=True, enable_log_auto_instrumentation=False)
