@@ -220,18 +220,19 @@ class TestConfiguration:
                                       "APPLICATIONINSIGHTS_CONNECTION_STRING": secret})
         assert settings.telemetry.connection_string == secret and secret not in repr(settings)
 
-    def test_the_console_exporter_prints_spans_and_logs_carry_their_trace(self) -> None:
+    def test_the_console_exporter_prints_spans_made_before_it_and_logs_carry_their_trace(self) -> None:
         probe = r"""
 import logging
 from shared.adapters.telemetry import OpenTelemetry, configure_exporters
 from shared.config import Settings, TelemetrySettings
 
+telemetry = OpenTelemetry("t")  # made before the exporter is configured (it is, on a thread of its own)
 assert configure_exporters(Settings(telemetry=TelemetrySettings(exporter="console"))) == "console"
 records = []
 handler = logging.Handler()
 handler.emit = records.append
 logging.getLogger("probe").addHandler(handler)
-with OpenTelemetry("t").span("probe span"):
+with telemetry.span("probe span"):
     logging.getLogger("probe").warning("inside")
 print("LOGGED", records[0].otelTraceID)
 """
