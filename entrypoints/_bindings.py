@@ -4,6 +4,7 @@ an Event Grid event → its type and data."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from typing import Any
 
 import azure.functions as func
@@ -20,8 +21,10 @@ def to_http_response(reply: Reply) -> func.HttpResponse:
 
 
 def delivery(msg: func.ServiceBusMessage) -> Delivery:
+    enqueued = msg.enqueued_time_utc
     return Delivery(message_id=msg.message_id, delivery_count=msg.delivery_count or 1, session_id=msg.session_id,
-                    application_properties=msg.application_properties or {})
+                    application_properties=msg.application_properties or {},
+                    enqueued_at=enqueued.replace(tzinfo=UTC) if enqueued and enqueued.tzinfo is None else enqueued)
 
 
 def note_past_due(timer: func.TimerRequest, what: str, logger: logging.Logger) -> None:

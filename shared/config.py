@@ -20,7 +20,8 @@ from shared.setting_values import (
     read_time_zone,
 )
 
-__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection"]
+__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection",
+           "TelemetrySettings"]
 
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTH_ENDPOINT = "https://login.microsoftonline.com"
@@ -93,6 +94,18 @@ class RoomSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces, metrics and logs go: Application Insights when its connection string is set, else
+    ``exporter`` (console or otlp, for local runs), else nowhere."""
+
+    connection_string: str | None = field(default=None, repr=False)
+    exporter: str = ""
+
+
+TELEMETRY_EXPORTERS = ("", "console", "otlp")
+
+
+@dataclass(frozen=True)
 class Settings:
     synchronize: bool = False
     tenant_id: str | None = None
@@ -112,6 +125,7 @@ class Settings:
     # Extra CA bundle to trust (the local Graph simulator's); None trusts the system store only.
     ca_file: str | None = None
     rooms: RoomSettings = field(default_factory=lambda: RoomSettings())
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -150,6 +164,7 @@ class Settings:
             credential=credential,
             ca_file=read_text(env, "SSL_CERT_FILE"),
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
+            telemetry=_telemetry(env),
         )
 
 
@@ -320,3 +335,11 @@ def _check_eventgrid_url(url: str) -> None:
         raise ConfigurationError("CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL",
                                  "must look like EventGrid:?azuresubscriptionid=<id>&resourcegroup=<group>"
                                  f"&partnertopic=<topic>&location=<region name> (missing: {', '.join(missing)})")
+
+
+def _telemetry(env: Mapping[str, str]) -> TelemetrySettings:
+    exporter = (read_text(env, "CONNECTOR_OTEL_EXPORTER") or "").lower()
+    if exporter not in TELEMETRY_EXPORTERS:
+        raise ConfigurationError("CONNECTOR_OTEL_EXPORTER", "must be console, otlp or empty")
+    return TelemetrySettings(connection_string=read_text(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+                             exporter=exporter)

@@ -269,6 +269,8 @@ var connectorDefaults = {
   CONNECTOR_ROOM_BOOKING_MODE: 'organizer'
   CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE: '0 */30 * * * *'
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
+  // console | otlp for local runs; deployed, telemetry goes to Application Insights (its connection string).
+  CONNECTOR_OTEL_EXPORTER: ''
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

@@ -13,26 +13,32 @@ schedules; and ``Settlement``, the one settle policy:
   (``webhook_backoff``);
 * dead-letter with the reason an operator reads: a permanent error, or a transient one that outlasted
   ``MAX_DELIVERIES`` (before that it is raised, and the queue redelivers).
+
+Traces cross the queues: ``TracedQueue`` puts the current W3C trace context into each message's application
+properties (copies carry their original's on), and ``Settlement.consuming`` continues it in the span that
+processes the message.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry, TelemetrySpan
 from shared.domain.queue_ids import MAX_ID_CHARS, queue_id, source_tag
 from shared.errors import CredentialUnavailable, PermanentError, Throttled
 
 __all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
            "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
-           "PauseRecorder", "QUEUES", "Settlement", "WEBHOOK_MAX_ATTEMPTS", "credential_wait", "queue_id",
-           "source_tag", "throttle_wait", "webhook_backoff"]
+           "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "credential_wait",
+           "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +124,26 @@ class MessageQueue(Protocol):
     async def close(self) -> None: ...
 
 
+class TracedQueue:
+    """A ``MessageQueue`` that puts the current trace context into each message it sends, unless the message
+    carries one already (a rescheduled or deferred copy keeps its original's)."""
+
+    def __init__(self, queue: MessageQueue, telemetry: Telemetry) -> None:
+        self.inner = queue
+        self._telemetry = telemetry
+
+    async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        context = self._telemetry.trace_context()
+        if context:
+            messages = [m if "traceparent" in m.application_properties
+                        else replace(m, application_properties={**m.application_properties, **context})
+                        for m in messages]
+        await self.inner.send(queue, messages)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What the trigger knows about the message besides its body."""
@@ -126,6 +152,7 @@ class Delivery:
     delivery_count: int = 1
     session_id: str | None = None
     application_properties: Mapping[str, object] = field(default_factory=dict)
+    enqueued_at: datetime | None = None  # when the queue took it (a scheduled message: when it became due)
 
     @property
     def attempt(self) -> int:
@@ -172,10 +199,28 @@ class Settlement:
     deadletters: DeadLetterStore
     clock: Clock
     pause: PauseRecorder
+    telemetry: Telemetry = NO_TELEMETRY
+
+    @contextmanager
+    def consuming(self, queue: str, delivery: Delivery) -> Iterator[TelemetrySpan]:
+        """The span of processing one message, in the trace its sender started; records the queue lag."""
+        if delivery.enqueued_at is not None:
+            self.telemetry.queue_lag(queue, (self.clock() - delivery.enqueued_at).total_seconds())
+        with self.telemetry.span(f"process {queue}", {
+            "messaging.destination.name": queue, "messaging.message.id": delivery.message_id,
+            "messaging.delivery_count": delivery.delivery_count, "connector.attempt": delivery.attempt,
+        }, carrier=delivery.application_properties) as span:
+            yield span
 
     async def settle(self, queue: str, body: bytes, delivery: Delivery, handle: Callable[[], Awaitable[str]]) -> str:
-        """Run ``handle`` and settle the message by what it raised; return the outcome for the log.
-        Raises only to ask for redelivery."""
+        """Run ``handle`` in the message's span and settle the message by what it raised; return the outcome
+        for the log. Raises only to ask for redelivery."""
+        with self.consuming(queue, delivery) as span:
+            outcome = await self._settle(queue, body, delivery, handle)
+            span.set("connector.outcome", outcome)
+            return outcome
+
+    async def _settle(self, queue: str, body: bytes, delivery: Delivery, handle: Callable[[], Awaitable[str]]) -> str:
         try:
             outcome = await handle()
             if delivery.deferrals:
@@ -241,7 +286,10 @@ class Settlement:
             dead_lettered_at=self.clock(),
         )
         await self.deadletters.add(record)
-        logger.error("%s message %s dead-lettered as %s: %s", queue, delivery.message_id, record.id, reason)
+        self.telemetry.dead_letter_recorded(queue)
+        logger.error("%s message %s dead-lettered as %s: %s", queue, delivery.message_id, record.id, reason,
+                     extra={"queue": queue, "message_id": delivery.message_id, "dead_letter_id": record.id,
+                            "delivery_count": delivery.delivery_count})
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 
 from shared.bootstrap.adapters import RoomStores
 from shared.bootstrap.container import Container, utcnow
@@ -34,9 +35,34 @@ async def current_container() -> Container:
         logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
         logging.getLogger("azure.identity").setLevel(logging.WARNING)
         try:
-            container = Container(Settings.from_env(os.environ))
+            settings = Settings.from_env(os.environ)
+            _configure_telemetry(settings)
+            container = Container(settings)
         except ConfigurationError as exc:
             logger.critical("configuration error: %s", exc)
             raise
         _by_loop[loop] = container
     return container
+
+
+def _configure_telemetry(settings: Settings) -> None:
+    """The exporters, once per process, on the first container (not at import: ``function_app`` stays light).
+    Azure Monitor's setup takes about half a second (imports), which the first request (a cold start) does not
+    wait for: it runs on a thread of its own, and spans and metrics begin once it is done (the API's proxies
+    then forward to the providers). The local exporters are set up at once, so the first request is traced.
+    Telemetry that cannot be set up is logged and left off; the connector works without it."""
+    if settings.telemetry.connection_string:
+        threading.Thread(target=_configure_exporters, args=(settings,), name="telemetry-setup", daemon=True).start()
+    elif settings.telemetry.exporter:
+        _configure_exporters(settings)
+
+
+def _configure_exporters(settings: Settings) -> None:
+    from shared.adapters.telemetry import configure_exporters
+
+    try:
+        configure_exporters(settings)
+    except ConfigurationError as exc:
+        logger.error("telemetry not exported: %s", exc)
+    except Exception as exc:  # an exporter's own failure; its message might quote the connection string
+        logger.error("telemetry not exported: %s while configuring the exporter", type(exc).__name__)

@@ -32,6 +32,7 @@ from shared.app.ports.rooms import (
     UserStore,
     WebhookSender,
 )
+from shared.app.ports.telemetry import Telemetry
 from shared.config import Settings
 
 if TYPE_CHECKING:
@@ -83,10 +84,10 @@ def room_stores(tables: TableStores) -> RoomStores:
 # -- Graph: one session per event loop, shared by every Graph adapter
 
 
-def graph_session(settings: Settings, provider: CredentialProvider) -> GraphSession:
+def graph_session(settings: Settings, provider: CredentialProvider, telemetry: Telemetry) -> GraphSession:
     from shared.adapters.graph.session import GraphSession
 
-    return GraphSession(settings, credential=provider)
+    return GraphSession(settings, credential=provider, telemetry=telemetry)
 
 
 def calendar(session: GraphSession) -> CalendarGateway:
@@ -175,3 +176,10 @@ def health_probes(tables: Callable[[], Awaitable[object]], queue: MessageQueue,
     from shared.adapters.health import DeploymentProbes
 
     return DeploymentProbes(tables=tables, queue=queue, graph=graph)
+
+
+def telemetry(settings: Settings) -> Telemetry:
+    """Spans and metrics over the OpenTelemetry API (light, no I/O); ``configure_exporters`` picks the exporter."""
+    from shared.adapters.telemetry import OpenTelemetry
+
+    return OpenTelemetry(settings.tenant_id or "local")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
-from shared.app.messaging import MessageQueue, Settlement
+from shared.app.messaging import MessageQueue, Settlement, TracedQueue
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.planning.ingest import IngestDeps
@@ -23,6 +23,7 @@ from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
+from shared.app.ports.telemetry import Telemetry
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.registration import RegistrationDeps
@@ -55,15 +56,20 @@ class Container:
                  room_stores: RoomStores | None = None, room_graph: RoomGraph | None = None,
                  subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
-                 dropped: Counter[str] | None = None, health: HealthProbes | None = None) -> None:
+                 dropped: Counter[str] | None = None, health: HealthProbes | None = None,
+                 telemetry: Telemetry | None = None) -> None:
         self.settings = settings
+        # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
+        self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
         self.clock: Clock = clock or utcnow
         # Notifications dropped by this instance since it started, by reason (never their clientState).
         self.dropped: Counter[str] = Counter() if dropped is None else dropped
         self._opened: list[Lazy[object]] = []
         self._pause = WorkerPause()
         self._tables = self._lazy(lambda: adapters.table_stores(settings))
-        self.queue = self._port(queue, lambda: adapters.queue(settings))
+        self._queue = self._port(queue, lambda: adapters.queue(settings))
+        # Every message sent carries the current trace context (the sender's span) to its consumer.
+        self.queue: Lazy[MessageQueue] = self._lazy(lambda: TracedQueue(self._queue(), self.telemetry), owned=False)
         self.mappings = self._port(mappings, lambda: self._tables().mappings, owned=False)
         self.resources = self._port(resources, lambda: self._tables().resources, owned=False)
         self.deadletters = self._port(deadletters, lambda: self._tables().deadletters, owned=False)
@@ -75,7 +81,7 @@ class Container:
             Lazy.given(runtime.secrets) if runtime else self._lazy(lambda: adapters.secrets(settings)))
         self.provider = self._port(runtime.provider if runtime else None, lambda: adapters.credential_provider(
             settings, self._factory(), self.secrets(), self.clock))
-        self.graph_session = self._lazy(lambda: adapters.graph_session(settings, self.provider()))
+        self.graph_session = self._lazy(lambda: adapters.graph_session(settings, self.provider(), self.telemetry))
         self.calendar = self._port(calendar, lambda: adapters.calendar(self.graph_session()))
         self.room_graph = self._port(room_graph, lambda: adapters.room_graph(self.graph_session()))
         self.subscriptions = self._port(subscriptions, lambda: adapters.subscriptions(self.graph_session()))
@@ -89,7 +95,7 @@ class Container:
         self._runtime = runtime
         # The doctor's probes; with fake stores given there is no Table Storage, so the probe reads the resources.
         table_probe = (lambda: self.resources().list()) if resources is not None else (lambda: self._tables().probe())
-        self.health = self._port(health, lambda: adapters.health_probes(table_probe, self.queue(), self.graph_session),
+        self.health = self._port(health, lambda: adapters.health_probes(table_probe, self._queue(), self.graph_session),
                                  owned=False)
         self.webhook: Lazy[WebhookSender | None] = (
             Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
@@ -114,21 +120,21 @@ class Container:
 
     def settlement(self) -> Settlement:
         return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
-                          pause=CredentialHealth(self.state(), self._pause))
+                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry)
 
     def ingest(self) -> IngestDeps:
-        return IngestDeps(settings=self.settings, queue=self.queue())
+        return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry)
 
     def sync(self) -> SyncDeps:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                         resources=self.resources(), own_writes=self.room_stores().own_writes,
-                        settle=self.settlement(), clock=self.clock)
+                        settle=self.settlement(), clock=self.clock, telemetry=self.telemetry)
 
     def operator(self) -> OperatorDeps:
         return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())
 
     def intake(self) -> IntakeDeps:
-        return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped)
+        return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped, telemetry=self.telemetry)
 
     def subscribing(self) -> SubscriptionDeps:
         return SubscriptionDeps(settings=self.settings, rooms=self.room_stores().rooms,
@@ -146,7 +152,8 @@ class Container:
     def upkeep(self) -> UpkeepDeps:
         stores = self.room_stores()
         return UpkeepDeps(settings=self.settings, rooms=stores.rooms, users=stores.users, graph=self.room_graph(),
-                          subscribing=self.subscribing(), publisher=self.publisher(), clock=self.clock)
+                          subscribing=self.subscribing(), publisher=self.publisher(), clock=self.clock,
+                          telemetry=self.telemetry)
 
     def worker(self) -> WorkerDeps:
         stores = self.room_stores()
@@ -160,7 +167,7 @@ class Container:
             return self._runtime
         return CredentialRuntime(settings=self.settings, provider=self.provider(), secrets=self.secrets(),
                                  applications=self.applications(), probe=self.probe(), lease=self.lease(),
-                                 state=self.state(), clock=self.clock)
+                                 state=self.state(), clock=self.clock, telemetry=self.telemetry)
 
     def doctor(self, *, rooms: bool = True) -> DoctorDeps:
         return DoctorDeps(settings=self.settings, credentials=self.credentials(), mappings=self.mappings(),

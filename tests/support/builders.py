@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.app.ports.telemetry import Telemetry
 from shared.bootstrap import Container
 from shared.config import Settings
 from tests.fakes.credentials import FakeState
@@ -58,12 +59,12 @@ class FakeWorld:
     credential_state: FakeState = field(default_factory=FakeState)
     now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
-    def services(self, **settings: Any) -> Container:
+    def services(self, *, telemetry: Telemetry | None = None, **settings: Any) -> Container:
         """The container over this world's fakes (a credential runtime, if given, brings its own)."""
         values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
         return Container(Settings(**values), queue=self.queue, mappings=self.mappings, resources=self.resources,
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
-                         credential_state=self.credential_state)
+                         credential_state=self.credential_state, telemetry=telemetry)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -12,7 +12,9 @@ The msgraph client's middleware, outermost first:
   short, and otherwise returns the answer so the caller can leave the waiting to the queue (kiota's
   handler would sleep up to 180 s inside the function, holding the message lock).
 * kiota's redirect, parameter-name, URL and user-agent handlers, as the SDK's defaults have them.
-Below them, at the transport, the limiter counts each attempt, so a sleeping retry holds no slot.
+Below them, at the transport, the limiter counts each attempt, so a sleeping retry holds no slot, and
+each attempt is a span of the current trace, with the mailbox's bucket (never its address), the status and
+Retry-After's wait, and counted in connector.graph.requests / throttled / wait_seconds.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from kiota_http.middleware.middleware import BaseMiddleware
 
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
+from shared.domain.mailbox_bucket import mailbox_bucket
 
 __all__ = ["BriefRetryHandler", "CredentialRefreshHandler", "GraphAdapter", "GraphSession", "MailboxConcurrencyLimiter",
            "retry_after_seconds"]
@@ -67,9 +71,11 @@ class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
     """The transport under every Graph request of the process: at most ``limit`` in flight per mailbox
     (``/users/{id or address}/...``), each held until its answer has been read in full."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, limit: int = MAILBOX_CONCURRENCY) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, limit: int = MAILBOX_CONCURRENCY,
+                 telemetry: Telemetry = NO_TELEMETRY) -> None:
         self._transport = transport
         self._limit = limit
+        self._telemetry = telemetry
         self._gates: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._limit))
         self._aliases: dict[str, str] = {}
         self._closed = False
@@ -80,9 +86,26 @@ class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         mailbox = mailbox_of_url(request.url)
+        if mailbox is not None:
+            mailbox = self._aliases.get(mailbox, mailbox)
+        bucket = None if mailbox is None else mailbox_bucket(mailbox)
+        attributes: dict[str, str | int] = {"http.request.method": request.method}
+        if bucket is not None:
+            attributes["mailbox_bucket"] = bucket
+        with self._telemetry.span(f"graph {request.method}", attributes, client=True) as span:
+            response = await self._send(request, mailbox)
+            span.set("http.response.status_code", response.status_code)
+            self._telemetry.graph_request(bucket, response.status_code)
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            if response.status_code in RETRY_STATUSES and wait is not None:
+                span.set("retry_after_seconds", wait)
+                self._telemetry.graph_throttled(bucket, wait)
+            return response
+
+    async def _send(self, request: httpx.Request, mailbox: str | None) -> httpx.Response:
         if mailbox is None:
             return await self._transport.handle_async_request(request)
-        async with self._gates[self._aliases.get(mailbox, mailbox)]:
+        async with self._gates[mailbox]:
             response = await self._transport.handle_async_request(request)
             # The request is in flight until its answer is in: read it (undecoded) inside the gate.
             try:
@@ -154,7 +177,7 @@ class GraphSession:
     one per-mailbox limiter, the msgraph client and a plain httpx client over them. Nothing connects before
     the first request; clients are built on first use."""
 
-    def __init__(self, settings: Settings, credential: Any = None) -> None:
+    def __init__(self, settings: Settings, credential: Any = None, telemetry: Telemetry = NO_TELEMETRY) -> None:
         self.settings = settings
         self._owned: list[Any] = []
         if credential is None:
@@ -163,7 +186,8 @@ class GraphSession:
         self.credential = credential
         verify = ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
         self.limiter = MailboxConcurrencyLimiter(httpx.AsyncHTTPTransport(
-            verify=verify, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)))
+            verify=verify, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)),
+            telemetry=telemetry)
         self._client: Any = None
         self._http: httpx.AsyncClient | None = None
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.credentials import SecretVersion
+from shared.app.ports.telemetry import Telemetry
 from shared.domain.credentials import certificates
 from shared.domain.credentials.policy import (
     OWN_MARK,
@@ -235,7 +236,7 @@ async def _settled(runtime: CredentialRuntime, action: str, detail: str, end: da
     if rotated:
         fields["last_rotation"] = now
     await runtime.state.update(**fields)
-    _metric(end, now)
+    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
     return RotationOutcome(action, detail, end, in_use.key_id if rotated and in_use else None, removed)
 
 
@@ -250,13 +251,14 @@ async def _impossible(runtime: CredentialRuntime, end: datetime | None, problem:
         logger.warning("Graph credential expires in %s days and cannot be rotated: %s. Fix: %s", left, problem, fix)
         fields["last_warned"] = now
     await runtime.state.update(**fields)
-    _metric(end, now)
+    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
     return RotationOutcome("impossible", f"{problem}; {fix}", end)
 
 
-def _metric(end: datetime | None, now: datetime) -> None:
+def _metric(end: datetime | None, now: datetime, kind: str, telemetry: Telemetry) -> None:
     left = days_left(end, now)
     if left is not None:
+        telemetry.credential_days_left(kind, left)  # connector.credential.days_left
         # A log-based metric (Application Insights: customDimensions.metric); alert on it below 14.
         metrics.info("credential_days_left=%d", left, extra={"metric": "credential_days_left", "value": left})
 

@@ -19,6 +19,7 @@ from shared.app.ports.credentials import (
     SecretStore,
     TokenProbe,
 )
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
 from shared.domain.credentials.policy import RotationPolicy
 
@@ -40,6 +41,7 @@ class CredentialRuntime:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # How long rotation waits for a new credential to work everywhere (Entra replication).
     propagation_timeout: timedelta = timedelta(minutes=5)
+    telemetry: Telemetry = NO_TELEMETRY
 
     @property
     def policy(self) -> RotationPolicy:

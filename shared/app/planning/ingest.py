@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id, source_tag
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.responses import Reply, json_reply, problem
 from shared.config import Settings
 from shared.domain.planning.contract import ContractViolation, check_event
@@ -31,9 +33,19 @@ BATCH_TYPE = "application/cloudevents-batch+json"
 class IngestDeps:
     settings: Settings
     queue: MessageQueue
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 async def ingest_planning_events(body: bytes, content_type: str | None, deps: IngestDeps) -> Reply:
+    """Check and enqueue the request's events, in the span where each event's trace starts (its message
+    carries the span's trace context to the sync worker)."""
+    with deps.telemetry.span("accept planning events") as span:
+        reply = await _ingest(body, content_type, deps)
+        span.set("http.response.status_code", reply.status)
+        return reply
+
+
+async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Reply:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in (*SINGLE_TYPES, BATCH_TYPE):
         return problem(415, "Unsupported media type",
@@ -75,7 +87,10 @@ async def ingest_planning_events(body: bytes, content_type: str | None, deps: In
         logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
         return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
                        f"nothing was accepted: {exc}")
-    logger.info("accepted %d planning event(s)", len(events))
+    for source, count in Counter(event.source for event in events).items():
+        deps.telemetry.events_accepted(source, count)
+    logger.info("accepted %d planning event(s)", len(events),
+                extra={"accepted": len(events), "planning_ids": [event.id for event in events][:20]})
     return json_reply(202, {"accepted": [event.id for event in events]})
 
 

@@ -18,6 +18,7 @@ from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
+from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.config import Settings
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.model import EntityKey, Mapping
@@ -40,12 +41,24 @@ class SyncDeps:
     own_writes: OwnWrites  # the room bookings the connector made, so their copies are not published back
     settle: Settlement
     clock: Clock
+    telemetry: Telemetry = NO_TELEMETRY
+
+
+# The planner's reasons and the settle policy's outcomes, as connector.events.processed counts them.
+_OUTCOMES: dict[str, Outcome] = {
+    "create": "written", "update": "written", "move": "written", "remove": "written",
+    "unchanged": "unchanged", "already absent": "unchanged", "not synchronized": "unchanged", "stale": "stale",
+    "dead-lettered": "dead_lettered", "deferred": "deferred", "rescheduled": "rescheduled",
+}
 
 
 async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     """Apply one planning event and settle its message; return the outcome for the log.
     Raises only to ask for redelivery."""
-    return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _sync(body, delivery, deps))
+    outcome = await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _sync(body, delivery, deps))
+    if counted := _OUTCOMES.get(outcome):
+        deps.telemetry.event_processed(counted)
+    return outcome
 
 
 async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
@@ -72,9 +85,12 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
     stored = await _execute(event.key, plan, delivery, deps)
-    await deps.mappings.save(stored)
+    with deps.telemetry.span("write mapping", {"connector.reason": plan.reason}):
+        await deps.mappings.save(stored)
     logger.info("message %s delivery %d for %s: %s (%d Graph operation(s))",
-                delivery.message_id, delivery.delivery_count, event.subject, plan.reason, len(plan.operations))
+                delivery.message_id, delivery.delivery_count, event.subject, plan.reason, len(plan.operations),
+                extra={"message_id": delivery.message_id, "delivery_count": delivery.delivery_count,
+                       "planning_id": event.id, "subject": event.subject, "outcome": plan.reason})
     return plan.reason
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from shared.app.messaging import GRAPH_QUEUE, MessageQueue
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.responses import Reply, json_reply, problem
 from shared.app.rooms.subscriptions import work_message
 from shared.config import Settings
@@ -34,10 +35,20 @@ class IntakeDeps:
     settings: Settings
     queue: MessageQueue
     dropped: Counter[str]  # notifications dropped by this instance since it started, by reason
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 async def receive_notifications(body: bytes, validation_token: str | None, deps: IntakeDeps, *,
                                 lifecycle: bool) -> Reply:
+    """Answer Graph, in the span where each queued notification's trace starts."""
+    with deps.telemetry.span("receive graph lifecycle notifications" if lifecycle
+                             else "receive graph notifications") as span:
+        reply = await _receive(body, validation_token, deps, lifecycle=lifecycle)
+        span.set("http.response.status_code", reply.status)
+        return reply
+
+
+async def _receive(body: bytes, validation_token: str | None, deps: IntakeDeps, *, lifecycle: bool) -> Reply:
     if validation_token is not None:
         # Graph's handshake: 200 text/plain with the (already URL-decoded) token, within 10 s.
         return Reply(200, validation_token.encode("utf-8"), "text/plain; charset=utf-8")

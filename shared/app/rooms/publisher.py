@@ -90,6 +90,13 @@ async def _wake(stream: str, deps: PublisherDeps, *id_parts: str, at: datetime |
 
 async def deliver(body: bytes, delivery: Delivery, deps: PublisherDeps) -> str:
     """Settle one ``outbound-events`` message: drain a stream, or post one CloudEvent (a replayed dead letter)."""
+    with deps.settle.consuming(OUTBOUND_QUEUE, delivery) as span:
+        outcome = await _deliver(body, delivery, deps)
+        span.set("connector.outcome", outcome)
+        return outcome
+
+
+async def _deliver(body: bytes, delivery: Delivery, deps: PublisherDeps) -> str:
     try:
         message = json.loads(body)
     except ValueError:
@@ -130,7 +137,8 @@ async def _attempt(item: OutboxItem, sender: WebhookSender, deps: PublisherDeps)
     outbox = deps.outbox
     event_id = item.event["id"]
     try:
-        await sender.send(item.event)
+        with deps.settle.telemetry.span("deliver to the booking system", {"cloudevents.event_id": str(event_id)}):
+            await sender.send(item.event)
     except PermanentError as exc:
         await _give_up(item, f"the booking system refused event {event_id}: {exc}", deps)
         return "dead-lettered"
@@ -166,7 +174,8 @@ async def _deliver_one(event: dict[str, Any], body: bytes, delivery: Delivery, d
         logger.warning("event %s not delivered: CONNECTOR_OUTBOUND_WEBHOOK_URL is not set", event["id"])
         return "no webhook"
     try:
-        await sender.send(event)
+        with deps.settle.telemetry.span("deliver to the booking system", {"cloudevents.event_id": str(event["id"])}):
+            await sender.send(event)
     except PermanentError as exc:
         await deps.settle.dead_letter(OUTBOUND_QUEUE, body, delivery,
                                       f"the booking system refused event {event['id']}: {exc}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room, RoomGraph, RoomStore, UserStore
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
 from shared.config import Settings
@@ -38,6 +39,7 @@ class UpkeepDeps:
     subscribing: SubscriptionDeps
     publisher: PublisherDeps
     clock: Clock
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
@@ -62,7 +64,9 @@ async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
                                            reason="subscription missing" if missing else "timer")
         if result.failure:
             counts["failing"] += 1  # ensure_subscription logged why, on this run as on every run
-    logger.info("subscription timer: %d room(s), %d failing", counts["rooms"], counts["failing"])
+    deps.telemetry.subscriptions(healthy=counts["rooms"] - counts["failing"], failing=counts["failing"])
+    logger.info("subscription timer: %d room(s), %d failing", counts["rooms"], counts["failing"],
+                extra={"rooms": counts["rooms"], "failing": counts["failing"]})
     return counts
 
 

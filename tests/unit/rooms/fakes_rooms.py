@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.app.credentials.runtime import CredentialRuntime
+from shared.app.ports.telemetry import Telemetry
 from shared.bootstrap import Container, RoomStores
 from shared.config import RoomSettings, Settings
 from tests.fakes.credentials import FakeState
@@ -55,7 +56,8 @@ class RoomWorld:
         self.subscriptions = FakeSubscriptions(lambda: self.now)
 
     def services(self, *, webhook_url: str | None = "https://booking.example.com/hooks",
-                 credentials: CredentialRuntime | None = None, **rooms: Any) -> Container:
+                 credentials: CredentialRuntime | None = None, telemetry: Telemetry | None = None,
+                 **rooms: Any) -> Container:
         values = {"client_state_keys": (KEY,), "outbound_webhook_url": webhook_url,
                   "outbound_webhook_secret": WHSEC if webhook_url else None, **rooms}
         room_settings = RoomSettings(**values)
@@ -66,7 +68,7 @@ class RoomWorld:
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
                          room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
                          webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
-                         credentials=credentials, dropped=self.dropped)
+                         credentials=credentials, dropped=self.dropped, telemetry=telemetry)
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
