@@ -174,3 +174,15 @@ class TestServiceBusStats:
         with pytest.raises(ConfigurationError) as raised:
             await self.queue(self.Administration(ClientAuthenticationError("401"))).stats([PLANNING_QUEUE])
         assert "ServiceBusConnection" in str(raised.value) and PLANNING_QUEUE in str(raised.value)
+
+
+class Unreadable(Probes):
+    async def queue_stats(self) -> list[QueueStats]:
+        raise PermissionError("the service refused the identity")
+
+
+async def test_queue_figures_that_cannot_be_read_are_unknown_not_a_failure(creds: CredentialWorld) -> None:
+    deps = replace(services(FakeWorld(), creds).doctor(rooms=False), health=Unreadable())
+    document = await status.status_document(deps)
+    assert document["status"] == "ok" and document["queues"]["state"] == "unknown"
+    assert "refused the identity" in document["queues"]["detail"] and document["queues"]["value"] == []
