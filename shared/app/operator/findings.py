@@ -24,7 +24,7 @@ from shared.domain.credentials.policy import days_left
 __all__ = ["PROBE_TIMEOUT_SECONDS", "Check", "CredentialAssessment", "DoctorDeps", "Finding", "Findings",
            "assess_credential", "assess_room", "gather", "short"]
 
-PROBE_TIMEOUT_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 15.0  # above the SDKs' own retries (Key Vault gives up on a 503 after about 5 s)
 
 
 @dataclass(frozen=True)
