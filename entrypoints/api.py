@@ -1,4 +1,4 @@
-"""The HTTP API's own documents (OpenAPI, the planning event schema) and the catch-all route."""
+"""The HTTP API's own documents (OpenAPI, the planning event schema), liveness and the catch-all route."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from importlib import resources
 import azure.functions as func
 
 from entrypoints._bindings import to_http_response as _http
+from shared.app.operator.status import health_reply
 from shared.app.unrouted import unrouted
 from shared.schemas import openapi_document
 
@@ -25,6 +26,13 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 def planning_event_schema(req: func.HttpRequest) -> func.HttpResponse:
     document = resources.files("shared.schemas").joinpath("planning-event.schema.json").read_bytes()
     return func.HttpResponse(document, mimetype="application/schema+json")
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Liveness: answers without touching any dependency (GET /api/manage/status has them)."""
+    return _http(health_reply())
 
 
 @bp.function_name("unrouted")

@@ -1,4 +1,4 @@
-"""Operator triggers: per-resource opt-out, the dead-letter list with replay, and the doctor.
+"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor and the status.
 Thin: decode → one call → encode."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import azure.functions as func
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from shared.app.operator import deadletters as manage
-from shared.app.operator import doctor
+from shared.app.operator import doctor, status
 
 bp = func.Blueprint()
 
@@ -50,3 +50,9 @@ async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="manage/doctor", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 async def manage_doctor(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await doctor.doctor_reply((await container()).doctor(), mailbox=req.params.get("mailbox")))
+
+
+@bp.function_name("manage_status")
+@bp.route(route="manage/status", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def manage_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await status.status_reply((await container()).doctor()))

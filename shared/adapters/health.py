@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.app.messaging import PLANNING_QUEUE, MessageQueue
-from shared.app.ports.operator import MailboxAnswer
+from shared.app.messaging import PLANNING_QUEUE, QUEUES, MessageQueue
+from shared.app.ports.operator import MailboxAnswer, QueueStats
 
 if TYPE_CHECKING:
     from shared.adapters.graph.session import GraphSession
@@ -36,6 +36,14 @@ class DeploymentProbes:
         if isinstance(self._queue, ServiceBusQueue | LocalQueuePublisher):
             # Service Bus: opening a sender link proves the namespace is reachable and the identity may send.
             await self._queue.probe(PLANNING_QUEUE)
+
+    async def queue_stats(self) -> list[QueueStats]:
+        from shared.adapters.local_queue import LocalQueuePublisher
+        from shared.adapters.servicebus import ServiceBusQueue
+
+        if isinstance(self._queue, ServiceBusQueue | LocalQueuePublisher):
+            return await self._queue.stats(QUEUES)
+        return []
 
     async def mailbox(self, mailbox: str, token: str) -> MailboxAnswer:
         import httpx

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.app.messaging import OutboundMessage
+from shared.app.ports.operator import QueueStats
 from shared.errors import RejectedByQueue, TransientError
 
 __all__ = ["DUPLICATE_WINDOW_SECONDS", "MAX_MESSAGE_BYTES", "LocalQueuePublisher", "QueueFile", "check_sendable"]
@@ -186,7 +187,43 @@ class LocalQueuePublisher:
         except sqlite3.Error as exc:
             raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
 
+    async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Each queue's depth, read from the file without writing (the local host's counts, as Service Bus
+        counts: ``active`` includes locked messages, ``scheduled`` those not yet due)."""
+        def read() -> list[QueueStats]:
+            now = time.time()
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                rows = db.execute(_STATS, {"now": now}).fetchall()
+            finally:
+                db.close()
+            found = {row[0]: row for row in rows}
+            return [_queue_stats(queue, found.get(queue), now) for queue in queues]
+
+        try:
+            return await asyncio.to_thread(read)
+        except sqlite3.Error as exc:
+            raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
+
     async def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+_STATS = """
+SELECT queue,
+       COALESCE(SUM(dead = 0 AND enqueued_at <= :now), 0),
+       COALESCE(SUM(dead = 1), 0),
+       COALESCE(SUM(dead = 0 AND enqueued_at > :now), 0),
+       MIN(CASE WHEN dead = 0 AND enqueued_at <= :now THEN enqueued_at END)
+FROM messages GROUP BY queue
+"""
+
+
+def _queue_stats(queue: str, row: tuple[Any, ...] | None, now: float) -> QueueStats:
+    if row is None:
+        return QueueStats(queue, active=0, dead_lettered=0, scheduled=0)
+    oldest = None if row[4] is None else round(max(now - float(row[4]), 0.0), 3)
+    return QueueStats(queue, active=int(row[1]), dead_lettered=int(row[2]), scheduled=int(row[3]),
+                      oldest_age_seconds=oldest)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.app.messaging import OutboundMessage
+from shared.app.ports.operator import QueueStats
 from shared.config import QueueConnection
 from shared.errors import ConfigurationError, ConnectorError, RejectedByQueue, TransientError
 
@@ -49,10 +50,11 @@ class ServiceBusQueue:
     """Sends with session id = entity key and message id = CloudEvent id (duplicate detection).
 
     ``client_options`` go to ``ServiceBusClient`` (e.g. ``retry_total``); production uses the SDK's defaults.
+    ``administration``: the queues' administration client (``stats``); None: built on first use.
     """
 
     def __init__(self, connection: QueueConnection, *, managed_identity_client_id: str | None = None,
-                 client_options: Mapping[str, Any] | None = None) -> None:
+                 client_options: Mapping[str, Any] | None = None, administration: Any = None) -> None:
         self._connection = connection
         self._identity_client_id = managed_identity_client_id
         self._client_options = dict(client_options or {})
@@ -60,6 +62,8 @@ class ServiceBusQueue:
         self._credential: Any = None
         self._queues: dict[str, _QueueSender] = {}
         self._lock = asyncio.Lock()
+        self._administration = administration
+        self._owns_administration = administration is None
 
     async def _queue(self, queue: str) -> _QueueSender:
         async with self._lock:
@@ -72,7 +76,9 @@ class ServiceBusQueue:
                 else:
                     from azure.identity.aio import DefaultAzureCredential
 
-                    self._credential = DefaultAzureCredential(managed_identity_client_id=self._identity_client_id)
+                    if self._credential is None:
+                        self._credential = DefaultAzureCredential(
+                            managed_identity_client_id=self._identity_client_id)
                     assert self._connection.fully_qualified_namespace
                     self._client = ServiceBusClient(self._connection.fully_qualified_namespace, self._credential,
                                                     **self._client_options)
@@ -108,7 +114,50 @@ class ServiceBusQueue:
             except Exception as exc:
                 raise _classify(exc, queue) or exc from exc
 
+    async def stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Active, dead-lettered and scheduled counts from each queue's runtime properties (Service Bus's
+        administration API, which takes the Manage or EntityRead claim: see docs/operations.md). No age: the
+        head of a session queue shows only to a receiver holding its session, and taking one would hold up
+        the workers."""
+        from azure.core.exceptions import AzureError
+
+        from shared.adapters.azure_errors import map_azure_error
+
+        admin = await self._admin()
+        found = []
+        for queue in queues:
+            try:
+                props = await admin.get_queue_runtime_properties(queue)
+            except AzureError as exc:
+                raise map_azure_error(exc, f"Service Bus runtime properties of {queue}", setting=SETTING) from exc
+            found.append(QueueStats(queue, active=props.active_message_count or 0,
+                                    dead_lettered=props.dead_letter_message_count or 0,
+                                    scheduled=props.scheduled_message_count or 0))
+        return found
+
+    async def _admin(self) -> Any:
+        async with self._lock:
+            if self._administration is None:
+                from azure.servicebus.aio.management import ServiceBusAdministrationClient
+
+                if self._connection.connection_string:
+                    self._administration = ServiceBusAdministrationClient.from_connection_string(
+                        self._connection.connection_string)
+                else:
+                    from azure.identity.aio import DefaultAzureCredential
+
+                    if self._credential is None:
+                        self._credential = DefaultAzureCredential(
+                            managed_identity_client_id=self._identity_client_id)
+                    assert self._connection.fully_qualified_namespace
+                    self._administration = ServiceBusAdministrationClient(
+                        self._connection.fully_qualified_namespace, self._credential)
+            return self._administration
+
     async def close(self) -> None:
+        if self._administration is not None and self._owns_administration:
+            await self._administration.close()
+            self._administration = None
         for entry in self._queues.values():
             async with entry.lock:
                 await entry.sender.close()
@@ -118,6 +167,7 @@ class ServiceBusQueue:
             self._client = None
         if self._credential is not None:
             await self._credential.close()
+            self._credential = None
 
 
 async def _batches(sender: Any, queue: str, messages: Sequence[OutboundMessage]) -> list[Any]:

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import jwt
 
-from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.operator.deadletters import mailbox_address
-from shared.app.ports.clock import Clock
-from shared.app.ports.operator import HealthProbes
-from shared.app.ports.planning import DeadLetterStore, MappingStore, ResourceStore
-from shared.app.ports.rooms import RoomStore
+from shared.app.operator.findings import (
+    Check,
+    DoctorDeps,
+    Finding,
+    Findings,
+    assess_credential,
+    assess_room,
+    gather,
+)
 from shared.app.responses import Reply, json_reply, problem
-from shared.config import Settings
 from shared.errors import ConnectorError
 
 __all__ = ["Check", "DoctorDeps", "doctor_reply", "report", "run_checks"]
@@ -44,29 +46,6 @@ ACCESS_POLICY = ("an Exchange application access policy or RBAC for Applications
 _MAILBOX_CONCURRENCY = 4  # mailbox checks in flight at once (a deployment may have many rooms)
 
 
-@dataclass(frozen=True)
-class DoctorDeps:
-    settings: Settings
-    credentials: CredentialRuntime
-    mappings: MappingStore
-    resources: ResourceStore
-    deadletters: DeadLetterStore
-    health: HealthProbes  # Table Storage, the queue and each mailbox, through the adapters
-    rooms: RoomStore | None  # None: rooms are not wired in (nothing to check)
-    clock: Clock
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
-
-    def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.name}: {self.detail}" + (f"\n    fix: {self.fix}" if self.fix else "")
-
-
 def required_roles(deps: DoctorDeps, rooms: list[Any]) -> dict[str, str]:
     settings = deps.settings
     roles = {"Calendars.ReadWrite": "writing calendars"}
@@ -80,17 +59,18 @@ def required_roles(deps: DoctorDeps, rooms: list[Any]) -> dict[str, str]:
 
 
 async def run_checks(deps: DoctorDeps, *, mailbox: str | None = None) -> list[Check]:
+    """The checks, from one round of probes (``findings.gather``, the status's too) plus the doctor's own:
+    the token's roles and each mailbox."""
+    found = await gather(deps)
     checks = [Check("settings", True, "valid")]
     runtime = deps.credentials
-    settings = deps.settings
-    rooms = await _quiet(_rooms(deps), [])
-    token: Any = None
-    try:
-        token = await runtime.provider.check(*settings.scopes)
-        checks.append(Check("token", True, f"obtained with the {settings.credential.kind} credential"))
-    except Exception as exc:
-        fix = runtime.provider.fix() if isinstance(exc, ConnectorError) else None
-        checks.append(Check("token", False, _short(exc), fix))
+    rooms: list[Any] = found.rooms.value or []
+    token: Any = found.token.value
+    if found.token.ok:
+        checks.append(Check("token", True, found.token.detail))
+    else:
+        fix = runtime.provider.fix() if isinstance(found.token.error, ConnectorError) else None
+        checks.append(Check("token", False, found.token.detail, fix))
     if token is not None:
         roles = set(_claims(token.token).get("roles") or [])
         missing = {r: why for r, why in required_roles(deps, rooms).items() if r not in roles}
@@ -105,21 +85,15 @@ async def run_checks(deps: DoctorDeps, *, mailbox: str | None = None) -> list[Ch
             checks.append(Check("permissions", True, ", ".join(sorted(required_roles(deps, rooms)))))
         if "Calendars.ReadWrite" not in missing:  # else the mailbox fails for the reason just given
             checks.extend(await _mailboxes(deps, token.token, mailbox, rooms))
-    checks.append(await _vault(deps))
-    probes = deps.health
-    checks.append(await _probe("table storage", probes.table_storage,
-                               "check TableStorage__endpoint (or TableStorage) and give the managed identity the "
-                               "Storage Table Data Contributor role on the account"))
-    checks.append(await _probe("queue", probes.queue,
-                               "check ServiceBusConnection__fullyQualifiedNamespace and give the managed identity the "
-                               "Azure Service Bus Data Sender and Data Receiver roles"))
-    dead = await _quiet(deps.deadletters.list(), None)
-    if dead is not None:
-        fix = ("read the reasons: GET /api/manage/deadletters; after fixing the cause replay each: "
-               "POST /api/manage/deadletters/{id}/replay")
-        checks.append(Check("dead letters", not dead, f"{len(dead)} message(s)", fix if dead else None))
-    for room in rooms:
-        checks.append(_room(room, deps))
+    checks.append(assess_credential(deps, found).check)
+    checks.append(_probe("table storage", found.table_storage,
+                         "check TableStorage__endpoint (or TableStorage) and give the managed identity the "
+                         "Storage Table Data Contributor role on the account"))
+    checks.append(_probe("queue", found.queue,
+                         "check ServiceBusConnection__fullyQualifiedNamespace and give the managed identity the "
+                         "Azure Service Bus Data Sender and Data Receiver roles"))
+    checks.extend(_dead_letters(found))
+    checks.extend(assess_room(room, deps.clock()) for room in rooms)
     return checks
 
 
@@ -141,7 +115,7 @@ async def _mailboxes(deps: DoctorDeps, token: str, mailbox: str | None, rooms: l
     if mailbox is not None:
         sample = [mailbox]
     else:
-        last = await _quiet(deps.mappings.last_mailbox(), None)
+        last = await _last_mailbox(deps)
         sample = list(dict.fromkeys(m.lower() for m in [last, *(getattr(r, "email", None) for r in rooms)] if m))
     if not sample:
         return [Check("mailbox", True, "no mailbox written yet and no room registered: nothing to check "
@@ -170,67 +144,26 @@ async def _mailbox(deps: DoctorDeps, token: str, mailbox: str) -> Check:
     return Check("mailbox", False, f"{mailbox}: {answer.status} {answer.code}", None)
 
 
-async def _vault(deps: DoctorDeps) -> Check:
-    from shared.domain.credentials.policy import days_left
-
-    runtime = deps.credentials
-    credential = deps.settings.credential
-    state = await _quiet(runtime.state.get(), None)
-    now = deps.clock()
-    if credential.kind == "federated":
-        return Check("credential", True, "federated: no secret to expire or rotate")
-    if runtime.secrets is None:
-        return Check("credential", True, "client secret from the app setting (not rotated; Key Vault recommended: "
-                     "set CALENDAR_MSGRAPH_KEY_VAULT_URL)")
-    try:
-        current = await runtime.secrets.current(runtime.provider.secret_name, now)
-    except ConnectorError as exc:
-        return Check("key vault", False, _short(exc), runtime.provider.fix())
-    end = state.expires_on if state is not None and state.expires_on else current.expires_on
-    left = days_left(end, now)
-    detail = f"{credential.key_vault_url} secret '{current.name}' version {current.version}" + (
-        f", {left} day(s) left" if left is not None else "")
-    if state is not None and state.problem:
-        return Check("key vault", False, f"{detail}; {state.problem}", state.fix)
-    if left is not None and left < 0:
-        return Check("key vault", False, f"{detail}: expired", runtime.provider.fix())
-    return Check("key vault", True, detail)
-
-
-def _room(room: Any, deps: DoctorDeps) -> Check:
-    email = getattr(room, "email", "?")
-    expires = getattr(room, "expires_at", None)
-    failure = getattr(room, "failure", None)
-    if not getattr(room, "subscription_id", None) or failure:
-        return Check(f"room {email}", False, failure or "no subscription",
-                     f"POST /api/manage/rooms/{email} to subscribe again, after fixing the cause")
-    if expires is not None and expires <= deps.clock():
-        return Check(f"room {email}", False, "subscription expired",
-                     "check that the renew_subscriptions timer runs; POST /api/manage/rooms/{email} re-subscribes")
-    return Check(f"room {email}", True, f"subscribed until {expires.isoformat(timespec='minutes') if expires else '?'}")
-
-
-
-
-async def _rooms(deps: DoctorDeps) -> list[Any]:
-    if deps.rooms is None:
-        return []
-    return list(await deps.rooms.list())
-
-
-async def _probe(name: str, action: Callable[[], Awaitable[Any]], fix: str) -> Check:
-    try:
-        await action()
+def _probe(name: str, finding: Finding, fix: str) -> Check:
+    if finding.ok:
         return Check(name, True, "reachable")
-    except Exception as exc:
-        return Check(name, False, f"unreachable ({_short(exc)})", fix)
+    return Check(name, False, f"unreachable ({finding.detail})", fix)
 
 
-async def _quiet(awaitable: Awaitable[Any], default: Any) -> Any:
+def _dead_letters(found: Findings) -> list[Check]:
+    dead = found.dead_letters.value
+    if dead is None:
+        return []
+    fix = ("read the reasons: GET /api/manage/deadletters; after fixing the cause replay each: "
+           "POST /api/manage/deadletters/{id}/replay")
+    return [Check("dead letters", not dead, f"{len(dead)} message(s)", fix if dead else None)]
+
+
+async def _last_mailbox(deps: DoctorDeps) -> str | None:
     try:
-        return await awaitable
+        return await deps.mappings.last_mailbox()
     except Exception:
-        return default
+        return None
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -240,11 +173,6 @@ def _claims(token: str) -> dict[str, Any]:
         return claims
     except jwt.PyJWTError:
         return {}
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:400]
 
 
 def report(checks: list[Check], *, as_json: bool) -> str:

@@ -1,12 +1,12 @@
-"""What the doctor needs from outside to check a deployment: one probe per service it depends on.
-Adapters implement it (``shared.adapters.health``); unit tests use fakes."""
+"""What the doctor and the status need from outside to check a deployment: one probe per service it depends
+on, and the queues' depths. Adapters implement it (``shared.adapters.health``); unit tests use fakes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["HealthProbes", "MailboxAnswer"]
+__all__ = ["HealthProbes", "MailboxAnswer", "QueueStats"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,19 @@ class MailboxAnswer:
 
     status: int | None
     code: str = ""
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue's depth. ``active``: messages waiting or in flight (Service Bus's active count);
+    ``oldest_age_seconds``: the age of the oldest active message, None when there is none or the queue
+    does not say (Service Bus keeps it behind session locks)."""
+
+    queue: str
+    active: int
+    dead_lettered: int
+    scheduled: int
+    oldest_age_seconds: float | None = None
 
 
 class HealthProbes(Protocol):
@@ -32,4 +45,9 @@ class HealthProbes(Protocol):
     async def mailbox(self, mailbox: str, token: str) -> MailboxAnswer:
         """Read one event of ``mailbox``'s calendar with ``token``, through the process's Graph session (its
         per-mailbox limiter counts the request). Never raises for Graph's answer or its absence."""
+        ...
+
+    async def queue_stats(self) -> list[QueueStats]:
+        """The depth of each of the connector's queues (empty when the queue adapter cannot tell). Raises
+        when the queue cannot be read."""
         ...

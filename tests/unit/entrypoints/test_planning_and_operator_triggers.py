@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import entrypoints._deps
 import entrypoints.api
 import entrypoints.operator
 import entrypoints.planning
@@ -77,6 +78,25 @@ class TestOperator:
         response = await user_function(entrypoints.operator.manage_doctor)(request(
             "GET", "/api/manage/doctor", params={"mailbox": "(nope"}))
         assert (response.status_code, response.mimetype) == (400, "application/problem+json")
+
+
+class TestHealth:
+    def test_liveness_answers_ok_without_asking_for_a_container(self, monkeypatch) -> None:
+        async def no_container() -> None:
+            raise AssertionError("liveness touches no dependency")
+
+        monkeypatch.setattr(entrypoints._deps, "provider", no_container)
+        response = user_function(entrypoints.api.health)(request("GET", "/api/health"))
+        body = json.loads(response.get_body())
+        assert (response.status_code, response.mimetype, body["status"]) == (200, "application/json", "ok")
+        assert body["version"]
+
+    async def test_the_status_lists_every_section(self, stage: Stage) -> None:
+        response = await user_function(entrypoints.operator.manage_status)(request("GET", "/api/manage/status"))
+        body = json.loads(response.get_body())
+        assert response.status_code == 200
+        assert {"status", "dependencies", "rooms", "credential", "breakers", "queues"} <= set(body)
+        assert set(body["dependencies"]) == {"tableStorage", "queue", "keyVault", "graphToken"}
 
 
 class TestDocuments:
