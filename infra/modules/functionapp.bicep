@@ -266,6 +266,11 @@ var connectorDefaults = {
   CONNECTOR_ROOM_BOOKING_MODE: 'organizer'
   CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE: '0 */30 * * * *'
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
+  CONNECTOR_BREAKER_MAX_DELETES: '200'
+  CONNECTOR_BREAKER_WINDOW_MINUTES: '10'
+  CONNECTOR_BREAKER_MAX_DELETES_PER_MAILBOX: '50'
+  CONNECTOR_BREAKER_MAX_SHARE: '0.5'
+  CONNECTOR_BREAKER_MIN_POPULATION: '50'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

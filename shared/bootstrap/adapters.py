@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.app.messaging import MessageQueue
+from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
     ApplicationGateway,
@@ -175,3 +176,9 @@ def health_probes(tables: Callable[[], Awaitable[object]], queue: MessageQueue,
     from shared.adapters.health import DeploymentProbes
 
     return DeploymentProbes(tables=tables, queue=queue, graph=graph)
+
+
+def breakers(tables: TableStores) -> BreakerStore:
+    from shared.adapters.tables.breakers import TableBreakerStore
+
+    return TableBreakerStore(tables)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bootstrap import Container
 from shared.config import Settings
+from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
 from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
@@ -56,6 +57,7 @@ class FakeWorld:
     deadletters: InMemoryDeadLetterStore = field(default_factory=InMemoryDeadLetterStore)
     queue: RecordingQueue = field(default_factory=RecordingQueue)
     credential_state: FakeState = field(default_factory=FakeState)
+    breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
     now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
     def services(self, **settings: Any) -> Container:
@@ -63,7 +65,7 @@ class FakeWorld:
         values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
         return Container(Settings(**values), queue=self.queue, mappings=self.mappings, resources=self.resources,
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
-                         credential_state=self.credential_state)
+                         credential_state=self.credential_state, breakers=self.breakers)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
+from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
@@ -40,6 +41,7 @@ class SyncDeps:
     own_writes: OwnWrites  # the room bookings the connector made, so their copies are not published back
     settle: Settlement
     clock: Clock
+    breaker: BreakerDeps | None = None  # the mass-deletion breaker; None: deletes are never held
 
 
 async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
@@ -71,11 +73,20 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     if plan.mapping is None:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
+    if deps.breaker is not None and _removes(plan):
+        mailbox = plan.operations[0].mailbox
+        if not await admit_delete(event.key, mailbox, body, delivery, deps.breaker):
+            return "held"
     stored = await _execute(event.key, plan, delivery, deps)
     await deps.mappings.save(stored)
     logger.info("message %s delivery %d for %s: %s (%d Graph operation(s))",
                 delivery.message_id, delivery.delivery_count, event.subject, plan.reason, len(plan.operations))
     return plan.reason
+
+
+def _removes(plan: Plan) -> bool:
+    """A plan that takes the entity out of every calendar (a move's delete of the old copy is no loss)."""
+    return bool(plan.operations) and all(isinstance(op, DeleteEvent) for op in plan.operations)
 
 
 async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDeps) -> Mapping:
