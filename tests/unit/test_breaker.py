@@ -187,3 +187,8 @@ def test_the_rule_is_silent_below_every_limit() -> None:
     assert trip_reason(DeleteCounts(200, 50), "a@b.c", limits, had=400) is None
     assert trip_reason(DeleteCounts(201, 1), "a@b.c", limits) is not None
     assert trip_reason(DeleteCounts(26, 26), "a@b.c", BreakerLimits(max_deletes_per_mailbox=0), had=49) is None
+
+
+@pytest.mark.parametrize("segment", ["", "a%20b", "x%00y", "s" * 701])
+async def test_a_segment_that_cannot_be_a_source_is_404(world: FakeWorld, segment: str) -> None:
+    assert (await decide_breaker(segment, "discard", world.services().breaker_operator())).status == 404

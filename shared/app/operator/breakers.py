@@ -50,18 +50,25 @@ async def list_breakers(deps: BreakerOperatorDeps) -> Reply:
     return json_reply(200, {"value": [_state_json(s, await deps.store.count_held(s.source)) for s in states]})
 
 
-def source_of(segment: str) -> str:
+_MAX_SOURCE = 700  # base64url of the source is a Table key (at most 1 KiB)
+
+
+def source_of(segment: str) -> str | None:
     """The source an operator named in one path segment: percent-encoded (``https:%2F%2Fplanning...``), as the
-    host keeps an encoded slash in its segment; decoding twice is harmless for a URI without ``%``."""
-    return unquote(segment).strip()
+    host keeps an encoded slash in its segment. None when it cannot be a source (a URI reference has no
+    whitespace or control characters)."""
+    source = unquote(segment)
+    if not source or len(source) > _MAX_SOURCE or any(c.isspace() or not c.isprintable() for c in source):
+        return None
+    return source
 
 
 async def decide_breaker(segment: str, decision: str, deps: BreakerOperatorDeps) -> Reply:
     """``decision``: "release" or "discard"."""
     source = source_of(segment)
     store = deps.store
-    if await store.get(source) is None and not await store.count_held(source):
-        return problem(404, "Not found", f"no breaker for source {source}")
+    if source is None or (await store.get(source) is None and not await store.count_held(source)):
+        return problem(404, "Not found", f"no breaker for source {source or segment!r}")
     state = await store.reset(source, decision="released" if decision == "release" else "discarded",
                               at=deps.clock())
     held = await store.held(source)
