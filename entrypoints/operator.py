@@ -1,4 +1,5 @@
-"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor and the status.
+"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor, the status and the
+mass-deletion breakers.
 Thin: decode → one call → encode."""
 
 from __future__ import annotations
@@ -7,8 +8,9 @@ import azure.functions as func
 
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
+from shared.app.operator import breakers, doctor
 from shared.app.operator import deadletters as manage
-from shared.app.operator import doctor, status
+from shared.app.operator import status
 
 bp = func.Blueprint()
 
@@ -56,3 +58,23 @@ async def manage_doctor(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="manage/status", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 async def manage_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await status.status_reply((await container()).doctor()))
+
+
+@bp.function_name("manage_breakers")
+@bp.route(route="manage/breakers", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def manage_breakers(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await breakers.list_breakers((await container()).breaker_operator()))
+
+
+@bp.function_name("manage_breaker_release")
+@bp.route(route="manage/breakers/{source}/release", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+async def manage_breaker_release(req: func.HttpRequest) -> func.HttpResponse:
+    deps = (await container()).breaker_operator()
+    return _http(await breakers.decide_breaker(req.route_params["source"], "release", deps))
+
+
+@bp.function_name("manage_breaker_discard")
+@bp.route(route="manage/breakers/{source}/discard", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+async def manage_breaker_discard(req: func.HttpRequest) -> func.HttpResponse:
+    deps = (await container()).breaker_operator()
+    return _http(await breakers.decide_breaker(req.route_params["source"], "discard", deps))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.domain.planning.breaker import BreakerLimits
 from shared.domain.timezones import TimeZone, resolve_time_zone
 from shared.errors import ConfigurationError
 from shared.setting_values import (
@@ -126,6 +127,7 @@ class Settings:
     ca_file: str | None = None
     rooms: RoomSettings = field(default_factory=lambda: RoomSettings())
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    breaker: BreakerLimits = field(default_factory=BreakerLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -165,6 +167,7 @@ class Settings:
             ca_file=read_text(env, "SSL_CERT_FILE"),
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
             telemetry=_telemetry(env),
+            breaker=_breaker(env),
         )
 
 
@@ -343,3 +346,28 @@ def _telemetry(env: Mapping[str, str]) -> TelemetrySettings:
         raise ConfigurationError("CONNECTOR_OTEL_EXPORTER", "must be console, otlp or empty")
     return TelemetrySettings(connection_string=read_text(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
                              exporter=exporter)
+
+
+def _breaker(env: Mapping[str, str]) -> BreakerLimits:
+    """The mass-deletion breaker's limits; 0 switches one off."""
+    defaults = BreakerLimits()
+    share_text = read_text(env, "CONNECTOR_BREAKER_MAX_SHARE")
+    share = defaults.max_share
+    if share_text is not None:
+        try:
+            share = float(share_text)
+        except ValueError:
+            share = -1.0
+        if not 0 <= share <= 1:
+            raise ConfigurationError("CONNECTOR_BREAKER_MAX_SHARE", "must be a fraction from 0 to 1, such as 0.5")
+    return BreakerLimits(
+        max_deletes=read_int(env, "CONNECTOR_BREAKER_MAX_DELETES", defaults.max_deletes, minimum=0,
+                             maximum=1_000_000),
+        window_minutes=read_int(env, "CONNECTOR_BREAKER_WINDOW_MINUTES", defaults.window_minutes, minimum=1,
+                                maximum=1440),
+        max_deletes_per_mailbox=read_int(env, "CONNECTOR_BREAKER_MAX_DELETES_PER_MAILBOX",
+                                         defaults.max_deletes_per_mailbox, minimum=0, maximum=1_000_000),
+        max_share=share,
+        min_population=read_int(env, "CONNECTOR_BREAKER_MIN_POPULATION", defaults.min_population, minimum=1,
+                                maximum=1_000_000),
+    )

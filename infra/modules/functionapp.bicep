@@ -271,6 +271,11 @@ var connectorDefaults = {
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
   // console | otlp for local runs; deployed, telemetry goes to Application Insights (its connection string).
   CONNECTOR_OTEL_EXPORTER: ''
+  CONNECTOR_BREAKER_MAX_DELETES: '200'
+  CONNECTOR_BREAKER_WINDOW_MINUTES: '10'
+  CONNECTOR_BREAKER_MAX_DELETES_PER_MAILBOX: '50'
+  CONNECTOR_BREAKER_MAX_SHARE: '0.5'
+  CONNECTOR_BREAKER_MIN_POPULATION: '50'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.app.messaging import MessageQueue
+from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
     ApplicationGateway,
@@ -183,3 +184,9 @@ def telemetry(settings: Settings) -> Telemetry:
     from shared.adapters.telemetry import OpenTelemetry
 
     return OpenTelemetry(settings.tenant_id or "local")
+
+
+def breakers(tables: TableStores) -> BreakerStore:
+    from shared.adapters.tables.breakers import TableBreakerStore
+
+    return TableBreakerStore(tables)

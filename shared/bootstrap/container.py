@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, TypeVar
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
 from shared.app.messaging import MessageQueue, Settlement, TracedQueue
+from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
+from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
+from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes
@@ -57,7 +60,7 @@ class Container:
                  subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
-                 telemetry: Telemetry | None = None) -> None:
+                 telemetry: Telemetry | None = None, breakers: BreakerStore | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -99,6 +102,7 @@ class Container:
                                  owned=False)
         self.webhook: Lazy[WebhookSender | None] = (
             Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
+        self.breakers = self._port(breakers, lambda: adapters.breakers(self._tables()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -128,7 +132,8 @@ class Container:
     def sync(self) -> SyncDeps:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                         resources=self.resources(), own_writes=self.room_stores().own_writes,
-                        settle=self.settlement(), clock=self.clock, telemetry=self.telemetry)
+                        settle=self.settlement(), clock=self.clock, telemetry=self.telemetry,
+                        breaker=self.breaker())
 
     def operator(self) -> OperatorDeps:
         return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())
@@ -174,4 +179,9 @@ class Container:
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
                           rooms=self.room_stores().rooms if rooms else None, clock=self.clock)
 
+    def breaker(self) -> BreakerDeps:
+        return BreakerDeps(store=self.breakers(), mappings=self.mappings(), limits=self.settings.breaker,
+                           clock=self.clock)
 
+    def breaker_operator(self) -> BreakerOperatorDeps:
+        return BreakerOperatorDeps(store=self.breakers(), queue=self.queue(), clock=self.clock)

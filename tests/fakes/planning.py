@@ -104,6 +104,9 @@ class InMemoryMappingStore:
     async def last_mailbox(self) -> str | None:
         return self.last_written
 
+    async def count_live(self, source: str) -> int:
+        return sum(1 for key, row in self.rows.items() if key.source == source and not row.deleted)
+
 
 @dataclass
 class InMemoryResourceStore:

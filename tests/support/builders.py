@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from shared.app.ports.telemetry import Telemetry
 from shared.bootstrap import Container
 from shared.config import Settings
+from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
 from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
@@ -57,6 +58,7 @@ class FakeWorld:
     deadletters: InMemoryDeadLetterStore = field(default_factory=InMemoryDeadLetterStore)
     queue: RecordingQueue = field(default_factory=RecordingQueue)
     credential_state: FakeState = field(default_factory=FakeState)
+    breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
     now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
     def services(self, *, telemetry: Telemetry | None = None, **settings: Any) -> Container:
@@ -64,7 +66,7 @@ class FakeWorld:
         values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
         return Container(Settings(**values), queue=self.queue, mappings=self.mappings, resources=self.resources,
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
-                         credential_state=self.credential_state, telemetry=telemetry)
+                         credential_state=self.credential_state, telemetry=telemetry, breakers=self.breakers)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

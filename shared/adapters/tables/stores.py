@@ -110,11 +110,13 @@ class TableMappingStore:
     """
 
     SAMPLE_SECONDS = 60.0
+    LIVE_SECONDS = 60.0
     _SAMPLE_KEY = ("~sample", "last-written-mailbox")
 
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
         self._sampled_at: float | None = None
+        self._live: dict[str, tuple[float, int]] = {}
 
     async def get(self, key: EntityKey) -> Mapping | None:
         table = await self._stores.table("mappings")
@@ -180,6 +182,21 @@ class TableMappingStore:
         except NotFound:
             return None
         return str(entity.get("Mailbox") or "") or None
+
+    async def count_live(self, source: str) -> int:
+        """One query over the source's partition, keys only; cached for ``LIVE_SECONDS`` per source, as the
+        breaker asks on each delete of a burst (an older count only makes the breaker more lenient)."""
+        cached = self._live.get(source)
+        if cached and time.monotonic() - cached[0] < self.LIVE_SECONDS:
+            return cached[1]
+        table = await self._stores.table("mappings")
+        with self._stores.errors("live mappings"):
+            count = 0
+            async for _ in table.query_entities("PartitionKey eq @pk and Deleted eq false",
+                                                parameters={"pk": _encode(source)}, select=["RowKey"]):
+                count += 1
+        self._live[source] = (time.monotonic(), count)
+        return count
 
 
 class TableResourceStore:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
+from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
@@ -42,13 +43,14 @@ class SyncDeps:
     settle: Settlement
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
+    breaker: BreakerDeps | None = None  # the mass-deletion breaker; None: deletes are never held
 
 
 # The planner's reasons and the settle policy's outcomes, as connector.events.processed counts them.
 _OUTCOMES: dict[str, Outcome] = {
     "create": "written", "update": "written", "move": "written", "remove": "written",
     "unchanged": "unchanged", "already absent": "unchanged", "not synchronized": "unchanged", "stale": "stale",
-    "dead-lettered": "dead_lettered", "deferred": "deferred", "rescheduled": "rescheduled",
+    "dead-lettered": "dead_lettered", "deferred": "deferred", "rescheduled": "rescheduled", "held": "deferred",
 }
 
 
@@ -84,6 +86,10 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     if plan.mapping is None:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
+    if deps.breaker is not None and _removes(plan):
+        mailbox = plan.operations[0].mailbox
+        if not await admit_delete(event.key, mailbox, body, delivery, deps.breaker):
+            return "held"
     stored = await _execute(event.key, plan, delivery, deps)
     with deps.telemetry.span("write mapping", {"connector.reason": plan.reason}):
         await deps.mappings.save(stored)
@@ -92,6 +98,11 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
                 extra={"message_id": delivery.message_id, "delivery_count": delivery.delivery_count,
                        "planning_id": event.id, "subject": event.subject, "outcome": plan.reason})
     return plan.reason
+
+
+def _removes(plan: Plan) -> bool:
+    """A plan that takes the entity out of every calendar (a move's delete of the old copy is no loss)."""
+    return bool(plan.operations) and all(isinstance(op, DeleteEvent) for op in plan.operations)
 
 
 async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDeps) -> Mapping:

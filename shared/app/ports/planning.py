@@ -59,6 +59,11 @@ class MappingStore(Protocol):
         """A mailbox written recently (within about a minute of the latest write); None before any."""
         ...
 
+    async def count_live(self, source: str) -> int:
+        """How many of ``source``'s entities a calendar holds now (tombstones excluded). May be up to a minute
+        old (the Table adapter counts a partition, so it caches); only the mass-deletion breaker asks."""
+        ...
+
 
 @dataclass(frozen=True)
 class ResourceSetting:

@@ -11,6 +11,7 @@ from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.telemetry import Telemetry
 from shared.bootstrap import Container, RoomStores
 from shared.config import RoomSettings, Settings
+from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
 from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
 from tests.fakes.queue import RecordingQueue
@@ -50,6 +51,7 @@ class RoomWorld:
     webhook: FakeWebhook = field(default_factory=FakeWebhook)
     dropped: Counter[str] = field(default_factory=Counter)
     credential_state: FakeState = field(default_factory=FakeState)
+    breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
 
     def __post_init__(self) -> None:
         self.graph = FakeRoomGraph(lambda: self.now)
@@ -68,7 +70,8 @@ class RoomWorld:
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
                          room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
                          webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
-                         credentials=credentials, dropped=self.dropped, telemetry=telemetry)
+                         credentials=credentials, dropped=self.dropped, telemetry=telemetry,
+                         breakers=self.breakers)
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
