@@ -8,9 +8,8 @@ import azure.functions as func
 
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
-from shared.app.operator import breakers, doctor
+from shared.app.operator import breakers, doctor, status
 from shared.app.operator import deadletters as manage
-from shared.app.operator import status
 
 bp = func.Blueprint()
 
