@@ -106,6 +106,8 @@ class Settings:
     # Extra CA bundle to trust (the local Graph simulator's); None trusts the system store only.
     ca_file: str | None = None
     rooms: RoomSettings = field(default_factory=lambda: RoomSettings())
+    # Accepted ``aud`` values of an operator's access token; () means the connector's own app registration.
+    operator_audiences: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -144,7 +146,15 @@ class Settings:
             credential=credential,
             ca_file=read_text(env, "SSL_CERT_FILE"),
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
+            operator_audiences=_operator_audiences(env, client_id),
         )
+
+    @property
+    def operator_issuers(self) -> tuple[str, ...]:
+        """Issuers of the tenant's access tokens: v2.0 (the configured authority) and v1.0 (sts.windows.net)."""
+        if not self.tenant_id:
+            return ()
+        return (f"{self.auth_endpoint}/{self.tenant_id}/v2.0", f"https://sts.windows.net/{self.tenant_id}/")
 
 
 def _tables(env: Mapping[str, str]) -> TablesConnection:
@@ -282,3 +292,12 @@ def _check_webhook_secret(secret: str) -> None:
         raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET", "must hold at least 24 random bytes")
 
 
+
+
+def _operator_audiences(env: Mapping[str, str], client_id: str | None) -> tuple[str, ...]:
+    """CONNECTOR_OPERATOR_AUDIENCE: comma-separated; by default the app registration's client id (the audience
+    of a v2.0 token) and its application ID URI ``api://{client id}`` (the audience of a v1.0 token)."""
+    given = tuple(a.strip() for a in (read_text(env, "CONNECTOR_OPERATOR_AUDIENCE") or "").split(",") if a.strip())
+    if given:
+        return given
+    return (client_id, f"api://{client_id}") if client_id else ()

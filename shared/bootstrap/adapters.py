@@ -19,7 +19,7 @@ from shared.app.ports.credentials import (
     SecretStore,
     TokenProbe,
 )
-from shared.app.ports.operator import HealthProbes
+from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.planning import CalendarGateway
 from shared.app.ports.rooms import (
     EventLog,
@@ -175,3 +175,11 @@ def health_probes(tables: Callable[[], Awaitable[object]], queue: MessageQueue,
     from shared.adapters.health import DeploymentProbes
 
     return DeploymentProbes(tables=tables, queue=queue, graph=graph)
+
+
+def operator_auth(settings: Settings) -> OperatorAuth:
+    from shared.adapters.operator_auth import EntraOperatorAuth
+
+    return EntraOperatorAuth(tenant_id=settings.tenant_id, audiences=settings.operator_audiences,
+                             issuers=settings.operator_issuers, auth_endpoint=settings.auth_endpoint,
+                             ca_file=settings.ca_file)

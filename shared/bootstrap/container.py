@@ -20,7 +20,7 @@ from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
-from shared.app.ports.operator import HealthProbes
+from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.rooms.intake import IntakeDeps
@@ -55,7 +55,8 @@ class Container:
                  room_stores: RoomStores | None = None, room_graph: RoomGraph | None = None,
                  subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
-                 dropped: Counter[str] | None = None, health: HealthProbes | None = None) -> None:
+                 dropped: Counter[str] | None = None, health: HealthProbes | None = None,
+                 operator_auth: OperatorAuth | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or utcnow
         # Notifications dropped by this instance since it started, by reason (never their clientState).
@@ -93,6 +94,8 @@ class Container:
                                  owned=False)
         self.webhook: Lazy[WebhookSender | None] = (
             Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
+        # Who may call the operator API (an Entra access token with an app role).
+        self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -167,4 +170,5 @@ class Container:
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
                           rooms=self.room_stores().rooms if rooms else None, clock=self.clock)
 
-
+    def operator_access(self) -> OperatorAuth:
+        return self.operator_auth()

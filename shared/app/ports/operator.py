@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["HealthProbes", "MailboxAnswer"]
+__all__ = ["HealthProbes", "MailboxAnswer", "OperatorAuth", "Principal"]
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,22 @@ class HealthProbes(Protocol):
     async def mailbox(self, mailbox: str, token: str) -> MailboxAnswer:
         """Read one event of ``mailbox``'s calendar with ``token``, through the process's Graph session (its
         per-mailbox limiter counts the request). Never raises for Graph's answer or its absence."""
+        ...
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an operator request comes from, as the access token says: ``subject`` is the object id of the user
+    or service principal, ``name`` the user's sign-in name or the calling app's client id."""
+
+    subject: str
+    name: str
+    roles: frozenset[str]
+
+
+class OperatorAuth(Protocol):
+    async def verify(self, authorization: str | None) -> Principal:
+        """Check the request's ``Authorization`` header: a bearer access token of the connector's tenant, for the
+        connector's API, signed by the tenant's keys and in its lifetime. Raises ``NotSignedIn`` (with the reason)
+        when it is not; ``TransientError`` when the signing keys cannot be fetched."""
         ...
