@@ -1,6 +1,7 @@
 """The OpenAPI document tells the truth: schemathesis, as a client developer runs it, loads the served document,
 generates valid and invalid requests for every operation, sends them with the host keys and an operator's
-access token and checks every answer against the document (tests/e2e/schemathesis.toml: the checks, the bounds, the operations left out).
+access token and checks every answer against the document (tests/e2e/schemathesis.toml: the checks, the
+bounds, the operations left out).
 
 Runs against a stack of its own, so what the generated requests change (rooms registered, resources opted
 out, events accepted) never reaches the other end-to-end tests.
