@@ -101,3 +101,17 @@ async def test_the_token_is_checked_before_the_use_case_runs(stage: Stage) -> No
         route_params={"email": "anna@contoso.com"}, token=READER_TOKEN))
     assert refused.status_code == 403 and auth.checked == 1
     assert await stage.container.resources().list() == []
+
+
+async def test_unreadable_signing_keys_are_503_not_a_refusal(stage: Stage) -> None:
+    from entrypoints.operator import manage_deadletters
+    from shared.bootstrap.lazy import Lazy
+    from shared.errors import TransientError
+
+    class KeysUnreachable(StaticOperatorAuth):
+        async def verify(self, authorization: str | None) -> Any:
+            raise TransientError("the tenant's signing keys cannot be read: ConnectError")
+
+    stage.container.operator_auth = Lazy.given(KeysUnreachable())
+    response = await manage_deadletters._function.get_user_function()(request("GET", "/api/manage/deadletters"))
+    assert (response.status_code, response.mimetype) == (503, "application/problem+json")
