@@ -10,6 +10,7 @@ import azure.functions as func
 from entrypoints._bindings import note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
+from entrypoints._operator import manage_route
 from shared.app.credentials import status as manage
 from shared.app.credentials.rotation import rotate
 from shared.app.responses import problem
@@ -27,13 +28,13 @@ async def rotate_credentials(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("manage_credentials")
-@bp.route(route="manage/credentials", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/credentials", ["GET"])
 async def manage_credentials(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await manage.credential_status((await container()).credentials()))
 
 
 @bp.function_name("manage_credentials_rotate")
-@bp.route(route="manage/credentials/rotate", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/credentials/rotate", ["POST"])
 async def manage_credentials_rotate(req: func.HttpRequest) -> func.HttpResponse:
     revoke_old = (req.params.get("revokeOld") or "false").lower()
     if revoke_old not in ("true", "false"):  # a typo must not mean "keep the leaked credential"

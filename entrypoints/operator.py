@@ -8,6 +8,7 @@ import azure.functions as func
 
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
+from entrypoints._operator import manage_route
 from shared.app.operator import breakers, doctor, status
 from shared.app.operator import deadletters as manage
 
@@ -15,13 +16,13 @@ bp = func.Blueprint()
 
 
 @bp.function_name("manage_resources")
-@bp.route(route="manage/resources", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/resources", ["GET"])
 async def manage_resources(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await manage.list_resources((await container()).operator()))
 
 
 @bp.function_name("manage_resource")
-@bp.route(route="manage/resources/{email}", methods=["GET", "PUT"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/resources/{email}", ["GET", "PUT"])
 async def manage_resource(req: func.HttpRequest) -> func.HttpResponse:
     email, deps = req.route_params["email"], (await container()).operator()
     if req.method == "PUT":
@@ -30,50 +31,51 @@ async def manage_resource(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("manage_deadletters")
-@bp.route(route="manage/deadletters", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/deadletters", ["GET"])
 async def manage_deadletters(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await manage.list_dead_letters((await container()).operator()))
 
 
 @bp.function_name("manage_deadletter_replay")
-@bp.route(route="manage/deadletters/{id}/replay", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/deadletters/{id}/replay", ["POST"])
 async def manage_deadletter_replay(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await manage.replay_dead_letter(req.route_params["id"], (await container()).operator()))
 
 
 @bp.function_name("manage_deadletter")
-@bp.route(route="manage/deadletters/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/deadletters/{id}", ["DELETE"])
 async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await manage.discard_dead_letter(req.route_params["id"], (await container()).operator()))
 
 
 @bp.function_name("manage_doctor")
-@bp.route(route="manage/doctor", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/doctor", ["GET"])
 async def manage_doctor(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await doctor.doctor_reply((await container()).doctor(), mailbox=req.params.get("mailbox")))
 
 
 @bp.function_name("manage_status")
-@bp.route(route="manage/status", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/status", ["GET"])
 async def manage_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await status.status_reply((await container()).doctor()))
+    deps = await container()
+    return _http(await status.status_reply(deps.doctor(), deps.breakers()))
 
 
 @bp.function_name("manage_breakers")
-@bp.route(route="manage/breakers", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/breakers", ["GET"])
 async def manage_breakers(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await breakers.list_breakers((await container()).breaker_operator()))
 
 
 @bp.function_name("manage_breaker_release")
-@bp.route(route="manage/breakers/{source}/release", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/breakers/{source}/release", ["POST"])
 async def manage_breaker_release(req: func.HttpRequest) -> func.HttpResponse:
     deps = (await container()).breaker_operator()
     return _http(await breakers.decide_breaker(req.route_params["source"], "release", deps))
 
 
 @bp.function_name("manage_breaker_discard")
-@bp.route(route="manage/breakers/{source}/discard", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/breakers/{source}/discard", ["POST"])
 async def manage_breaker_discard(req: func.HttpRequest) -> func.HttpResponse:
     deps = (await container()).breaker_operator()
     return _http(await breakers.decide_breaker(req.route_params["source"], "discard", deps))

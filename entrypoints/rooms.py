@@ -11,6 +11,7 @@ import azure.functions as func
 from entrypoints._bindings import delivery, event_type_and_data, note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
+from entrypoints._operator import manage_route
 from shared.app.messaging import GRAPH_QUEUE, OUTBOUND_QUEUE
 from shared.app.rooms import intake, publisher, registration, upkeep, worker
 
@@ -63,19 +64,19 @@ async def users_directory(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("manage_rooms")
-@bp.route(route="manage/rooms", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/rooms", ["GET"])
 async def manage_rooms(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await registration.list_rooms((await container()).registration()))
 
 
 @bp.function_name("manage_rooms_available")
-@bp.route(route="manage/rooms/available", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/rooms/available", ["GET"])
 async def manage_rooms_available(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await registration.available_rooms((await container()).registration()))
 
 
 @bp.function_name("manage_room")
-@bp.route(route="manage/rooms/{email}", methods=["PUT", "DELETE"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/rooms/{email}", ["PUT", "DELETE"])
 async def manage_room(req: func.HttpRequest) -> func.HttpResponse:
     email, deps = req.route_params["email"], (await container()).registration()
     if req.method == "DELETE":
@@ -84,7 +85,7 @@ async def manage_room(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("manage_room_backfill")
-@bp.route(route="manage/rooms/{email}/backfill", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+@manage_route(bp, "manage/rooms/{email}/backfill", ["POST"])
 async def manage_room_backfill(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await registration.start_backfill(req.route_params["email"], req.params.get("from"),
                                                    (await container()).registration()))

@@ -34,6 +34,9 @@ param graphTenantId string
 @maxLength(36)
 param graphClientId string
 
+@description('Accepted audiences (comma-separated) of an operator\'s access token for the operator API (/api/manage): the app registration that defines the app roles Connector.Operator and Connector.Reader (docs/deployment.md, "Operators"). Empty: the Graph app registration itself (its client id and api://<client id>).')
+param operatorAudience string = ''
+
 @description('FlexConsumption (default) or ElasticPremium (VNet integration, pre-warmed instances; runs from a package URL in blob storage, see docs/deployment.md section 12).')
 @allowed([
   'FlexConsumption'
@@ -263,6 +266,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     graphTenantId: graphTenantId
     graphClientId: graphClientId
+    operatorAudience: operatorAudience
     graphCredentialKind: graphCredentialKind
     graphClientSecretName: secretNames.graphClientSecret
     graphCertificateName: secretNames.graphCertificate

@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ class LocalStack:
     environ: Mapping[str, str] | None = None  # where settings are given; None: this process's environment
     stream_log: bool = False  # echo the host's log to the console (the scripts); the file is always written
     env: dict[str, str] = field(default_factory=dict)
+    _operator: tuple[str, float] = field(default=("", 0.0), repr=False)
 
     @property
     def given(self) -> dict[str, str]:
@@ -217,9 +219,36 @@ class LocalStack:
                                         "content-type": "application/cloudevents-batch+json"})
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The host's admin API (/admin/...) with the master key; the operator API (/api/manage/...) with an
+        operator's access token from the Graph simulator (Connector.Operator)."""
         assert self.host is not None
+        headers = {"x-functions-key": self.host.master_key} if path.startswith("/admin/") else \
+            {"authorization": f"Bearer {self._operator_bearer()}"}
         with self.client() as client:
-            return client.request(method, path, headers={"x-functions-key": self.host.master_key}, **kwargs)
+            return client.request(method, path, headers=headers, **kwargs)
+
+    def _operator_bearer(self) -> str:
+        token, expires = self._operator
+        if time.monotonic() > expires:
+            token, expires = self.operator_token(), time.monotonic() + 1800  # minted for an hour
+            self._operator = (token, expires)
+        return token
+
+    def operator_token(self, roles: tuple[str, ...] = ("Connector.Operator",), **claims: Any) -> str:
+        """An access token for the connector's API as Entra would issue it to a signed-in operator, minted by the
+        Graph simulator (whose keys the app trusts locally). Without the simulator: CONNECTOR_LOCAL_OPERATOR_TOKEN."""
+        if self.simulator is None:
+            given = (os.environ if self.environ is None else self.environ).get("CONNECTOR_LOCAL_OPERATOR_TOKEN")
+            if not given:
+                raise ConfigurationError("CONNECTOR_LOCAL_OPERATOR_TOKEN", "is needed for /api/manage without the "
+                                         "Graph simulator: an operator's access token for the connector's API")
+            return given
+        body = {"audience": f"api://{self.env['CALENDAR_MSGRAPH_CLIENT_ID']}", "roles": list(roles),
+                "user": "operator@contoso.com"} | claims
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(self.simulator.ca_path)), timeout=30) as sim:
+            response = sim.post(f"{self.simulator.base_url}/_sim/operator-tokens", json=body)
+            response.raise_for_status()
+            return str(response.json()["access_token"])
 
     def queue_counts(self) -> dict[str, int]:
         response = self.admin("GET", f"/admin/queues/{QUEUE}")

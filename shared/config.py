@@ -128,6 +128,8 @@ class Settings:
     rooms: RoomSettings = field(default_factory=lambda: RoomSettings())
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     breaker: BreakerLimits = field(default_factory=BreakerLimits)
+    # Accepted ``aud`` values of an operator's access token; () means the connector's own app registration.
+    operator_audiences: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -168,7 +170,15 @@ class Settings:
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
             telemetry=_telemetry(env),
             breaker=_breaker(env),
+            operator_audiences=_operator_audiences(env, client_id),
         )
+
+    @property
+    def operator_issuers(self) -> tuple[str, ...]:
+        """Issuers of the tenant's access tokens: v2.0 (the configured authority) and v1.0 (sts.windows.net)."""
+        if not self.tenant_id:
+            return ()
+        return (f"{self.auth_endpoint}/{self.tenant_id}/v2.0", f"https://sts.windows.net/{self.tenant_id}/")
 
 
 def _tables(env: Mapping[str, str]) -> TablesConnection:
@@ -371,3 +381,10 @@ def _breaker(env: Mapping[str, str]) -> BreakerLimits:
         min_population=read_int(env, "CONNECTOR_BREAKER_MIN_POPULATION", defaults.min_population, minimum=1,
                                 maximum=1_000_000),
     )
+def _operator_audiences(env: Mapping[str, str], client_id: str | None) -> tuple[str, ...]:
+    """CONNECTOR_OPERATOR_AUDIENCE: comma-separated; by default the app registration's client id (the audience
+    of a v2.0 token) and its application ID URI ``api://{client id}`` (the audience of a v1.0 token)."""
+    given = tuple(a.strip() for a in (read_text(env, "CONNECTOR_OPERATOR_AUDIENCE") or "").split(",") if a.strip())
+    if given:
+        return given
+    return (client_id, f"api://{client_id}") if client_id else ()

@@ -13,7 +13,8 @@
     │   ├── Forbidden          401/403 that a fresh token does not cure (access policy, consent)
     │   ├── RejectedByGraph    400-class answer to a well-formed request
     │   └── RejectedByQueue    the queue refuses the message as it is (a Service Bus limit: size, id length, session)
-    └── NotFound               the Graph object is gone (a delete that meets it counts as done)
+    ├── NotFound               the Graph object is gone (a delete that meets it counts as done)
+    └── NotSignedIn            an operator request without a valid Entra access token (answered 401)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "Forbidden",
     "InvalidMessage",
     "NotFound",
+    "NotSignedIn",
     "PermanentError",
     "RejectedByGraph",
     "RejectedByQueue",
@@ -94,3 +96,11 @@ class RejectedByQueue(PermanentError):
 
 class NotFound(ConnectorError):
     pass
+
+
+class NotSignedIn(ConnectorError):
+    """The request carries no access token the connector accepts; ``reason`` says why, never the token."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

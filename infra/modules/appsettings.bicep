@@ -26,7 +26,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' existing = {
 // app-settings list only. What those checks ask for is decided on the site, or does not apply to Functions.
 resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
   parent: site
-  //checkov:skip=CKV_AZURE_13:App settings list, not auth config. Flex Consumption has no App Service Authentication; endpoints use function keys and Graph clientState.
+  //checkov:skip=CKV_AZURE_13:App settings list, not auth config. Flex Consumption has no App Service Authentication; endpoints use function keys, operator tokens checked by the app (Entra app roles) and Graph clientState.
   //checkov:skip=CKV_AZURE_222:App settings list, not network config. Public network access is decided on the site (Graph must reach the webhooks).
   //checkov:skip=CKV_AZURE_88:App settings list. Azure Files would need a storage key; the app runs from a package in blob storage with identity access.
   name: 'appsettings'

@@ -90,6 +90,9 @@ param graphTenantId string
 @description('Application (client) id of the Graph app registration.')
 param graphClientId string
 
+@description('Accepted audiences (comma-separated) of an operator\'s access token; empty: the Graph app registration (client id and api://<client id>).')
+param operatorAudience string = ''
+
 @description('Key Vault secret name of the Graph app registration\'s client secret.')
 param graphClientSecretName string = 'graph-client-secret'
 
@@ -295,6 +298,8 @@ var deploymentSettings = {
   CONNECTOR_CLIENT_STATE_KEY: clientStateKeyReference
   CONNECTOR_GRAPH_NOTIFICATION_DELIVERY: graphNotificationDelivery
   CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL: graphEventGridNotificationUrl
+  // Operators sign in with Entra (app roles Connector.Operator / Connector.Reader); the tenant is the Graph one.
+  CONNECTOR_OPERATOR_AUDIENCE: empty(operatorAudience) ? '${graphClientId},api://${graphClientId}' : operatorAudience
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",

@@ -78,6 +78,9 @@ Application credentials (appcreds.py, assertions.py, applications.py, identity.p
   ``federated-credentials`` (POST {issuer, subject, audiences?, name?}); and
   ``PUT /_sim/managed-identities/{clientId}`` {tenantId, principalId?, resourceId?, systemAssigned?},
   ``GET /_sim/managed-identity-env`` ({IDENTITY_ENDPOINT, IDENTITY_HEADER}).
+* Operator tokens (operator_tokens.py): ``POST /_sim/operator-tokens`` {audience, roles?, tenant?, expiresIn?,
+  version?, signedBy?, kid?, user?} mints an access token for the connector's own API, as Entra issues one to an
+  operator, signed by the key at ``/{tenant}/discovery/v2.0/keys`` (or by a stranger's key, or under another kid).
 
 Rooms (features.py mixes these into SimState: rooms.py, subscription_state.py, directory.py;
 Graph side in graph_rooms.py, delta.py, recurrence.py; control side in control_rooms.py):

@@ -23,7 +23,7 @@ from shared.app.planning.sync import SyncDeps
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
-from shared.app.ports.operator import HealthProbes
+from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
@@ -60,7 +60,8 @@ class Container:
                  subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
-                 telemetry: Telemetry | None = None, breakers: BreakerStore | None = None) -> None:
+                 telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
+                 operator_auth: OperatorAuth | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -103,6 +104,8 @@ class Container:
         self.webhook: Lazy[WebhookSender | None] = (
             Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
         self.breakers = self._port(breakers, lambda: adapters.breakers(self._tables()), owned=False)
+        # Who may call the operator API (an Entra access token with an app role).
+        self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -185,3 +188,6 @@ class Container:
 
     def breaker_operator(self) -> BreakerOperatorDeps:
         return BreakerOperatorDeps(store=self.breakers(), queue=self.queue(), clock=self.clock)
+
+    def operator_access(self) -> OperatorAuth:
+        return self.operator_auth()

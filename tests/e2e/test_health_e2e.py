@@ -39,7 +39,7 @@ def test_liveness_needs_no_key(stack: LocalStack) -> None:
     assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
-def test_the_status_needs_the_master_key(stack: LocalStack) -> None:
+def test_the_status_needs_an_operator_token(stack: LocalStack) -> None:
     assert stack.host is not None
     with stack.client() as client:
         assert client.get("/api/manage/status").status_code == 401

@@ -1,6 +1,7 @@
 """The OpenAPI document tells the truth: schemathesis, as a client developer runs it, loads the served document,
-generates valid and invalid requests for every operation, sends them with the host keys and checks every answer
-against the document (tests/e2e/schemathesis.toml: the checks, the bounds, the operations left out).
+generates valid and invalid requests for every operation, sends them with the host keys and an operator's
+access token and checks every answer against the document (tests/e2e/schemathesis.toml: the checks, the
+bounds, the operations left out).
 
 Runs against a stack of its own, so what the generated requests change (rooms registered, resources opted
 out, events accepted) never reaches the other end-to-end tests.
@@ -41,7 +42,8 @@ def clean_simulator() -> None:
 def test_every_answer_conforms_to_the_served_document(own_stack: LocalStack, tmp_path: Path) -> None:
     assert own_stack.host is not None
     env = {**os.environ, "CONNECTOR_TEST_FUNCTION_KEY": own_stack.host.function_key,
-           "CONNECTOR_TEST_MASTER_KEY": own_stack.host.master_key, "NO_COLOR": "1"}
+           "CONNECTOR_TEST_MASTER_KEY": own_stack.host.master_key,
+           "CONNECTOR_TEST_OPERATOR_TOKEN": own_stack.operator_token(), "NO_COLOR": "1"}
     run = subprocess.run(
         [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{own_stack.base_url}/api/openapi.json",
          "--report", "junit", "--report-dir", str(tmp_path)],

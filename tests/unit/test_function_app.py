@@ -6,8 +6,11 @@ import json
 from importlib import resources
 
 import azure.functions as func
+import pytest
 
+import entrypoints._deps
 import entrypoints.credentials
+from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
 from tests.support.functions import app_functions as _functions
 
 
@@ -42,9 +45,18 @@ def test_the_sync_trigger_uses_sessions_on_the_planning_queue() -> None:
     assert binding["isSessionsEnabled"] is True and binding["connection"] == "ServiceBusConnection"
 
 
-async def test_rotation_refuses_a_revoke_old_that_is_neither_true_nor_false() -> None:
+async def test_rotation_refuses_a_revoke_old_that_is_neither_true_nor_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    class SignInOnly:  # the operator's sign-in is all the trigger may ask of the container before it refuses
+        def operator_access(self) -> StaticOperatorAuth:
+            return StaticOperatorAuth()
+
+    async def provider() -> SignInOnly:
+        return SignInOnly()
+
+    monkeypatch.setattr(entrypoints._deps, "provider", provider)
     handler = entrypoints.credentials.manage_credentials_rotate._function.get_user_function()
-    request = func.HttpRequest("POST", "/api/manage/credentials/rotate", params={"revokeOld": "yes please"}, body=b"")
+    request = func.HttpRequest("POST", "/api/manage/credentials/rotate", params={"revokeOld": "yes please"}, body=b"",
+                               headers={"authorization": f"Bearer {OPERATOR_TOKEN}"})
     response = await handler(request)
     assert (response.status_code, response.mimetype) == (400, "application/problem+json")
     assert b"revokeOld" in response.get_body()

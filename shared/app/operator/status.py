@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.app.operator.findings import DoctorDeps, Findings, assess_credential, assess_room, gather
+from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.operator import QueueStats
 from shared.app.responses import Reply, json_reply
 from shared.schemas import openapi_document
@@ -28,12 +29,13 @@ def health_reply() -> Reply:
     return json_reply(200, {"status": "ok", "version": version()})
 
 
-async def status_reply(deps: DoctorDeps) -> Reply:
-    return json_reply(200, await status_document(deps))
+async def status_reply(deps: DoctorDeps, breakers: BreakerStore | None = None) -> Reply:
+    return json_reply(200, await status_document(deps, breakers))
 
 
-async def status_document(deps: DoctorDeps) -> dict[str, Any]:
+async def status_document(deps: DoctorDeps, breakers: BreakerStore | None = None) -> dict[str, Any]:
     found = await gather(deps)
+    held = await _breakers(breakers)
     dependencies = {
         "tableStorage": found.table_storage.entry(),
         "queue": {**found.queue.entry(), "kind": "local" if deps.settings.queue.local_path else "service-bus"},
@@ -47,6 +49,7 @@ async def status_document(deps: DoctorDeps) -> dict[str, Any]:
         [name for name, entry in dependencies.items() if entry["state"] == "failing"]
         + (["rooms"] if not found.rooms.ok or any(r["state"] == "failing" for r in rooms) else [])
         + (["credential"] if credential["state"] == "failing" else [])
+        + (["breakers"] if any(b["state"] != "closed" for b in held) else [])
     )
     return {
         "status": "degraded" if failing else "ok",
@@ -56,10 +59,23 @@ async def status_document(deps: DoctorDeps) -> dict[str, Any]:
         "dependencies": dependencies,
         "rooms": rooms,
         "credential": credential,
-        # The mass-deletion breakers, once the app keeps them (none yet: an empty list).
-        "breakers": [],
+        "breakers": held,
         "queues": queues,
     }
+
+
+async def _breakers(store: BreakerStore | None) -> list[dict[str, Any]]:
+    """Each source whose mass-deletion breaker ever tripped: tripped (deletes held for an operator) or closed;
+    ``unknown`` as one entry when the store cannot be read."""
+    if store is None:
+        return []
+    try:
+        states = await store.list()
+    except Exception as exc:  # the status reports a dependency it cannot read, it does not fail
+        return [{"source": None, "state": "unknown", "detail": type(exc).__name__}]
+    return [{"source": s.source, "state": "tripped" if s.tripped else "closed",
+             "since": _iso(s.since) if s.tripped else None, "reason": s.reason if s.tripped else None}
+            for s in states]
 
 
 def _iso(moment: datetime | None) -> str | None:

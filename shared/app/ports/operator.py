@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["HealthProbes", "MailboxAnswer", "QueueStats"]
+__all__ = ["HealthProbes", "MailboxAnswer", "OperatorAuth", "Principal", "QueueStats"]
 
 
 @dataclass(frozen=True)
@@ -50,4 +50,21 @@ class HealthProbes(Protocol):
     async def queue_stats(self) -> list[QueueStats]:
         """The depth of each of the connector's queues (empty when the queue adapter cannot tell). Raises
         when the queue cannot be read."""
+        ...
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an operator request comes from, as the access token says: ``subject`` is the object id of the user
+    or service principal, ``name`` the user's sign-in name or the calling app's client id."""
+
+    subject: str
+    name: str
+    roles: frozenset[str]
+
+
+class OperatorAuth(Protocol):
+    async def verify(self, authorization: str | None) -> Principal:
+        """Check the request's ``Authorization`` header: a bearer access token of the connector's tenant, for the
+        connector's API, signed by the tenant's keys and in its lifetime. Raises ``NotSignedIn`` (with the reason)
+        when it is not; ``TransientError`` when the signing keys cannot be fetched."""
         ...

@@ -13,6 +13,8 @@ import pytest
 import entrypoints._deps
 from shared.app.messaging import OutboundMessage
 from shared.bootstrap import Container
+from shared.bootstrap.lazy import Lazy
+from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
 from tests.support.credential_fakes import CredentialWorld
 from tests.unit.rooms.fakes_rooms import RoomWorld
 
@@ -30,6 +32,7 @@ class Stage:
 def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     world, creds = RoomWorld(), CredentialWorld()
     container = world.services(credentials=creds.runtime())
+    container.operator_auth = Lazy.given(StaticOperatorAuth())  # operator routes: tokens by role
 
     async def provider() -> Container:
         return container
@@ -44,8 +47,12 @@ def user_function(trigger: Any) -> Callable[..., Any]:
 
 
 def request(method: str, url: str, body: bytes = b"", *, params: dict[str, str] | None = None,
-            route_params: dict[str, str] | None = None, content_type: str | None = None) -> func.HttpRequest:
+            route_params: dict[str, str] | None = None, content_type: str | None = None,
+            token: str | None = OPERATOR_TOKEN) -> func.HttpRequest:
+    """A request as the host passes it on; operator routes read ``token`` (an operator's, unless said)."""
     headers = {"content-type": content_type} if content_type else {}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     return func.HttpRequest(method, url, body=body, params=params or {}, route_params=route_params or {},
                             headers=headers)
 

@@ -13,8 +13,10 @@ import pytest
 from shared.adapters.local_queue import LocalQueuePublisher
 from shared.app.messaging import GRAPH_QUEUE, PLANNING_QUEUE, QUEUES, OutboundMessage
 from shared.app.operator import doctor, status
+from shared.app.ports.breakers import BreakerState
 from shared.app.ports.operator import MailboxAnswer, QueueStats
 from shared.app.ports.rooms import Room
+from tests.fakes.breakers import InMemoryBreakerStore
 from tests.support.builders import FakeWorld
 from tests.support.credential_fakes import NOW, CredentialWorld
 from tests.unit.credentials import test_doctor
@@ -186,3 +188,12 @@ async def test_queue_figures_that_cannot_be_read_are_unknown_not_a_failure(creds
     document = await status.status_document(deps)
     assert document["status"] == "ok" and document["queues"]["state"] == "unknown"
     assert "refused the identity" in document["queues"]["detail"] and document["queues"]["value"] == []
+
+
+async def test_a_tripped_breaker_shows_and_degrades_the_status(creds: CredentialWorld) -> None:
+    store = InMemoryBreakerStore()
+    await store.trip(BreakerState("https://planning.example.com/omd", tripped=True, since=NOW, reason="250 deletes"))
+    document = await status.status_document(services(FakeWorld(), creds).doctor(rooms=False), store)
+    assert document["failing"] == ["breakers"] and document["status"] == "degraded"
+    assert document["breakers"] == [{"source": "https://planning.example.com/omd", "state": "tripped",
+                                     "since": NOW.isoformat(timespec="seconds"), "reason": "250 deletes"}]
