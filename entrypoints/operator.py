@@ -1,16 +1,20 @@
-"""Operator triggers: per-resource opt-out, the dead-letter list with replay, and the doctor.
+"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor and drift repair.
 Thin: decode → one call → encode."""
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
+from entrypoints._bindings import note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from shared.app.operator import deadletters as manage
-from shared.app.operator import doctor
+from shared.app.operator import doctor, drift
 
 bp = func.Blueprint()
+logger = logging.getLogger(__name__)
 
 
 @bp.function_name("manage_resources")
@@ -50,3 +54,23 @@ async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="manage/doctor", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
 async def manage_doctor(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await doctor.doctor_reply((await container()).doctor(), mailbox=req.params.get("mailbox")))
+
+
+@bp.function_name("manage_drift_run")
+@bp.route(route="manage/drift/run", methods=["POST"], auth_level=func.AuthLevel.ADMIN)
+async def manage_drift_run(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drift.request_drift_run((await container()).drift_runs(), mailbox=req.params.get("mailbox"),
+                                               source=req.params.get("source")))
+
+
+@bp.function_name("manage_drift")
+@bp.route(route="manage/drift", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+async def manage_drift(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drift.drift_report((await container()).drift_runs()))
+
+
+@bp.function_name("drift_timer")
+@bp.timer_trigger(arg_name="timer", schedule="%CONNECTOR_DRIFT_SCHEDULE%", use_monitor=True)
+async def drift_timer(timer: func.TimerRequest) -> None:
+    note_past_due(timer, "drift repair", logger)
+    await drift.start_drift_run((await container()).drift_runs(), trigger="timer")

@@ -20,7 +20,7 @@ from shared.setting_values import (
     read_time_zone,
 )
 
-__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection"]
+__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "DriftSettings", "QueueConnection", "Settings", "TablesConnection"]
 
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTH_ENDPOINT = "https://login.microsoftonline.com"
@@ -106,6 +106,7 @@ class Settings:
     # Extra CA bundle to trust (the local Graph simulator's); None trusts the system store only.
     ca_file: str | None = None
     rooms: RoomSettings = field(default_factory=lambda: RoomSettings())
+    drift: DriftSettings = field(default_factory=lambda: DriftSettings())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -144,6 +145,7 @@ class Settings:
             credential=credential,
             ca_file=read_text(env, "SSL_CERT_FILE"),
             rooms=_rooms(env, has_vault=credential.key_vault_url is not None),
+            drift=_drift(env),
         )
 
 
@@ -282,3 +284,27 @@ def _check_webhook_secret(secret: str) -> None:
         raise ConfigurationError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET", "must hold at least 24 random bytes")
 
 
+
+
+DRIFT_MODES = ("restore", "report")
+DEFAULT_DRIFT_SCHEDULE = "0 30 2 * * *"  # NCRONTAB: daily at 02:30 UTC
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Drift repair: restore hand edits (or only report them), when the timer runs, how far ahead it looks."""
+
+    mode: str = "restore"
+    schedule: str = DEFAULT_DRIFT_SCHEDULE
+    days_forward: int = 365
+
+
+def _drift(env: Mapping[str, str]) -> DriftSettings:
+    mode = (read_text(env, "CONNECTOR_DRIFT_MODE") or "restore").lower()
+    if mode not in DRIFT_MODES:
+        raise ConfigurationError("CONNECTOR_DRIFT_MODE", f"must be one of {', '.join(DRIFT_MODES)}")
+    return DriftSettings(
+        mode=mode,
+        schedule=read_schedule(env, "CONNECTOR_DRIFT_SCHEDULE", DEFAULT_DRIFT_SCHEDULE),
+        days_forward=read_int(env, "CONNECTOR_DRIFT_DAYS_FORWARD", 365, minimum=1, maximum=3650),
+    )

@@ -20,7 +20,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes
-from shared.app.ports.planning import CalendarGateway
+from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
     Outbox,
@@ -175,3 +175,9 @@ def health_probes(tables: Callable[[], Awaitable[object]], queue: MessageQueue,
     from shared.adapters.health import DeploymentProbes
 
     return DeploymentProbes(tables=tables, queue=queue, graph=graph)
+
+
+def drift_reports(tables: TableStores) -> DriftReportStore:
+    from shared.adapters.tables.drift import TableDriftReportStore
+
+    return TableDriftReportStore(tables)

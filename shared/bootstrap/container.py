@@ -16,12 +16,14 @@ from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSec
 from shared.app.messaging import MessageQueue, Settlement
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
+from shared.app.operator.drift import DriftRunDeps
+from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes
-from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
@@ -55,7 +57,8 @@ class Container:
                  room_stores: RoomStores | None = None, room_graph: RoomGraph | None = None,
                  subscriptions: SubscriptionGateway | None = None, webhook: WebhookSender | None = None,
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
-                 dropped: Counter[str] | None = None, health: HealthProbes | None = None) -> None:
+                 dropped: Counter[str] | None = None, health: HealthProbes | None = None,
+                 drift_reports: DriftReportStore | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or utcnow
         # Notifications dropped by this instance since it started, by reason (never their clientState).
@@ -93,6 +96,7 @@ class Container:
                                  owned=False)
         self.webhook: Lazy[WebhookSender | None] = (
             Lazy.given(webhook) if webhook else self._lazy(lambda: adapters.webhook(settings, self._webhook_secret())))
+        self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -167,4 +171,11 @@ class Container:
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
                           rooms=self.room_stores().rooms if rooms else None, clock=self.clock)
 
+    def drift(self) -> DriftDeps:
+        return DriftDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
+                         resources=self.resources(), reports=self.drift_reports(), queue=self.queue(),
+                         settle=self.settlement(), clock=self.clock)
 
+    def drift_runs(self) -> DriftRunDeps:
+        return DriftRunDeps(settings=self.settings, mappings=self.mappings(), resources=self.resources(),
+                            reports=self.drift_reports(), queue=self.queue(), clock=self.clock)
