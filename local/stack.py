@@ -128,6 +128,7 @@ class LocalStack:
             "CONNECTOR_CLIENT_STATE_KEY": secrets.token_urlsafe(32),
             "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE": "0 */30 * * * *",
             "CONNECTOR_USERS_DIRECTORY_SCHEDULE": "0 */15 * * * *",
+            "CONNECTOR_DRIFT_SCHEDULE": "0 30 2 * * *",
         })
         webhook_secret = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
         if not given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL"):

@@ -266,6 +266,9 @@ var connectorDefaults = {
   CONNECTOR_ROOM_BOOKING_MODE: 'organizer'
   CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE: '0 */30 * * * *'
   CONNECTOR_USERS_DIRECTORY_SCHEDULE: '0 */15 * * * *'
+  CONNECTOR_DRIFT_MODE: 'restore'
+  CONNECTOR_DRIFT_SCHEDULE: '0 30 2 * * *'
+  CONNECTOR_DRIFT_DAYS_FORWARD: '365'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)
