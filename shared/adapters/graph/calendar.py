@@ -63,6 +63,8 @@ def classify_graph_error(status: int, code: str | None, message: str | None,
 
 
 class GraphCalendarGateway(GraphAdapter):
+    page_size = 100  # events per calendarView page when listing tagged events
+
     def __init__(self, session: GraphSession, *, owns_session: bool = False) -> None:
         super().__init__(session, owns_session=owns_session)
         self._lookup = session.settings.lookup_principal_name
@@ -113,7 +115,7 @@ class GraphCalendarGateway(GraphAdapter):
         return ids[0] if ids else None
 
     async def tagged_events(self, mailbox: str, *, start: datetime, end: datetime) -> list[TaggedEvent]:
-        """calendarView over [start, end) filtered on our property, 100 a page, pages one after another."""
+        """calendarView over [start, end) filtered on our property, pages one after another."""
         from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
             CalendarViewRequestBuilder,
         )
@@ -124,7 +126,7 @@ class GraphCalendarGateway(GraphAdapter):
             expand=[f"singleValueExtendedProperties($filter=id eq '{SOURCE_KEY_PROPERTY}')"],
             select=["id", "subject", "start", "end", "isAllDay", "showAs", "categories", "location", "type",
                     "seriesMasterId"],
-            top=100,
+            top=self.page_size,
         )
         config = RequestConfiguration(query_parameters=query)
         config.headers.add("Prefer", 'outlook.timezone="UTC"')
