@@ -288,6 +288,9 @@ def _demo(stack: LocalStack) -> None:
 
     demo_rooms(stack)
     demo_rotation_and_doctor(stack, next(iter(stack.users), None))  # ends with the doctor's report
+    from local.demo_drift import demo_drift
+
+    demo_drift(stack)  # last: an event deleted by hand, and its repair
 
 
 def main(argv: list[str] | None = None) -> int:
