@@ -1,18 +1,22 @@
-"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor, the status and the
-mass-deletion breakers.
+"""Operator triggers: per-resource opt-out, the dead-letter list with replay, the doctor, the status, the
+mass-deletion breakers and drift repair.
 Thin: decode → one call → encode."""
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
+from entrypoints._bindings import note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from entrypoints._operator import manage_route
-from shared.app.operator import breakers, doctor, status
+from shared.app.operator import breakers, doctor, drift, status
 from shared.app.operator import deadletters as manage
 
 bp = func.Blueprint()
+logger = logging.getLogger(__name__)
 
 
 @bp.function_name("manage_resources")
@@ -79,3 +83,23 @@ async def manage_breaker_release(req: func.HttpRequest) -> func.HttpResponse:
 async def manage_breaker_discard(req: func.HttpRequest) -> func.HttpResponse:
     deps = (await container()).breaker_operator()
     return _http(await breakers.decide_breaker(req.route_params["source"], "discard", deps))
+
+
+@bp.function_name("manage_drift_run")
+@manage_route(bp, "manage/drift/run", ["POST"])
+async def manage_drift_run(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drift.request_drift_run((await container()).drift_runs(), mailbox=req.params.get("mailbox"),
+                                               source=req.params.get("source")))
+
+
+@bp.function_name("manage_drift")
+@manage_route(bp, "manage/drift", ["GET"])
+async def manage_drift(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drift.drift_report((await container()).drift_runs()))
+
+
+@bp.function_name("drift_timer")
+@bp.timer_trigger(arg_name="timer", schedule="%CONNECTOR_DRIFT_SCHEDULE%", use_monitor=True)
+async def drift_timer(timer: func.TimerRequest) -> None:
+    note_past_due(timer, "drift repair", logger)
+    await drift.start_drift_run((await container()).drift_runs(), trigger="timer")

@@ -10,7 +10,7 @@ from entrypoints._bindings import delivery
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from shared.app.messaging import PLANNING_QUEUE
-from shared.app.planning import ingest, sync
+from shared.app.planning import drift, ingest, sync
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -27,5 +27,9 @@ async def planning_events(req: func.HttpRequest) -> func.HttpResponse:
 @bp.service_bus_queue_trigger(arg_name="msg", queue_name=PLANNING_QUEUE, connection="ServiceBusConnection",
                               is_sessions_enabled=True)
 async def planning_sync(msg: func.ServiceBusMessage) -> None:
-    outcome = await sync.sync_planning_message(msg.get_body(), delivery(msg), (await container()).sync())
+    received, deps = delivery(msg), await container()
+    if drift.is_scan(received):  # a drift run's job for one mailbox (session drift~{mailbox})
+        outcome = await drift.scan_mailbox_message(msg.get_body(), received, deps.drift())
+    else:
+        outcome = await sync.sync_planning_message(msg.get_body(), received, deps.sync())
     logger.debug("%s message %s: %s", PLANNING_QUEUE, msg.message_id, outcome)

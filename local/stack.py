@@ -131,6 +131,7 @@ class LocalStack:
             "CONNECTOR_CLIENT_STATE_KEY": secrets.token_urlsafe(32),
             "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE": "0 */30 * * * *",
             "CONNECTOR_USERS_DIRECTORY_SCHEDULE": "0 */15 * * * *",
+            "CONNECTOR_DRIFT_SCHEDULE": "0 30 2 * * *",
         })
         webhook_secret = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
         if not given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL"):
@@ -320,6 +321,9 @@ def _demo(stack: LocalStack) -> None:
 
     demo_rooms(stack)
     demo_rotation_and_doctor(stack, next(iter(stack.users), None))  # ends with the doctor's report
+    from local.demo_drift import demo_drift
+
+    demo_drift(stack)  # last: an event deleted by hand, and its repair
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from shared.setting_values import (
     read_time_zone,
 )
 
-__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "QueueConnection", "Settings", "TablesConnection",
+__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "DriftSettings", "QueueConnection", "Settings", "TablesConnection",
            "TelemetrySettings"]
 
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
@@ -130,6 +130,7 @@ class Settings:
     breaker: BreakerLimits = field(default_factory=BreakerLimits)
     # Accepted ``aud`` values of an operator's access token; () means the connector's own app registration.
     operator_audiences: tuple[str, ...] = ()
+    drift: DriftSettings = field(default_factory=lambda: DriftSettings())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -171,6 +172,7 @@ class Settings:
             telemetry=_telemetry(env),
             breaker=_breaker(env),
             operator_audiences=_operator_audiences(env, client_id),
+            drift=_drift(env),
         )
 
     @property
@@ -381,6 +383,8 @@ def _breaker(env: Mapping[str, str]) -> BreakerLimits:
         min_population=read_int(env, "CONNECTOR_BREAKER_MIN_POPULATION", defaults.min_population, minimum=1,
                                 maximum=1_000_000),
     )
+
+
 def _operator_audiences(env: Mapping[str, str], client_id: str | None) -> tuple[str, ...]:
     """CONNECTOR_OPERATOR_AUDIENCE: comma-separated; by default the app registration's client id (the audience
     of a v2.0 token) and its application ID URI ``api://{client id}`` (the audience of a v1.0 token)."""
@@ -388,3 +392,27 @@ def _operator_audiences(env: Mapping[str, str], client_id: str | None) -> tuple[
     if given:
         return given
     return (client_id, f"api://{client_id}") if client_id else ()
+
+
+DRIFT_MODES = ("restore", "report")
+DEFAULT_DRIFT_SCHEDULE = "0 30 2 * * *"  # NCRONTAB: daily at 02:30 UTC
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Drift repair: restore hand edits (or only report them), when the timer runs, how far ahead it looks."""
+
+    mode: str = "restore"
+    schedule: str = DEFAULT_DRIFT_SCHEDULE
+    days_forward: int = 365
+
+
+def _drift(env: Mapping[str, str]) -> DriftSettings:
+    mode = (read_text(env, "CONNECTOR_DRIFT_MODE") or "restore").lower()
+    if mode not in DRIFT_MODES:
+        raise ConfigurationError("CONNECTOR_DRIFT_MODE", f"must be one of {', '.join(DRIFT_MODES)}")
+    return DriftSettings(
+        mode=mode,
+        schedule=read_schedule(env, "CONNECTOR_DRIFT_SCHEDULE", DEFAULT_DRIFT_SCHEDULE),
+        days_forward=read_int(env, "CONNECTOR_DRIFT_DAYS_FORWARD", 365, minimum=1, maximum=3650),
+    )

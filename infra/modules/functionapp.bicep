@@ -279,6 +279,9 @@ var connectorDefaults = {
   CONNECTOR_BREAKER_MAX_DELETES_PER_MAILBOX: '50'
   CONNECTOR_BREAKER_MAX_SHARE: '0.5'
   CONNECTOR_BREAKER_MIN_POPULATION: '50'
+  CONNECTOR_DRIFT_MODE: 'restore'
+  CONNECTOR_DRIFT_SCHEDULE: '0 30 2 * * *'
+  CONNECTOR_DRIFT_DAYS_FORWARD: '365'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

@@ -6,6 +6,7 @@ rest raise :class:`FilterError` (answered as 400 ``BadRequest`` "Invalid filter 
 Supported::
 
     singleValueExtendedProperties/Any(ep: ep/id eq '<id>' and ep/value eq '<v>')
+    singleValueExtendedProperties/Any(ep: ep/id eq '<id>' and ep/value ne null)   (the property is set)
     start/dateTime ge '2025-01-01T00:00:00Z'        (also end/dateTime; eq ne gt ge lt le)
     mail eq 'x'  /  userPrincipalName eq 'x'
     clause and clause ...   (parentheses allowed)
@@ -40,6 +41,7 @@ class AnyExtProp:
 
 
 Clause = Compare | AnyExtProp
+_NULL = "\x00null"  # the OData null literal, only in ``ep/value ne null``
 
 _OPS = {"eq", "ne", "gt", "ge", "lt", "le"}
 _TOKEN = re.compile(
@@ -104,6 +106,9 @@ class _Parser:
         op = self.take("word").lower()
         if op not in _OPS:
             raise FilterError(f"unsupported operator {op}")
+        if lambda_var is not None and op == "ne" and self.at("word", "null"):
+            self.take("word")
+            return [Compare(path, op, _NULL)]
         return [Compare(path, op, self.take("str"))]
 
     def any_ext_prop(self) -> AnyExtProp:
@@ -115,8 +120,10 @@ class _Parser:
         prop_id: str | None = None
         value: str | None = None
         for c in inner:
+            if isinstance(c, Compare) and c.op == "ne" and c.value is _NULL and c.path == f"{var}/value":
+                continue  # "is set": what matching on the id alone means
             if not isinstance(c, Compare) or c.op != "eq":
-                raise FilterError("only eq inside Any()")
+                raise FilterError("only eq (or value ne null) inside Any()")
             if c.path == f"{var}/id":
                 prop_id = c.value
             elif c.path == f"{var}/value":

@@ -21,7 +21,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
-from shared.app.ports.planning import CalendarGateway
+from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
     Outbox,
@@ -190,9 +190,17 @@ def breakers(tables: TableStores) -> BreakerStore:
     from shared.adapters.tables.breakers import TableBreakerStore
 
     return TableBreakerStore(tables)
+
+
 def operator_auth(settings: Settings) -> OperatorAuth:
     from shared.adapters.operator_auth import EntraOperatorAuth
 
     return EntraOperatorAuth(tenant_id=settings.tenant_id, audiences=settings.operator_audiences,
                              issuers=settings.operator_issuers, auth_endpoint=settings.auth_endpoint,
                              ca_file=settings.ca_file)
+
+
+def drift_reports(tables: TableStores) -> DriftReportStore:
+    from shared.adapters.tables.drift import TableDriftReportStore
+
+    return TableDriftReportStore(tables)

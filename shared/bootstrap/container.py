@@ -17,14 +17,16 @@ from shared.app.messaging import MessageQueue, Settlement, TracedQueue
 from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
+from shared.app.operator.drift import DriftRunDeps
 from shared.app.planning.breaker import BreakerDeps
+from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
-from shared.app.ports.planning import CalendarGateway, DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
 from shared.app.rooms.intake import IntakeDeps
@@ -61,7 +63,7 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -106,6 +108,7 @@ class Container:
         self.breakers = self._port(breakers, lambda: adapters.breakers(self._tables()), owned=False)
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
+        self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -191,3 +194,12 @@ class Container:
 
     def operator_access(self) -> OperatorAuth:
         return self.operator_auth()
+
+    def drift(self) -> DriftDeps:
+        return DriftDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
+                         resources=self.resources(), reports=self.drift_reports(), queue=self.queue(),
+                         settle=self.settlement(), clock=self.clock)
+
+    def drift_runs(self) -> DriftRunDeps:
+        return DriftRunDeps(settings=self.settings, mappings=self.mappings(), resources=self.resources(),
+                            reports=self.drift_reports(), queue=self.queue(), clock=self.clock)

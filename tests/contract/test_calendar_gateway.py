@@ -12,6 +12,7 @@ import pytest
 
 from local.graphsim.server import RunningSimulator
 from shared.adapters.graph.calendar import GraphCalendarGateway
+from shared.domain.planning.drift import fingerprint
 from shared.errors import NotFound
 from tests.fakes.planning import FakeCalendar
 from tests.support.builders import sim_settings
@@ -70,3 +71,23 @@ class TestCalendarGateway:
         created = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="src task/3")
         await gateway.delete(MAILBOX, created.id)
         assert await gateway.find(MAILBOX, "src task/3", not_before=LONG_AGO) is None
+
+    async def test_tagged_events_are_listed_page_by_page_within_the_window(self, gateway: Any) -> None:
+        gateway.page_size = 2  # three events: two pages
+        untagged = await gateway.create(MAILBOX, CONTENT, transaction_id=str(uuid.uuid4()), source_key="")
+        ids = set()
+        for day in range(1, 4):
+            content = {**CONTENT, "start": {"dateTime": f"2026-05-0{day}T08:00:00", "timeZone": "UTC"},
+                       "end": {"dateTime": f"2026-05-0{day}T09:00:00", "timeZone": "UTC"}}
+            ids.add((await gateway.create(MAILBOX, content, transaction_id=str(uuid.uuid4()),
+                                          source_key=f"src task/{day}")).id)
+        late = {**CONTENT, "start": {"dateTime": "2027-01-01T08:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2027-01-01T09:00:00", "timeZone": "UTC"}}
+        await gateway.create(MAILBOX, late, transaction_id=str(uuid.uuid4()), source_key="src task/late")
+        listed = await gateway.tagged_events(MAILBOX, start=datetime(2026, 5, 1, tzinfo=UTC),
+                                             end=datetime(2026, 6, 1, tzinfo=UTC))
+        assert {e.id for e in listed} == ids and untagged.id not in ids
+        first = next(e for e in listed if e.source_key == "src task/1")
+        assert fingerprint(first.content) == fingerprint(
+            {**CONTENT, "start": {"dateTime": "2026-05-01T10:00:00", "timeZone": "W. Europe Standard Time"},
+             "end": {"dateTime": "2026-05-01T11:00:00", "timeZone": "W. Europe Standard Time"}})

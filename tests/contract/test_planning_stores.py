@@ -1,4 +1,5 @@
-"""MappingStore, ResourceStore and DeadLetterStore: the in-memory fakes and the Table Storage adapters."""
+"""MappingStore, ResourceStore, DeadLetterStore and DriftReportStore: the in-memory fakes and the Table Storage
+adapters."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from typing import Any
 
 import pytest
 
-from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.planning import (
+    DeadLetterRecord,
+    DeadLetterStore,
+    DriftReportStore,
+    DriftRun,
+    MailboxDrift,
+    MappingStore,
+    ResourceStore,
+)
 from shared.domain.planning.model import EntityKey, Mapping, Version
 from shared.errors import ConcurrencyConflict
 from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
-from tests.fakes.planning import InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+from tests.fakes.planning import (
+    InMemoryDeadLetterStore,
+    InMemoryDriftReportStore,
+    InMemoryMappingStore,
+    InMemoryResourceStore,
+)
 
 KEY = EntityKey("https://planning.example.com/omd?tenant=a#x", "task/47#11?x\\y")
 V1 = Version(datetime(2026, 5, 1, 12, tzinfo=UTC), 1)
@@ -76,6 +90,22 @@ class TestMappingStore:
         await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1))
         assert await mappings.last_mailbox() == "anna@contoso.com"
 
+    async def test_the_applied_event_round_trips_however_large(self, mappings: MappingStore) -> None:
+        applied = '{"data":"' + "é😀x" * 40_000 + '"}'  # 200 KiB of JSON, with characters of two UTF-16 units
+        saved = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1, applied=applied))
+        assert await mappings.get(KEY) == saved and saved.applied == applied
+        cleared = await mappings.save(replace(saved, applied=None, event_id=None))
+        assert (await mappings.get(KEY)) == cleared
+
+    async def test_the_live_rows_of_a_mailbox_and_the_mailboxes_are_listed(self, mappings: MappingStore) -> None:
+        other = EntityKey("https://other.example.com", "task/1")
+        live = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1, applied="{}"))
+        await mappings.save(Mapping(other, V1, "ben@contoso.com", "e2", "h", 1))
+        await mappings.save(Mapping(EntityKey(KEY.source, "task/gone"), V1, None, None, None, 1))  # a tombstone
+        assert await mappings.in_mailbox("Anna@contoso.com") == [live]
+        assert await mappings.mailboxes() == ["anna@contoso.com", "ben@contoso.com"]
+        assert await mappings.mailboxes(other.source) == ["ben@contoso.com"]
+
 
 class TestResourceStore:
     async def test_a_resource_is_active_until_opted_out_whatever_the_case(self, resources: ResourceStore) -> None:
@@ -122,3 +152,29 @@ class TestDeadLetterStore:
         await deadletters.add(record("d" * 32))
         await deadletters.add(replace(record("d" * 32), reason="again"))
         assert [r.reason for r in await deadletters.list()] == ["again"]
+
+
+@pytest.fixture(params=FAKE_AND_TABLES)
+def drift_reports(request: pytest.FixtureRequest) -> DriftReportStore:
+    if request.param == "fake":
+        return InMemoryDriftReportStore()
+    from shared.adapters.tables.drift import TableDriftReportStore
+
+    return TableDriftReportStore(table_stores_of(request))
+
+
+class TestDriftReportStore:
+    async def test_the_last_run_and_its_mailbox_reports_are_kept(self, drift_reports: DriftReportStore) -> None:
+        assert await drift_reports.last_run() is None
+        started = datetime(2026, 5, 1, 2, 30, tzinfo=UTC)
+        old = DriftRun("run-a", started, "timer", "restore", 2)
+        await drift_reports.start(old)
+        await drift_reports.record(MailboxDrift("run-a", "ben@contoso.com", started, {"deleted": 1}, {}, "opted out"))
+        new = DriftRun("run-b", started + timedelta(days=1), "operator", "report", 1)
+        await drift_reports.start(new)
+        report = MailboxDrift("run-b", "anna@contoso.com", started + timedelta(days=1, minutes=1),
+                              {"deleted": 0, "changed": 2}, {"reported": 2})
+        await drift_reports.record(report)
+        assert await drift_reports.last_run() == new
+        assert await drift_reports.reports("run-b") == [report]
+        assert [r.error for r in await drift_reports.reports("run-a")] == ["opted out"]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, ResourceSetting
+from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, DriftRun, MailboxDrift, ResourceSetting
+from shared.domain.planning.drift import TaggedEvent, start_of
 from shared.domain.planning.model import EntityKey, Mapping
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
 
@@ -71,6 +72,16 @@ class FakeCalendar:
     async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
         return f"ical-{event_id}" if event_id in self.events else None
 
+    async def tagged_events(self, mailbox: str, *, start: datetime, end: datetime) -> list[TaggedEvent]:
+        self.calls.append(("list", mailbox))
+        self._fault("list")
+        return [TaggedEvent(e.id, e.source_key, dict(e.content)) for e in self.events.values()
+                if e.mailbox == mailbox and e.source_key and (when := start_of(e.content)) and start <= when < end]
+
+    def edit_by_hand(self, event_id: str, **fields: Any) -> None:
+        """What a person does in Outlook: change fields of an event (our property stays)."""
+        self.events[event_id].content.update(fields)
+
     async def find(self, mailbox: str, source_key: str, *, not_before: datetime) -> str | None:
         self.calls.append(("find", mailbox))
         for event in self.events.values():
@@ -107,6 +118,13 @@ class InMemoryMappingStore:
     async def count_live(self, source: str) -> int:
         return sum(1 for key, row in self.rows.items() if key.source == source and not row.deleted)
 
+    async def in_mailbox(self, mailbox: str) -> list[Mapping]:
+        return [m for m in self.rows.values() if m.mailbox == mailbox.lower() and not m.deleted]
+
+    async def mailboxes(self, source: str | None = None) -> list[str]:
+        return sorted({m.mailbox for m in self.rows.values()
+                       if m.mailbox and not m.deleted and (source is None or m.key.source == source)})
+
 
 @dataclass
 class InMemoryResourceStore:
@@ -142,3 +160,21 @@ class InMemoryDeadLetterStore:
 
     async def remove(self, record_id: str) -> None:
         self.records.pop(record_id, None)
+
+
+@dataclass
+class InMemoryDriftReportStore:
+    run: DriftRun | None = None
+    rows: dict[str, MailboxDrift] = field(default_factory=dict)
+
+    async def start(self, run: DriftRun) -> None:
+        self.run = run
+
+    async def last_run(self) -> DriftRun | None:
+        return self.run
+
+    async def record(self, report: MailboxDrift) -> None:
+        self.rows[report.mailbox] = report
+
+    async def reports(self, run_id: str) -> list[MailboxDrift]:
+        return sorted((r for r in self.rows.values() if r.run_id == run_id), key=lambda r: r.mailbox)

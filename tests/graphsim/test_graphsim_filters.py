@@ -28,6 +28,16 @@ def test_an_any_clause_and_a_start_bound_parse_into_two_clauses() -> None:
                        Compare("start/dateTime", "ge", "2025-01-01T00:00:00Z")]
 
 
+def test_value_ne_null_asks_only_that_the_property_is_set() -> None:
+    [clause] = parse_event_filter(f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value ne null)")
+    assert clause == AnyExtProp(PROP, None)
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    assert matches_event([clause], {normalize_prop_id(PROP): "any"}, when, when)
+    assert not matches_event([clause], {}, when, when)
+    with pytest.raises(FilterError):
+        parse_event_filter(f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value ne 'x')")
+
+
 def test_parentheses_and_clause_order_do_not_matter() -> None:
     clauses = parse_event_filter(
         f"(start/dateTime lt '2025-02-01') and singleValueExtendedProperties/Any"

@@ -13,7 +13,13 @@ from shared.bootstrap import Container
 from shared.config import Settings
 from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
-from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+from tests.fakes.planning import (
+    FakeCalendar,
+    InMemoryDeadLetterStore,
+    InMemoryDriftReportStore,
+    InMemoryMappingStore,
+    InMemoryResourceStore,
+)
 from tests.fakes.queue import RecordingQueue
 
 if TYPE_CHECKING:
@@ -60,13 +66,15 @@ class FakeWorld:
     credential_state: FakeState = field(default_factory=FakeState)
     breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
     now: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    drift_reports: InMemoryDriftReportStore = field(default_factory=InMemoryDriftReportStore)
 
     def services(self, *, telemetry: Telemetry | None = None, **settings: Any) -> Container:
         """The container over this world's fakes (a credential runtime, if given, brings its own)."""
         values = {"synchronize": True, "tenant_id": "t", "client_id": "c", "client_secret": "s", **settings}
         return Container(Settings(**values), queue=self.queue, mappings=self.mappings, resources=self.resources,
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
-                         credential_state=self.credential_state, telemetry=telemetry, breakers=self.breakers)
+                         credential_state=self.credential_state, telemetry=telemetry, breakers=self.breakers,
+                         drift_reports=self.drift_reports)
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -13,6 +13,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from shared.adapters.graph.session import GraphAdapter, GraphSession, retry_after_seconds
 from shared.adapters.identity.factory import is_invalid_client
 from shared.app.ports.planning import CreatedEvent
+from shared.domain.planning.drift import TaggedEvent
 from shared.domain.tagging import SOURCE_KEY_PROPERTY
 from shared.errors import (
     ConcurrencyConflict,
@@ -62,6 +63,8 @@ def classify_graph_error(status: int, code: str | None, message: str | None,
 
 
 class GraphCalendarGateway(GraphAdapter):
+    page_size = 100  # events per calendarView page when listing tagged events
+
     def __init__(self, session: GraphSession, *, owns_session: bool = False) -> None:
         super().__init__(session, owns_session=owns_session)
         self._lookup = session.settings.lookup_principal_name
@@ -111,6 +114,34 @@ class GraphCalendarGateway(GraphAdapter):
             logger.warning("mailbox %s holds %d events tagged %s; adopting the first", mailbox, len(ids), source_key)
         return ids[0] if ids else None
 
+    async def tagged_events(self, mailbox: str, *, start: datetime, end: datetime) -> list[TaggedEvent]:
+        """calendarView over [start, end) filtered on our property, pages one after another."""
+        from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+            CalendarViewRequestBuilder,
+        )
+
+        query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=_utc(start), end_date_time=_utc(end),
+            filter=f"singleValueExtendedProperties/Any(ep: ep/id eq '{SOURCE_KEY_PROPERTY}' and ep/value ne null)",
+            expand=[f"singleValueExtendedProperties($filter=id eq '{SOURCE_KEY_PROPERTY}')"],
+            select=["id", "subject", "start", "end", "isAllDay", "showAs", "categories", "location", "type",
+                    "seriesMasterId"],
+            top=self.page_size,
+        )
+        config = RequestConfiguration(query_parameters=query)
+        config.headers.add("Prefer", 'outlook.timezone="UTC"')
+        builder = (await self._user(mailbox)).calendar_view
+        page = await self._call(mailbox, builder.get(request_configuration=config))
+        found: dict[str, TaggedEvent] = {}
+        while page is not None:
+            for event in page.value or []:
+                tagged = _tagged(event)
+                if tagged is not None:
+                    found.setdefault(tagged.id, tagged)  # a series' occurrences count once, as the series
+            link = page.odata_next_link
+            page = await self._call(mailbox, builder.with_url(link).get()) if link else None
+        return list(found.values())
+
     async def _user(self, mailbox: str) -> Any:
         if not self._lookup:
             return self._client.users.by_user_id(mailbox)
@@ -157,6 +188,34 @@ class GraphCalendarGateway(GraphAdapter):
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0][:300] if text.strip() else "authentication failed"
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tagged(event: Any) -> TaggedEvent | None:
+    """The SDK's event → what drift compares (Graph's JSON names), or None without our property."""
+    key = next((str(p.value) for p in event.single_value_extended_properties or []
+                if str(p.id).lower() == SOURCE_KEY_PROPERTY.lower() and p.value), None)
+    if key is None:
+        return None
+
+    def when(value: Any) -> dict[str, str] | None:
+        return {"dateTime": str(value.date_time), "timeZone": str(value.time_zone or "UTC")} if value else None
+
+    content = {
+        "subject": event.subject or "",
+        "start": when(event.start),
+        "end": when(event.end),
+        "isAllDay": bool(event.is_all_day),
+        "showAs": event.show_as.value if event.show_as is not None else "",
+        "categories": list(event.categories or []),
+        "location": {"displayName": (event.location.display_name if event.location else None) or ""},
+    }
+    event_type = event.type.value if event.type is not None else "singleInstance"
+    series = event.series_master_id if event_type in ("occurrence", "exception") else None
+    return TaggedEvent(str(series or event.id), key, content)
 
 
 def _tag(source_key: str) -> dict[str, Any]:

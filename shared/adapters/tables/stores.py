@@ -31,10 +31,24 @@ __all__ = ["TableStores"]
 logger = logging.getLogger(__name__)
 
 _CHUNK = 30_000  # a string property holds 64 KiB of UTF-16
+_SAFE_CHUNK = 16_000
 
 
 def _encode(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _put_chunks(entity: dict[str, Any], name: str, text: str) -> None:
+    """Store ``text`` as ``{name}0``, ``{name}1`` ... and ``{name}Chunks`` (64 KiB a property, 1 MiB a row)."""
+    # 16,000 characters stay under 64 KiB even when each takes two UTF-16 units (4 bytes).
+    chunks = [text[i:i + _SAFE_CHUNK] for i in range(0, len(text), _SAFE_CHUNK)] or [""]
+    entity[f"{name}Chunks"] = len(chunks)
+    for index, chunk in enumerate(chunks):
+        entity[f"{name}{index}"] = chunk
+
+
+def _get_chunks(entity: dict[str, Any], name: str) -> str:
+    return "".join(entity.get(f"{name}{i}", "") for i in range(int(entity.get(f"{name}Chunks") or 0)))
 
 
 class TableStores:
@@ -125,6 +139,10 @@ class TableMappingStore:
                 entity = await table.get_entity(_encode(key.source), _encode(key.subject))
         except NotFound:
             return None
+        return self._mapping(entity, key)
+
+    @staticmethod
+    def _mapping(entity: Any, key: EntityKey) -> Mapping:
         sequence = entity.get("VersionSequence")
         return Mapping(
             key=key,
@@ -134,7 +152,26 @@ class TableMappingStore:
             content_hash=entity.get("ContentHash") or None,
             generation=int(entity.get("Generation") or 0),
             etag=entity.metadata["etag"],
+            applied=_get_chunks(entity, "Applied") or None,
         )
+
+    async def in_mailbox(self, mailbox: str) -> list[Mapping]:
+        """A scan of the table (no index on the mailbox); drift runs read it once a day per mailbox."""
+        table = await self._stores.table("mappings")
+        query = "Mailbox eq @mailbox and Deleted eq false"
+        with self._stores.errors("mappings of a mailbox"):
+            return [self._mapping(e, EntityKey(e["Source"], e["Subject"]))
+                    async for e in table.query_entities(query, parameters={"mailbox": mailbox.lower()})]
+
+    async def mailboxes(self, source: str | None = None) -> list[str]:
+        table = await self._stores.table("mappings")
+        query, parameters = "Deleted eq false", {}
+        if source is not None:  # one partition
+            query, parameters = "PartitionKey eq @pk and Deleted eq false", {"pk": _encode(source)}
+        with self._stores.errors("mailboxes of the mappings"):
+            found = {str(e["Mailbox"]) async for e in table.query_entities(
+                query, parameters=parameters, select=["Mailbox"]) if e.get("Mailbox")}
+        return sorted(found)
 
     async def save(self, mapping: Mapping) -> Mapping:
         table = await self._stores.table("mappings")
@@ -151,6 +188,7 @@ class TableMappingStore:
             "VersionSequence": str(mapping.version.sequence) if mapping.version.sequence is not None else "",
             "Deleted": mapping.deleted,
         }
+        _put_chunks(entity, "Applied", mapping.applied or "")
         with self._stores.errors(f"mapping of {mapping.key.subject}", conflict=True):
             if mapping.etag is None:
                 result = await table.create_entity(entity)
@@ -259,18 +297,14 @@ class TableDeadLetterStore:
             "Reason": record.reason[:_CHUNK],
             "DeliveryCount": record.delivery_count,
             "DeadLetteredAt": record.dead_lettered_at.isoformat(),
-            "BodyChunks": 0,
         }
-        chunks = [record.body[i:i + _CHUNK] for i in range(0, len(record.body), _CHUNK)] or [""]
-        entity["BodyChunks"] = len(chunks)
-        for index, chunk in enumerate(chunks):
-            entity[f"Body{index}"] = chunk
+        _put_chunks(entity, "Body", record.body)
         with self._stores.errors("dead letter"):
             await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     @staticmethod
     def _record(entity: dict[str, Any]) -> DeadLetterRecord:
-        body = "".join(entity.get(f"Body{i}", "") for i in range(int(entity.get("BodyChunks") or 0)))
+        body = _get_chunks(entity, "Body")
         return DeadLetterRecord(
             id=entity["RowKey"],
             queue=entity["Queue"],

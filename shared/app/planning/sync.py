@@ -16,12 +16,14 @@ from datetime import timedelta
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
 from shared.app.planning.breaker import BreakerDeps, admit_delete
+from shared.app.planning.drift import DRIFT_PROPERTY
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.config import Settings
 from shared.domain.planning.contract import check_event
+from shared.domain.planning.drift import parse_source_key
 from shared.domain.planning.model import EntityKey, Mapping
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.planning.render import desired_state
@@ -69,6 +71,9 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         raw = json.loads(body)
     except ValueError as exc:
         raise _invalid(f"the message body is not JSON: {exc}") from None
+    drift = delivery.application_properties.get(DRIFT_PROPERTY)
+    if drift == "remove":
+        return await _remove_orphan(raw, delivery, deps)
     checked = check_event(raw, 0, settings.time_zone)
     if isinstance(checked, list):
         raise _invalid("; ".join(f"{v.path}: {v.message}" for v in checked))
@@ -82,7 +87,7 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         # The resource opted out: its calendar is no longer ours to fill.
         desired = None
     mapping = await deps.mappings.get(event.key)
-    plan = decide(event.key, desired, event.version, mapping)
+    plan = decide(event.key, desired, event.version, mapping, repair=drift in ("deleted", "changed"))
     if plan.mapping is None:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
@@ -91,8 +96,9 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         if not await admit_delete(event.key, mailbox, body, delivery, deps.breaker):
             return "held"
     stored = await _execute(event.key, plan, delivery, deps)
+    # Keep the applied event with the row, so drift repair can restore it after a hand edit.
     with deps.telemetry.span("write mapping", {"connector.reason": plan.reason}):
-        await deps.mappings.save(stored)
+        await deps.mappings.save(replace(stored, applied=body.decode("utf-8") if desired is not None else None))
     logger.info("message %s delivery %d for %s: %s (%d Graph operation(s))",
                 delivery.message_id, delivery.delivery_count, event.subject, plan.reason, len(plan.operations),
                 extra={"message_id": delivery.message_id, "delivery_count": delivery.delivery_count,
@@ -142,6 +148,22 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDep
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await calendar.delete(op.mailbox, op.event_id)
     return stored
+
+
+async def _remove_orphan(raw: object, delivery: Delivery, deps: SyncDeps) -> str:
+    """Drift repair found an event of ours that no mapping points to: delete it, unless the entity's row has
+    come to point to it since (this runs in the entity's session, after any live event queued before)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("mailbox"), str) or not isinstance(raw.get("eventId"), str):
+        raise _invalid("a drift removal names the mailbox and the event id")
+    mailbox, event_id = raw["mailbox"], raw["eventId"]
+    key = parse_source_key(str(raw.get("sourceKey") or ""))
+    mapping = await deps.mappings.get(key) if key is not None else None
+    if mapping is not None and mapping.mailbox == mailbox and mapping.event_id == event_id:
+        return "adopted meanwhile"
+    with contextlib.suppress(NotFound):
+        await deps.calendar.delete(mailbox, event_id)
+    logger.info("message %s: orphan event removed from %s (drift repair)", delivery.message_id, mailbox)
+    return "orphan removed"
 
 
 async def _record_own_slot(key: EntityKey, mailbox: str, content: dict[str, object], deps: SyncDeps) -> None:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.domain.planning.drift import TaggedEvent
 from shared.domain.planning.model import EntityKey, Mapping
 
-__all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "MappingStore",
-           "ResourceSetting", "ResourceStore"]
+__all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "DriftRun", "DriftReportStore",
+           "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class CalendarGateway(Protocol):
         """The iCalUId of an event (recorded for reservations, so the room's copy is known as ours)."""
         ...
 
+    async def tagged_events(self, mailbox: str, *, start: datetime, end: datetime) -> list[TaggedEvent]:
+        """The events carrying the connector's source-key property that overlap [start, end), page by page
+        (sequentially), each with its managed fields (times in UTC)."""
+        ...
+
 
 class MappingStore(Protocol):
     async def get(self, key: EntityKey) -> Mapping | None: ...
@@ -62,6 +68,14 @@ class MappingStore(Protocol):
     async def count_live(self, source: str) -> int:
         """How many of ``source``'s entities a calendar holds now (tombstones excluded). May be up to a minute
         old (the Table adapter counts a partition, so it caches); only the mass-deletion breaker asks."""
+        ...
+
+    async def in_mailbox(self, mailbox: str) -> list[Mapping]:
+        """The live rows (with an event) whose event is in ``mailbox``, with what they applied."""
+        ...
+
+    async def mailboxes(self, source: str | None = None) -> list[str]:
+        """The mailboxes live rows point to (of one ``source`` only, when given), sorted."""
         ...
 
 
@@ -114,3 +128,46 @@ class DeadLetterStore(Protocol):
     async def get(self, record_id: str) -> DeadLetterRecord | None: ...
 
     async def remove(self, record_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """One drift repair run: when, why, how (restore or report) and how many mailboxes it queued."""
+
+    run_id: str
+    started_at: datetime
+    trigger: str  # "timer" or "operator"
+    mode: str
+    mailboxes: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"runId": self.run_id, "startedAt": self.started_at.isoformat(), "trigger": self.trigger,
+                "mode": self.mode, "mailboxes": self.mailboxes}
+
+
+@dataclass(frozen=True)
+class MailboxDrift:
+    """What a run found in one mailbox, by kind, and what it did about it, by action."""
+
+    run_id: str
+    mailbox: str
+    finished_at: datetime
+    found: dict[str, int]
+    done: dict[str, int]
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"mailbox": self.mailbox, "finishedAt": self.finished_at.isoformat(), "found": self.found,
+                "done": self.done, "error": self.error}
+
+
+class DriftReportStore(Protocol):
+    """The last drift run and its report per mailbox (Table Storage)."""
+
+    async def start(self, run: DriftRun) -> None: ...
+
+    async def last_run(self) -> DriftRun | None: ...
+
+    async def record(self, report: MailboxDrift) -> None: ...
+
+    async def reports(self, run_id: str) -> list[MailboxDrift]: ...

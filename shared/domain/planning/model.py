@@ -83,6 +83,7 @@ class Mapping:
     ``event_id`` is None when no calendar holds the entity (a tombstone after a delete, so a late,
     older "planned" can never bring it back). ``generation`` counts the creates committed so far;
     it makes each create's ``transactionId`` stable across redeliveries yet new after a delete or move.
+    ``applied`` is the planning event (its JSON) that was applied last, so drift repair can restore it.
     """
 
     key: EntityKey
@@ -92,6 +93,7 @@ class Mapping:
     content_hash: str | None = None
     generation: int = 0
     etag: str | None = None
+    applied: str | None = None
 
     @property
     def deleted(self) -> bool:

@@ -9,6 +9,8 @@ Pure and state based, in the manner of vdirsyncer's ``_get_actions``. Invariants
 * A removal leaves a tombstone (mapping without event), so an older "planned" arriving late is stale.
 * Each create carries a ``transactionId`` derived from (entity, mailbox, generation): a redelivery
   after a lost mapping write repeats it exactly, and Graph returns the event it already made.
+* A repair (drift found by hand edits) redelivers the last applied event: the same version is not stale,
+  and unchanged content is written again (an update; the executor recreates the event when it is gone).
 """
 
 from __future__ import annotations
@@ -62,13 +64,17 @@ def transaction_id(key: EntityKey, mailbox: str, generation: int) -> str:
     return str(uuid.uuid5(PROJECT_NAMESPACE, f"{key.value}\n{mailbox.lower()}\n{generation}"))
 
 
-def decide(key: EntityKey, desired: Desired | None, version: Version, mapping: Mapping | None) -> Plan:
+def decide(key: EntityKey, desired: Desired | None, version: Version, mapping: Mapping | None, *,
+           repair: bool = False) -> Plan:
     """Plan the operations that bring the entity's calendar entry to ``desired`` (None: no entry).
 
+    ``repair``: the event is the last applied one again, sent by drift repair; the calendar no longer shows it.
     The returned mapping has no event id yet where a create is planned: the executor fills it in.
     """
-    if mapping is not None and not version.is_newer_than(mapping.version):
-        # Already applied something as new or newer: a duplicate or an out-of-order delivery.
+    if mapping is not None and (mapping.version.is_newer_than(version) if repair
+                                else not version.is_newer_than(mapping.version)):
+        # Already applied something as new or newer: a duplicate or an out-of-order delivery
+        # (for a repair: a newer event came after the drift run, and it decides).
         return Plan((), None, "stale")
     generation = mapping.generation if mapping else 0
     current = mapping if mapping is not None and not mapping.deleted else None
@@ -84,11 +90,12 @@ def decide(key: EntityKey, desired: Desired | None, version: Version, mapping: M
     new_hash = desired.content_hash
     if current is not None and current.mailbox == desired.mailbox:
         recorded = replace(current, version=version, content_hash=new_hash)
-        if current.content_hash == new_hash:
+        if current.content_hash == new_hash and not repair:
             # Same calendar, same content: nothing for Graph to do.
             return Plan((), recorded, "unchanged")
         assert current.event_id is not None
-        return Plan((UpdateEvent(desired.mailbox, current.event_id, desired.content),), recorded, "update")
+        return Plan((UpdateEvent(desired.mailbox, current.event_id, desired.content),), recorded,
+                    "repair" if repair else "update")
 
     create = CreateEvent(desired.mailbox, desired.content, transaction_id(key, desired.mailbox, generation))
     created = Mapping(key, version, mailbox=desired.mailbox, event_id=None, content_hash=new_hash,

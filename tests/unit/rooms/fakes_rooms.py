@@ -13,7 +13,13 @@ from shared.bootstrap import Container, RoomStores
 from shared.config import RoomSettings, Settings
 from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
-from tests.fakes.planning import FakeCalendar, InMemoryDeadLetterStore, InMemoryMappingStore, InMemoryResourceStore
+from tests.fakes.planning import (
+    FakeCalendar,
+    InMemoryDeadLetterStore,
+    InMemoryDriftReportStore,
+    InMemoryMappingStore,
+    InMemoryResourceStore,
+)
 from tests.fakes.queue import RecordingQueue
 from tests.fakes.rooms import (
     ANNA,
@@ -52,6 +58,7 @@ class RoomWorld:
     dropped: Counter[str] = field(default_factory=Counter)
     credential_state: FakeState = field(default_factory=FakeState)
     breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
+    drift_reports: InMemoryDriftReportStore = field(default_factory=InMemoryDriftReportStore)
 
     def __post_init__(self) -> None:
         self.graph = FakeRoomGraph(lambda: self.now)
@@ -71,7 +78,7 @@ class RoomWorld:
                          room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
                          webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
                          credentials=credentials, dropped=self.dropped, telemetry=telemetry,
-                         breakers=self.breakers)
+                         breakers=self.breakers, drift_reports=self.drift_reports)
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)

@@ -1,0 +1,60 @@
+"""Table Storage adapter of drift repair's reports (table ``{prefix}drift``): one row naming the last run,
+and one row per mailbox with what that mailbox's latest scan found and did."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from azure.data.tables import UpdateMode
+
+from shared.adapters.tables.stores import TableStores, _encode
+from shared.app.ports.planning import DriftRun, MailboxDrift
+from shared.errors import NotFound
+
+__all__ = ["TableDriftReportStore"]
+
+_LAST_RUN = ("run", "last")
+
+
+class TableDriftReportStore:
+    def __init__(self, stores: TableStores) -> None:
+        self._stores = stores
+
+    async def start(self, run: DriftRun) -> None:
+        table = await self._stores.table("drift")
+        partition, row = _LAST_RUN
+        with self._stores.errors("drift run"):
+            await table.upsert_entity({"PartitionKey": partition, "RowKey": row, "RunId": run.run_id,
+                                       "StartedAt": run.started_at, "Trigger": run.trigger, "Mode": run.mode,
+                                       "Mailboxes": run.mailboxes}, mode=UpdateMode.REPLACE)
+
+    async def last_run(self) -> DriftRun | None:
+        table = await self._stores.table("drift")
+        try:
+            with self._stores.errors("drift run"):
+                entity = await table.get_entity(*_LAST_RUN)
+        except NotFound:
+            return None
+        return DriftRun(entity["RunId"], entity["StartedAt"], entity["Trigger"], entity["Mode"],
+                        int(entity.get("Mailboxes") or 0))
+
+    async def record(self, report: MailboxDrift) -> None:
+        table = await self._stores.table("drift")
+        with self._stores.errors("drift report"):
+            await table.upsert_entity({
+                "PartitionKey": "mailbox", "RowKey": _encode(report.mailbox), "RunId": report.run_id,
+                "Mailbox": report.mailbox, "FinishedAt": report.finished_at, "Found": json.dumps(report.found),
+                "Done": json.dumps(report.done), "Error": report.error or ""}, mode=UpdateMode.REPLACE)
+
+    async def reports(self, run_id: str) -> list[MailboxDrift]:
+        table = await self._stores.table("drift")
+        query = "PartitionKey eq 'mailbox' and RunId eq @run"
+        with self._stores.errors("drift reports"):
+            rows = [_report(e) async for e in table.query_entities(query, parameters={"run": run_id})]
+        return sorted(rows, key=lambda r: r.mailbox)
+
+
+def _report(entity: Any) -> MailboxDrift:
+    return MailboxDrift(entity["RunId"], entity["Mailbox"], entity["FinishedAt"], json.loads(entity["Found"]),
+                        json.loads(entity["Done"]), entity.get("Error") or None)

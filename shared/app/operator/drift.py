@@ -1,0 +1,90 @@
+"""Drift runs: start one (the timer, or an operator for one mailbox or source) and read the last run's report.
+
+Starting a run only queues one scan job per mailbox (``shared.app.planning.drift``) and answers; the
+mailboxes come from the mapping rows and the resource settings. After Table Storage was lost neither knows
+the mailboxes: the operator names each one (``?mailbox=``) and its mappings are rebuilt from its calendar.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+from shared.app.messaging import PLANNING_QUEUE, MessageQueue
+from shared.app.operator.deadletters import mailbox_address
+from shared.app.planning.drift import scan_job
+from shared.app.ports.clock import Clock
+from shared.app.ports.planning import DriftReportStore, DriftRun, MappingStore, ResourceStore
+from shared.app.responses import Reply, json_reply, problem
+from shared.config import Settings
+from shared.errors import ConfigurationError, TransientError
+
+__all__ = ["DriftRunDeps", "drift_report", "request_drift_run", "start_drift_run"]
+
+logger = logging.getLogger(__name__)
+_BATCH = 100
+
+
+@dataclass(frozen=True)
+class DriftRunDeps:
+    settings: Settings
+    mappings: MappingStore
+    resources: ResourceStore
+    reports: DriftReportStore
+    queue: MessageQueue
+    clock: Clock
+
+
+async def start_drift_run(deps: DriftRunDeps, *, trigger: str, mailbox: str | None = None,
+                          source: str | None = None) -> DriftRun:
+    """Queue a scan of each mailbox (the one named, those of ``source``, or all) and record the run."""
+    if mailbox is not None:
+        mailboxes = [mailbox]
+    else:
+        known = set(await deps.mappings.mailboxes(source))
+        if source is None:
+            known |= {r.mailbox for r in await deps.resources.list() if r.active}
+        mailboxes = sorted(known)
+    run = DriftRun(uuid.uuid4().hex, deps.clock(), trigger, deps.settings.drift.mode, len(mailboxes))
+    await deps.reports.start(run)
+    jobs = [scan_job(run.run_id, m, run.mode, source) for m in mailboxes]
+    for start in range(0, len(jobs), _BATCH):
+        await deps.queue.send(PLANNING_QUEUE, jobs[start:start + _BATCH])
+    logger.info("drift run %s (%s, mode %s) queued for %d mailbox(es)", run.run_id, trigger, run.mode, len(jobs))
+    return run
+
+
+async def request_drift_run(deps: DriftRunDeps, *, mailbox: str | None, source: str | None) -> Reply:
+    """``POST /api/manage/drift/run[?mailbox=|?source=]``: 202 with the run's id; the scans run queued."""
+    if mailbox is not None and source is not None:
+        return problem(400, "Invalid drift run", "name a mailbox or a source, not both")
+    named = None
+    if mailbox is not None:
+        named = mailbox_address(mailbox)
+        if named is None:
+            return problem(400, "Invalid drift run", "mailbox must be an email address")
+    if source is not None and not source.strip():
+        return problem(400, "Invalid drift run", "source must not be empty")
+    try:
+        run = await start_drift_run(deps, trigger="operator", mailbox=named, source=source)
+    except (TransientError, ConfigurationError) as exc:
+        logger.warning("drift run not queued: %s", exc)
+        return problem(503, "Queue unavailable", "the drift run was not queued; retry later")
+    return json_reply(202, run.as_dict())
+
+
+async def drift_report(deps: DriftRunDeps) -> Reply:
+    """``GET /api/manage/drift``: the last run and, per mailbox scanned so far, what it found and did."""
+    run = await deps.reports.last_run()
+    if run is None:
+        return json_reply(200, {"run": None, "found": {}, "done": {}, "mailboxes": []})
+    reports = await deps.reports.reports(run.run_id)
+    found: Counter[str] = Counter()
+    done: Counter[str] = Counter()
+    for report in reports:
+        found.update(report.found)
+        done.update(report.done)
+    return json_reply(200, {"run": {**run.as_dict(), "scanned": len(reports)}, "found": dict(found),
+                            "done": dict(done), "mailboxes": [r.as_dict() for r in reports]})
