@@ -18,6 +18,7 @@ from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
+from shared.app.operator.gauges import GaugeDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
@@ -164,7 +165,7 @@ class Container:
         stores = self.room_stores()
         return UpkeepDeps(settings=self.settings, rooms=stores.rooms, users=stores.users, graph=self.room_graph(),
                           subscribing=self.subscribing(), publisher=self.publisher(), clock=self.clock,
-                          telemetry=self.telemetry)
+                          telemetry=self.telemetry, gauges=self.gauges())
 
     def worker(self) -> WorkerDeps:
         stores = self.room_stores()
@@ -183,14 +184,16 @@ class Container:
     def doctor(self, *, rooms: bool = True) -> DoctorDeps:
         return DoctorDeps(settings=self.settings, credentials=self.credentials(), mappings=self.mappings(),
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
-                          rooms=self.room_stores().rooms if rooms else None, clock=self.clock)
+                          rooms=self.room_stores().rooms if rooms else None, clock=self.clock,
+                          telemetry=self.telemetry)
 
     def breaker(self) -> BreakerDeps:
         return BreakerDeps(store=self.breakers(), mappings=self.mappings(), limits=self.settings.breaker,
-                           clock=self.clock)
+                           clock=self.clock, telemetry=self.telemetry)
 
     def breaker_operator(self) -> BreakerOperatorDeps:
-        return BreakerOperatorDeps(store=self.breakers(), queue=self.queue(), clock=self.clock)
+        return BreakerOperatorDeps(store=self.breakers(), queue=self.queue(), clock=self.clock,
+                                   telemetry=self.telemetry)
 
     def operator_access(self) -> OperatorAuth:
         return self.operator_auth()
@@ -198,8 +201,12 @@ class Container:
     def drift(self) -> DriftDeps:
         return DriftDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                          resources=self.resources(), reports=self.drift_reports(), queue=self.queue(),
-                         settle=self.settlement(), clock=self.clock)
+                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry)
 
     def drift_runs(self) -> DriftRunDeps:
         return DriftRunDeps(settings=self.settings, mappings=self.mappings(), resources=self.resources(),
                             reports=self.drift_reports(), queue=self.queue(), clock=self.clock)
+
+    def gauges(self) -> GaugeDeps:
+        return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
+                         telemetry=self.telemetry)

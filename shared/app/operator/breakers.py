@@ -17,6 +17,7 @@ from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, 
 from shared.app.planning.breaker import RELEASED_PROPERTY
 from shared.app.ports.breakers import BreakerState, BreakerStore
 from shared.app.ports.clock import Clock
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.responses import Reply, json_reply, problem
 
 __all__ = ["BreakerOperatorDeps", "decide_breaker", "list_breakers"]
@@ -30,6 +31,7 @@ class BreakerOperatorDeps:
     store: BreakerStore
     queue: MessageQueue  # where released deletes go
     clock: Clock
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 def _state_json(state: BreakerState, held: int) -> dict[str, object]:
@@ -71,6 +73,7 @@ async def decide_breaker(segment: str, decision: str, deps: BreakerOperatorDeps)
         return problem(404, "Not found", f"no breaker for source {source or segment!r}")
     state = await store.reset(source, decision="released" if decision == "release" else "discarded",
                               at=deps.clock())
+    deps.telemetry.breaker_tripped(source, False)
     held = await store.held(source)
     if decision == "release":
         for start in range(0, len(held), _BATCH):

@@ -18,6 +18,7 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.operator import HealthProbes
 from shared.app.ports.planning import DeadLetterStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import Room, RoomStore
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
 from shared.domain.credentials.policy import days_left
 
@@ -38,6 +39,7 @@ class DoctorDeps:
     rooms: RoomStore | None  # None: rooms are not wired in (nothing to check)
     clock: Clock
     probe_timeout: float = PROBE_TIMEOUT_SECONDS  # seconds each probe may take
+    telemetry: Telemetry = NO_TELEMETRY  # the status tells the gauges what it read
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.app.operator.findings import DoctorDeps, Findings, assess_credential, assess_room, gather
+from shared.app.operator.gauges import tell_breakers, tell_queues
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.operator import QueueStats
 from shared.app.responses import Reply, json_reply
@@ -35,7 +36,8 @@ async def status_reply(deps: DoctorDeps, breakers: BreakerStore | None = None) -
 
 async def status_document(deps: DoctorDeps, breakers: BreakerStore | None = None) -> dict[str, Any]:
     found = await gather(deps)
-    held = await _breakers(breakers)
+    held = await _breakers(breakers, deps)
+    _tell_gauges(deps, found)
     dependencies = {
         "tableStorage": found.table_storage.entry(),
         "queue": {**found.queue.entry(), "kind": "local" if deps.settings.queue.local_path else "service-bus"},
@@ -64,7 +66,15 @@ async def status_document(deps: DoctorDeps, breakers: BreakerStore | None = None
     }
 
 
-async def _breakers(store: BreakerStore | None) -> list[dict[str, Any]]:
+def _tell_gauges(deps: DoctorDeps, found: Findings) -> None:
+    """What the status read anyway refreshes the gauges the alerts read (the subscription timer does too)."""
+    if found.dead_letters.ok:
+        deps.telemetry.deadletters_open(len(found.dead_letters.value))
+    if found.queue_stats.ok:
+        tell_queues(found.queue_stats.value, deps.telemetry)
+
+
+async def _breakers(store: BreakerStore | None, deps: DoctorDeps) -> list[dict[str, Any]]:
     """Each source whose mass-deletion breaker ever tripped: tripped (deletes held for an operator) or closed;
     ``unknown`` as one entry when the store cannot be read."""
     if store is None:
@@ -73,6 +83,7 @@ async def _breakers(store: BreakerStore | None) -> list[dict[str, Any]]:
         states = await store.list()
     except Exception as exc:  # the status reports a dependency it cannot read, it does not fail
         return [{"source": None, "state": "unknown", "detail": type(exc).__name__}]
+    tell_breakers(states, deps.telemetry)
     return [{"source": s.source, "state": "tripped" if s.tripped else "closed",
              "since": _iso(s.since) if s.tripped else None, "reason": s.reason if s.tripped else None}
             for s in states]

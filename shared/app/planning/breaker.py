@@ -19,6 +19,7 @@ from shared.app.messaging import Delivery
 from shared.app.ports.breakers import BreakerState, BreakerStore, HeldMessage
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import MappingStore
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.domain.planning.breaker import BreakerLimits, bucket_of, might_trip_by_share, trip_reason
 from shared.domain.planning.model import EntityKey
 
@@ -36,6 +37,7 @@ class BreakerDeps:
     mappings: MappingStore  # counts the source's live entities for the "most of what it had" rule
     limits: BreakerLimits
     clock: Clock
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 def held_id(delivery: Delivery) -> str:
@@ -68,6 +70,8 @@ async def admit_delete(key: EntityKey, mailbox: str, body: bytes, delivery: Deli
                        body=body.decode("utf-8"), held_at=now)
     await store.hold(held)
     after = await store.get(key.source)
+    # This instance tells connector.breakers.tripped what it found (a breaker tripped here or elsewhere).
+    deps.telemetry.breaker_tripped(key.source, after is not None and after.tripped)
     if after is None or not after.tripped:
         # An operator decided while this one was being held, and may have missed it: it goes on instead.
         await store.unhold(key.source, held.id)

@@ -29,6 +29,7 @@ from shared.app.messaging import (
 )
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, DriftReportStore, MailboxDrift, MappingStore, ResourceStore
+from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.drift import (
@@ -62,6 +63,7 @@ class DriftDeps:
     queue: MessageQueue
     settle: Settlement
     clock: Clock
+    telemetry: Telemetry = NO_TELEMETRY
 
 
 def is_scan(delivery: Delivery) -> bool:
@@ -102,6 +104,8 @@ async def _scan(body: bytes, deps: DriftDeps) -> str:
     findings = find_drift(mailbox, mapped, listed, window=window,
                           known_elsewhere=await _known_elsewhere(listed, rows, deps.mappings))
     found: Counter[str] = Counter(str(f.kind) for f in findings)
+    for kind, count in sorted(found.items()):
+        deps.telemetry.drift_found(kind, count)
     done: Counter[str] = Counter()
     if mode == "report":
         done["reported"] = len(findings)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.app.operator.gauges import GaugeDeps, refresh_gauges
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room, RoomGraph, RoomStore, UserStore
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -40,10 +41,14 @@ class UpkeepDeps:
     publisher: PublisherDeps
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
+    gauges: GaugeDeps | None = None  # told again by the subscription timer (never fails it)
 
 
 async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
-    """Renew what is due, recreate what is gone (then resync it), and log every room still failing."""
+    """Renew what is due, recreate what is gone (then resync it), and log every room still failing. First, tell
+    the gauges no event sets (dead letters open, the queues' oldest message, the breakers) their values again."""
+    if deps.gauges is not None:
+        await refresh_gauges(deps.gauges)
     counts = {"rooms": 0, "failing": 0}
     try:
         # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
