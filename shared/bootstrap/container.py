@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
+import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
 from shared.app.messaging import MessageQueue, Settlement, TracedQueue
@@ -36,7 +37,6 @@ from shared.app.rooms.registration import RegistrationDeps
 from shared.app.rooms.subscriptions import SubscriptionDeps
 from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
-from shared.bootstrap import adapters
 from shared.bootstrap.adapters import RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
