@@ -4,23 +4,13 @@ queued through the operator API (``POST /api/manage/drift/run?mailbox=``) and re
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from local.demo_rooms import wait_for
 from shared.domain.tagging import SOURCE_KEY_PROPERTY
 
 if TYPE_CHECKING:
     from local.stack import LocalStack
-
-
-def _wait(condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    return None
 
 
 def _key(event: dict[str, Any]) -> str | None:
@@ -45,12 +35,12 @@ def demo_drift(stack: LocalStack) -> None:
     print(f"  POST /api/manage/drift/run?mailbox={mailbox} -> {response.status_code} {response.text[:120]}")
     response.raise_for_status()
     run_id = response.json()["runId"]
-    back = _wait(lambda: next((e for e in stack.calendar(mailbox) if _key(e) == key), None))
+    back = wait_for(lambda: next((e for e in stack.calendar(mailbox) if _key(e) == key), None))
     if back is None:
         print("  the event did not come back within 60 s (see the host's log)")
         return
     print(f"  restored: \"{back['subject']}\" {back['start']['dateTime'][:16]} UTC (new event id ...{back['id'][-8:]})")
-    report = _wait(lambda: (r := stack.admin("GET", "/api/manage/drift").json())["run"]["runId"] == run_id
+    report = wait_for(lambda: (r := stack.admin("GET", "/api/manage/drift").json())["run"]["runId"] == run_id
                    and r["mailboxes"] and r)
     if report:
         print(f"  GET /api/manage/drift -> found {json.dumps(report['found'])}, done {json.dumps(report['done'])}")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 ROOM = "room.aurora@contoso.com"
 
 
-def _wait(condition: Callable[[], Any], timeout: float = 60) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := condition():
@@ -59,7 +59,7 @@ def demo_rooms(stack: LocalStack) -> None:
         "attendees": [{"type": "resource", "emailAddress": {"address": ROOM, "name": "Aurora"}},
                       {"type": "required", "emailAddress": {"address": colleague}}],
         "location": {"displayName": "Aurora", "locationEmailAddress": ROOM}})
-    received = _wait(lambda: booking.of_type("reservation."))
+    received = wait_for(lambda: booking.of_type("reservation."))
     print(f"  the booking system's webhook received (signature verified, {len(booking.attempts)} delivery):")
     for event in received or []:
         print("    " + describe(event))
@@ -83,7 +83,7 @@ def demo_rooms(stack: LocalStack) -> None:
                                           "numberOfOccurrences": 8}}}}
     print(f"  POST /api/planning/events -> {stack.post_events([reservation]).status_code}")
     stack.wait_until_drained()
-    _wait(lambda: any(e.get("subject") == "Team sync" for e in state.events_of(ROOM)), timeout=30)
+    wait_for(lambda: any(e.get("subject") == "Team sync" for e in state.events_of(ROOM)), timeout=30)
     for mailbox in (colleague, ROOM):
         for event in state.events_of(mailbox):
             if event.get("subject") == "Team sync":
@@ -100,7 +100,7 @@ def demo_rooms(stack: LocalStack) -> None:
     leaver = people[-1]
     state.update_user(leaver, account_enabled=False)
     stack.admin("POST", "/admin/functions/users_directory", json={"input": ""})
-    for event in _wait(lambda: booking.of_type("user."), timeout=30) or []:
+    for event in wait_for(lambda: booking.of_type("user."), timeout=30) or []:
         print("    " + describe(event))
     rooms = stack.admin("GET", "/api/manage/rooms").json()["value"]
     for room in rooms:

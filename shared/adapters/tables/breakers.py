@@ -75,20 +75,12 @@ class TableBreakerStore:
         return read[0] if read else None
 
     async def _write(self, state: BreakerState, etag: str | None) -> None:
-        from azure.core import MatchConditions
-        from azure.data.tables import UpdateMode
-
         entity = {"PartitionKey": _STATE, "RowKey": _encode(state.source), "Source": state.source,
                   "Tripped": state.tripped, "Since": state.since.isoformat() if state.since else "",
                   "Reason": state.reason[:_CHUNK], "Deletes": state.deletes, "Epoch": state.epoch,
                   "DecidedAt": state.decided_at.isoformat() if state.decided_at else "", "Decision": state.decision}
         table = await self._table()
-        with self._stores.errors("breaker", conflict=True):
-            if etag is None:
-                await table.create_entity(entity)
-            else:
-                await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
-                                          match_condition=MatchConditions.IfNotModified)
+        await self._stores.write_if(table, entity, etag, "breaker")
 
     async def trip(self, state: BreakerState) -> BreakerState:
         for _ in range(_ATTEMPTS):

@@ -10,7 +10,6 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 
 from shared.adapters.tables.stores import TableStores, _encode
@@ -89,13 +88,8 @@ class TableRoomStore:
             "Failure": (room.failure or "")[:2000], "DisplayName": room.display_name or "",
             "ShowSubject": room.show_subject, "Backfill": job or "",
         }
-        with self._stores.errors(f"room {room.email}", conflict=True):
-            if room.etag is None:
-                result = await table.create_entity(entity)
-            else:
-                result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=room.etag,
-                                                   match_condition=MatchConditions.IfNotModified)
-        return Room(**{**room.__dict__, "etag": result.get("etag")})
+        etag = await self._stores.write_if(table, entity, room.etag, f"room {room.email}")
+        return Room(**{**room.__dict__, "etag": etag})
 
     async def delete(self, email: str) -> None:
         table = await self._stores.table("rooms")

@@ -96,6 +96,17 @@ class TableStores:
         setting = "TableStorage__endpoint" if self._settings.tables.endpoint else "TableStorage"
         return azure_errors(f"table storage: {what}", setting=setting, conflict=conflict)
 
+    async def write_if(self, table: TableClient, entity: dict[str, Any], etag: str | None, what: str) -> str | None:
+        """Insert the row (``etag`` None) or replace it only if it is unchanged since ``etag`` was read; return the
+        new ETag. ``ConcurrencyConflict`` when another writer got there first (the row exists, changed or went)."""
+        with self.errors(what, conflict=True):
+            if etag is None:
+                result = await table.create_entity(entity)
+            else:
+                result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                   match_condition=MatchConditions.IfNotModified)
+        return result.get("etag")
+
     async def probe(self) -> None:
         """Read one row (or none) of a table: proves the account is reachable and the identity may read."""
         table = await self.table("resources")
@@ -189,15 +200,10 @@ class TableMappingStore:
             "Deleted": mapping.deleted,
         }
         _put_chunks(entity, "Applied", mapping.applied or "")
-        with self._stores.errors(f"mapping of {mapping.key.subject}", conflict=True):
-            if mapping.etag is None:
-                result = await table.create_entity(entity)
-            else:
-                result = await table.update_entity(entity, mode=UpdateMode.REPLACE, etag=mapping.etag,
-                                                   match_condition=MatchConditions.IfNotModified)
+        etag = await self._stores.write_if(table, entity, mapping.etag, f"mapping of {mapping.key.subject}")
         if mapping.mailbox:
             await self._sample(table, mapping.mailbox)
-        return replace(mapping, etag=result.get("etag"))
+        return replace(mapping, etag=etag)
 
     async def _sample(self, table: TableClient, mailbox: str) -> None:
         now = time.monotonic()
