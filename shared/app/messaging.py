@@ -21,6 +21,7 @@ processes the message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -63,10 +64,15 @@ _CREDENTIAL_WAITS = (5, 10, 20, 40, 60)  # modest, so a new credential is picked
 WEBHOOK_MAX_ATTEMPTS = 16  # with ``webhook_backoff``, about 5 hours before the dead-letter list
 
 
-def throttle_wait(retry_after: float | None, attempt: int) -> timedelta:
-    """Graph's Retry-After; without one 1 s, 2 s, ... capped at 5 min; never less than half a second."""
-    seconds = retry_after if retry_after is not None else min(2 ** min(attempt - 1, 9), 300)
-    return timedelta(seconds=max(seconds, 0.5))
+def throttle_wait(retry_after: float | None, attempt: int, spread: float = 0.0) -> timedelta:
+    """At least Graph's Retry-After. A message throttled again and again backs off further (1 s, 2 s, ... capped
+    at 5 min; a longer Retry-After wins as it is) and, from its second attempt on, by up to half again
+    (``spread`` in [0, 1), fixed per message): a herd of messages for one mailbox otherwise comes back together
+    each second and spends the mailbox's whole budget on refused requests. Never less than half a second."""
+    backoff = float(min(2 ** min(attempt - 1, 9), 300))
+    if attempt > 1:
+        backoff *= 1 + min(max(spread, 0.0), 1.0) / 2
+    return timedelta(seconds=max(retry_after or 0.0, backoff, 0.5))
 
 
 def credential_wait(deferrals: int) -> timedelta:
@@ -232,7 +238,8 @@ class Settlement:
             await self.dead_letter(queue, body, delivery, str(exc))
             return "dead-lettered"
         except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
-            wait = throttle_wait(exc.retry_after, delivery.attempt)
+            spread = int(hashlib.sha256(delivery.origin.encode()).hexdigest()[:8], 16) / 2 ** 32
+            wait = throttle_wait(exc.retry_after, delivery.attempt, spread)
             await self.reschedule(queue, body, delivery, wait)
             logger.info("%s message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", queue,
                         delivery.message_id, wait.total_seconds(), delivery.attempt)

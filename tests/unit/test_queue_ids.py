@@ -147,3 +147,14 @@ class TestNotificationIds:
 
         message = work_message(RoomWork("resync", "r" * 200 + "@contoso.com"), unique="sub-1")
         assert len(message.session_id or "") == MAX_ID_CHARS and len(message.message_id) <= MAX_ID_CHARS
+
+
+def test_a_message_throttled_again_and_again_backs_off_beyond_retry_after_and_spreads() -> None:
+    from shared.app.messaging import throttle_wait
+
+    assert throttle_wait(30, 1).total_seconds() == 30  # the first time: exactly what Graph asks
+    assert throttle_wait(1, 1).total_seconds() == 1
+    waits = [throttle_wait(1, attempt).total_seconds() for attempt in range(1, 8)]
+    assert waits == sorted(waits) and waits[-1] >= 64  # a herd's stragglers stop hammering the mailbox
+    assert throttle_wait(1, 5, 0.0) != throttle_wait(1, 5, 0.9)  # messages of one herd come back apart
+    assert throttle_wait(None, 30).total_seconds() <= 450  # capped
