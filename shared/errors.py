@@ -5,8 +5,10 @@
     ├── TransientError         worth retrying: the message is redelivered
     │   ├── Throttled          429/503 with an optional Retry-After: the queue does the waiting
     │   ├── ConcurrencyConflict another writer changed the mapping row (ETag mismatch)
-    │   └── CredentialUnavailable no working Graph credential (expired, revoked, vault unreachable):
-    │                          the worker defers its messages instead of spending their deliveries
+    │   ├── CredentialUnavailable no working Graph credential (expired, revoked, vault unreachable):
+    │   │                      the worker defers its messages instead of spending their deliveries
+    │   └── NeedsReconnect     a person's delegated connection is missing or refused (invalid_grant): that
+    │                          person's work waits until they reconnect, never dead-lettered for this reason
     ├── PermanentError         retrying cannot help: dead-lettered at once with the reason
     │   ├── InvalidMessage     the message does not meet the event contract
     │   ├── UnknownMailbox     Graph does not know the resource's mailbox
@@ -26,6 +28,7 @@ __all__ = [
     "CredentialUnavailable",
     "Forbidden",
     "InvalidMessage",
+    "NeedsReconnect",
     "NotFound",
     "NotSignedIn",
     "PermanentError",
@@ -64,6 +67,16 @@ class ConcurrencyConflict(TransientError):
 
 class CredentialUnavailable(TransientError):
     """No credential can obtain a Graph token now; the reason names the fix and never a secret value."""
+
+
+class NeedsReconnect(TransientError):
+    """``user``'s delegated connection cannot give a token until the person signs in again; ``reason`` is what
+    Entra said (an AADSTS code and its meaning), never a token."""
+
+    def __init__(self, user: str, reason: str) -> None:
+        super().__init__(f"the connection of {user} needs the person to reconnect: {reason}")
+        self.user = user
+        self.reason = reason
 
 
 class PermanentError(ConnectorError):

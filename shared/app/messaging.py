@@ -8,6 +8,8 @@ schedules; and ``Settlement``, the one settle policy:
 * complete: the handler returned (its outcome is logged);
 * defer: no working Graph credential, so the message is put back for later, spending no delivery and never
   dead-lettered (``credential_wait``);
+* wait: the person whose delegated connection the message needs must reconnect first; the message is kept
+  in ``WaitingWork`` under that person and sent again when they have (``NeedsReconnect``);
 * reschedule: throttled, so a copy waits on the queue as long as Retry-After asks, and its delivery count
   starts afresh (``throttle_wait``); the webhook publisher reschedules its failed attempts the same way
   (``webhook_backoff``);
@@ -34,12 +36,12 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry, TelemetrySpan
 from shared.domain.queue_ids import MAX_ID_CHARS, queue_id, source_tag
-from shared.errors import CredentialUnavailable, PermanentError, Throttled
+from shared.errors import CredentialUnavailable, NeedsReconnect, PermanentError, Throttled
 
 __all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
            "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
-           "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "credential_wait",
-           "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
+           "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "WaitingWork",
+           "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +199,15 @@ class PauseRecorder(Protocol):
     async def resumed(self, now: datetime) -> None: ...
 
 
+class WaitingWork(Protocol):
+    """Messages kept for a person until their delegated connection works again (the people capability keeps
+    them, and ``release``s them when the person reconnects). Parking the same message twice keeps one copy."""
+
+    async def park(self, user: str, queue: str, message: OutboundMessage) -> None: ...
+
+    async def release(self, user: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class Settlement:
     """The one way the connector settles a message it consumed (see the module docstring)."""
@@ -206,6 +217,7 @@ class Settlement:
     clock: Clock
     pause: PauseRecorder
     telemetry: Telemetry = NO_TELEMETRY
+    waiting: WaitingWork | None = None
 
     @contextmanager
     def consuming(self, queue: str, delivery: Delivery) -> Iterator[TelemetrySpan]:
@@ -234,6 +246,8 @@ class Settlement:
             return outcome
         except CredentialUnavailable as exc:
             return await self.defer(queue, body, delivery, str(exc))
+        except NeedsReconnect as exc:
+            return await self.wait_for(exc.user, queue, body, delivery, exc.reason)
         except PermanentError as exc:
             await self.dead_letter(queue, body, delivery, str(exc))
             return "dead-lettered"
@@ -279,6 +293,29 @@ class Settlement:
         )])
         await self.pause.deferred(reason, self.clock())
         return "deferred"
+
+    async def wait_for(self, user: str, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
+        """Keep the message until ``user`` reconnects; without a place to keep it, look again later as a
+        deferred message does (but without pausing the whole connector: only this person's work waits)."""
+        if self.waiting is not None:
+            await self.waiting.park(user, queue, OutboundMessage(
+                body=body,
+                message_id=queue_id(delivery.origin, f"{delivery.attempt}w"),
+                session_id=delivery.session_id,
+                application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt}),
+            ))
+        else:
+            deferrals = delivery.deferrals + 1
+            await self.queue.send(queue, [OutboundMessage(
+                body=body,
+                message_id=queue_id(delivery.origin, f"{delivery.attempt}w{deferrals}"),
+                session_id=delivery.session_id,
+                application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt,
+                                                                   DEFERRAL_PROPERTY: deferrals}),
+                scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
+            )])
+        logger.info("%s message %s waits for %s to reconnect: %s", queue, delivery.message_id, user, reason)
+        return "waiting"
 
     async def dead_letter(self, queue: str, body: bytes, delivery: Delivery, reason: str) -> None:
         """Record a message the connector gives up on, with the reason an operator reads and what a replay needs."""

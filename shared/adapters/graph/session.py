@@ -201,10 +201,16 @@ class GraphSession:
 
     @property
     def client(self) -> Any:
-        """The GraphServiceClient."""
+        """The GraphServiceClient, acting with the app's credential."""
         if self._client is None:
-            self._client = self._build_client()
+            self._client = self._build_client(self.credential)
         return self._client
+
+    def client_for(self, credential: Any) -> Any:
+        """A GraphServiceClient acting with another async token credential (a person's delegated connection),
+        over the same pool and per-mailbox limiter as every other request of the process. The credential's
+        ``get_token`` decides the scopes it asks for; cache the client per credential if you call this often."""
+        return self._build_client(credential)
 
     async def close(self) -> None:
         owned, self._owned = self._owned, []
@@ -217,7 +223,7 @@ class GraphSession:
         # trust_env off: a proxy from the environment would get a transport of its own, past the limiter.
         return httpx.AsyncClient(transport=self.limiter, timeout=httpx.Timeout(30.0, connect=10.0), trust_env=False)
 
-    def _build_client(self) -> Any:
+    def _build_client(self, credential: Any) -> Any:
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
@@ -231,7 +237,7 @@ class GraphSession:
         from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
 
-        settings, credential = self.settings, self.credential
+        settings = self.settings
         host = urlsplit(settings.graph_endpoint).hostname or ""
         auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
         http = self._httpx()
