@@ -10,6 +10,7 @@ from entrypoints._bindings import delivery
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from shared.app.messaging import PLANNING_QUEUE
+from shared.app.people import appointments
 from shared.app.planning import drift, ingest, sync
 
 bp = func.Blueprint()
@@ -30,6 +31,8 @@ async def planning_sync(msg: func.ServiceBusMessage) -> None:
     received, deps = delivery(msg), await container()
     if drift.is_scan(received):  # a drift run's job for one mailbox (session drift~{mailbox})
         outcome = await drift.scan_mailbox_message(msg.get_body(), received, deps.drift())
+    elif appointments.is_appointment(received):  # appointment.* and its join-link read-backs (people)
+        outcome = await appointments.sync_appointment_message(msg.get_body(), received, deps.appointments())
     else:
         outcome = await sync.sync_planning_message(msg.get_body(), received, deps.sync())
     logger.debug("%s message %s: %s", PLANNING_QUEUE, msg.message_id, outcome)

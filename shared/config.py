@@ -131,6 +131,9 @@ class Settings:
     # Accepted ``aud`` values of an operator's access token; () means the connector's own app registration.
     operator_audiences: tuple[str, ...] = ()
     drift: DriftSettings = field(default_factory=lambda: DriftSettings())
+    # Whose token writes appointments (design.md section 11): delegated, application, or auto (delegated when
+    # the organizer is connected, else application).
+    appointment_auth: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -173,6 +176,7 @@ class Settings:
             breaker=_breaker(env),
             operator_audiences=_operator_audiences(env, client_id),
             drift=_drift(env),
+            appointment_auth=_appointment_auth(env),
         )
 
     @property
@@ -416,3 +420,13 @@ def _drift(env: Mapping[str, str]) -> DriftSettings:
         schedule=read_schedule(env, "CONNECTOR_DRIFT_SCHEDULE", DEFAULT_DRIFT_SCHEDULE),
         days_forward=read_int(env, "CONNECTOR_DRIFT_DAYS_FORWARD", 365, minimum=1, maximum=3650),
     )
+
+
+APPOINTMENT_AUTH_MODES = ("auto", "delegated", "application")
+
+
+def _appointment_auth(env: Mapping[str, str]) -> str:
+    value = (read_text(env, "CONNECTOR_APPOINTMENT_AUTH") or "auto").lower()
+    if value not in APPOINTMENT_AUTH_MODES:
+        raise ConfigurationError("CONNECTOR_APPOINTMENT_AUTH", f"must be one of {', '.join(APPOINTMENT_AUTH_MODES)}")
+    return value

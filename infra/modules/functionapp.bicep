@@ -282,6 +282,8 @@ var connectorDefaults = {
   CONNECTOR_DRIFT_MODE: 'restore'
   CONNECTOR_DRIFT_SCHEDULE: '0 30 2 * * *'
   CONNECTOR_DRIFT_DAYS_FORWARD: '365'
+  // Whose token writes appointments: delegated (the organizer's connection), application, or auto.
+  CONNECTOR_APPOINTMENT_AUTH: 'auto'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

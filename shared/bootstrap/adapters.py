@@ -21,6 +21,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
@@ -204,3 +205,16 @@ def drift_reports(tables: TableStores) -> DriftReportStore:
     from shared.adapters.tables.drift import TableDriftReportStore
 
     return TableDriftReportStore(tables)
+
+
+def meetings(session: GraphSession, delegated: DelegatedCredentials) -> MeetingCalendar:
+    from shared.adapters.graph.meetings import GraphMeetingCalendar
+
+    return GraphMeetingCalendar(session, delegated)
+
+
+def delegated_credentials() -> DelegatedCredentials:
+    """Nobody connected until the delegated connections are kept (``auto`` then writes with the app's token)."""
+    from shared.app.people.unconnected import NoConnections
+
+    return NoConnections()

@@ -20,6 +20,7 @@ from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
+from shared.app.people.appointments import AppointmentDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
@@ -28,6 +29,7 @@ from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
@@ -64,7 +66,8 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
+                 meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -110,6 +113,10 @@ class Container:
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
+        # People: delegated connections, and meetings written with them or with the app's token.
+        self.delegated = self._port(delegated, lambda: adapters.delegated_credentials(), owned=False)
+        self.meetings = self._port(meetings, lambda: adapters.meetings(self.graph_session(), self.delegated()),
+                                   owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -210,3 +217,8 @@ class Container:
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
                          telemetry=self.telemetry)
+
+    def appointments(self) -> AppointmentDeps:
+        return AppointmentDeps(settings=self.settings, meetings=self.meetings(), delegated=self.delegated(),
+                               mappings=self.mappings(), publisher=self.publisher(), settle=self.settlement(),
+                               clock=self.clock)

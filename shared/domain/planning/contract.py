@@ -76,7 +76,8 @@ def check_event(raw: Any, index: int, default_zone: TimeZone) -> PlanningEvent |
     except ValueError:
         fail("$.time", "is not an RFC 3339 date-time")
     data = raw.get("data")
-    if isinstance(data, dict) and family in ("task", "unavailability", "reservation") and "start" in data:
+    timed = ("task", "unavailability", "reservation", "appointment")
+    if isinstance(data, dict) and family in timed and "start" in data:
         _check_interval(data, default_zone, fail)
     if isinstance(data, dict) and family == "workingday" and "date" in data:
         _check_working_day(data, fail)

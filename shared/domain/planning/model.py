@@ -21,8 +21,12 @@ EVENT_TYPES = (
     "reservation.created",
     "reservation.updated",
     "reservation.cancelled",
+    "appointment.scheduled",
+    "appointment.updated",
+    "appointment.cancelled",
 )
-REMOVAL_TYPES = frozenset({"task.unplanned", "unavailability.deleted", "workingday.removed", "reservation.cancelled"})
+REMOVAL_TYPES = frozenset({"task.unplanned", "unavailability.deleted", "workingday.removed", "reservation.cancelled",
+                           "appointment.cancelled"})
 
 
 @dataclass(frozen=True)

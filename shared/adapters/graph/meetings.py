@@ -1,0 +1,92 @@
+"""MeetingCalendar over msgraph-sdk: meetings in organizers' calendars, written with the app's token or the
+organizer's delegated connection, through the process's one Graph session (its pool and per-mailbox limiter).
+
+The calendar adapter's pieces serve here too: its error mapping, the source-key tag and the look-up by it.
+A ``NeedsReconnect`` raised by a delegated credential passes through untouched (the settle policy parks the work).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.adapters.graph.calendar import GraphCalendarGateway, _event, _tag
+from shared.adapters.graph.session import GraphSession
+from shared.app.ports.people import Acting, DelegatedCredentials, Meeting
+
+__all__ = ["GraphMeetingCalendar"]
+
+_READ = ["id", "iCalUId", "webLink", "onlineMeeting", "isOnlineMeeting"]
+
+
+class _ActingCalendar(GraphCalendarGateway):
+    """The calendar adapter over one msgraph client: the app's, or one acting as a person."""
+
+    def __init__(self, session: GraphSession, client: Any) -> None:
+        super().__init__(session)
+        self._client = client
+
+
+class GraphMeetingCalendar:
+    def __init__(self, session: GraphSession, delegated: DelegatedCredentials) -> None:
+        self._session = session
+        self._delegated = delegated
+        self._app: _ActingCalendar | None = None
+        self._people: dict[str, _ActingCalendar] = {}
+
+    def _as(self, organizer: str, acting: Acting) -> _ActingCalendar:
+        if acting == "application":
+            if self._app is None:
+                self._app = _ActingCalendar(self._session, self._session.client)
+            return self._app
+        calendar = self._people.get(organizer)
+        if calendar is None:  # one client per person, over the session's pool and limiter
+            client = self._session.client_for(self._delegated.for_user(organizer))
+            calendar = self._people[organizer] = _ActingCalendar(self._session, client)
+        return calendar
+
+    async def create(self, organizer: str, content: dict[str, Any], *, transaction_id: str, source_key: str,
+                     acting: Acting) -> Meeting:
+        calendar = self._as(organizer, acting)
+        payload = {**content, "transactionId": transaction_id, **_tag(source_key)}
+        user = await calendar._user(organizer)
+        return _meeting(await calendar._call(organizer, user.events.post(_event(payload))))
+
+    async def update(self, organizer: str, event_id: str, changes: dict[str, Any], *, source_key: str,
+                     acting: Acting) -> Meeting:
+        calendar = self._as(organizer, acting)
+        user = await calendar._user(organizer)
+        patched = await calendar._call(organizer, user.events.by_event_id(event_id).patch(
+            _event({**changes, **_tag(source_key)})))
+        return _meeting(patched) if patched is not None else await self.read(organizer, event_id, acting=acting)
+
+    async def cancel(self, organizer: str, event_id: str, comment: str | None, *, acting: Acting) -> None:
+        from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
+
+        calendar = self._as(organizer, acting)
+        user = await calendar._user(organizer)
+        await calendar._call(organizer, user.events.by_event_id(event_id).cancel.post(
+            CancelPostRequestBody(comment=comment or "")))
+
+    async def read(self, organizer: str, event_id: str, *, acting: Acting) -> Meeting:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+
+        calendar = self._as(organizer, acting)
+        query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(select=_READ)
+        user = await calendar._user(organizer)
+        return _meeting(await calendar._call(organizer, user.events.by_event_id(event_id).get(
+            request_configuration=RequestConfiguration(query_parameters=query))))
+
+    async def find(self, organizer: str, source_key: str, *, not_before: datetime, acting: Acting) -> str | None:
+        return await self._as(organizer, acting).find(organizer, source_key, not_before=not_before)
+
+    async def close(self) -> None:
+        """Nothing of its own: the clients belong to the session, which the composition root closes."""
+
+
+def _meeting(event: Any) -> Meeting:
+    online = getattr(event, "online_meeting", None)
+    return Meeting(id=str(event.id), ical_uid=str(event.i_cal_u_id) if event.i_cal_u_id else None,
+                   web_link=str(event.web_link) if event.web_link else None,
+                   join_url=str(online.join_url) if online is not None and online.join_url else None)

@@ -1,0 +1,1 @@
+"""Use cases of the people capability (design.md section 11)."""
