@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import events as ev_mod
-from . import recurrence, zones
+from . import meetings, recurrence, zones
 from .errors import GraphError, json_response
 from .filters import FilterError, matches_event, parse_event_filter, parse_expand, parse_user_filter
 from .state import SimState
@@ -44,6 +44,8 @@ ROUTES = [
           frozenset({"GET", "POST"}), True),
     Route("event", re.compile(r"/users/(?P<u>[^/]+)(?:/calendar)?/events/(?P<id>[^/]+)/?", re.I),
           frozenset({"GET", "PATCH", "DELETE"}), True),
+    Route("eventCancel", re.compile(r"/users/(?P<u>[^/]+)(?:/calendar)?/events/(?P<id>[^/]+)/cancel/?", re.I),
+          frozenset({"POST"}), True),
     Route("calendarView", re.compile(r"/users/(?P<u>[^/]+)(?:/calendar)?/calendarView/?", re.I),
           frozenset({"GET"}), True),
 ]
@@ -168,6 +170,7 @@ class GraphHandlers:
             ev = recurrence.find_occurrence(self.state.list_events(p["u"]), p["id"])
             if ev is None:
                 raise
+        self.state.meeting_read(ev)
         zone = zones.parse_prefer_timezone(_prefer(request)) or "UTC"
         return json_response(200, self._one(ev, request, base, zone, _expand(request)))
 
@@ -175,6 +178,9 @@ class GraphHandlers:
         ev = self.state.update_event(p["u"], p["id"], _json_body(await request.body()))
         zone = zones.parse_prefer_timezone(_prefer(request))
         return json_response(200, self._one(ev, request, base, zone))
+
+    async def _eventCancel_post(self, request: Request, p: dict[str, str], base: str) -> Response:
+        return await meetings.cancel(self.state, p["u"], p["id"], await request.body())
 
     async def _event_delete(self, request: Request, p: dict[str, str], base: str) -> Response:
         self.state.delete_event(p["u"], p["id"])
