@@ -54,9 +54,11 @@ class AppointmentDeps:
 
 
 def is_appointment(delivery: Delivery) -> bool:
-    """A message of the planning queue that this worker takes: an appointment event or its join-link read-back."""
+    """A message of the planning queue that this worker takes: an appointment event or its join-link read-back.
+    A replayed dead letter carries no application properties, but its session is still the appointment's."""
     props = delivery.application_properties
-    return is_appointment_subject(props.get("subject")) or written.READBACK_PROPERTY in props
+    return (is_appointment_subject(props.get("subject")) or written.READBACK_PROPERTY in props
+            or is_appointment_subject(delivery.session_id))
 
 
 async def sync_appointment_message(body: bytes, delivery: Delivery, deps: AppointmentDeps) -> str:

@@ -175,3 +175,12 @@ class TestJoinLinkReadBack:
         world.queue.sent = [(PLANNING_QUEUE, m) for m in readbacks]
         assert await world.run_readbacks() == ["read-back obsolete"]
         assert world.written() == []
+
+
+class TestRouting:
+    def test_appointment_messages_are_told_from_the_planning_ones(self) -> None:
+        from shared.app.people.appointments import is_appointment
+
+        assert is_appointment(Delivery("m", 1, "appointment/A-1~abc", {"subject": "appointment/A-1"}))
+        assert is_appointment(Delivery("m", 1, "appointment/A-1~abc"))  # a replayed dead letter
+        assert not is_appointment(Delivery("m", 1, "task/1~abc", {"subject": "task/1"}))
