@@ -34,6 +34,7 @@ from shared.app.ports.rooms import (
     WebhookSender,
 )
 from shared.app.ports.telemetry import Telemetry
+from shared.app.ports.tenants import TenantRegistryStore
 from shared.config import Settings
 
 if TYPE_CHECKING:
@@ -204,3 +205,9 @@ def drift_reports(tables: TableStores) -> DriftReportStore:
     from shared.adapters.tables.drift import TableDriftReportStore
 
     return TableDriftReportStore(tables)
+
+
+def tenant_store(tables: TableStores) -> TenantRegistryStore:
+    from shared.adapters.tables.tenants import TableTenantStore
+
+    return TableTenantStore(tables)

@@ -31,12 +31,15 @@ from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
+from shared.app.ports.tenants import TenantLookup, TenantRegistryStore
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.registration import RegistrationDeps
 from shared.app.rooms.subscriptions import SubscriptionDeps
 from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
+from shared.app.tenants.directory import RegisteredTenants
+from shared.app.tenants.registry import TenantDeps
 from shared.bootstrap.adapters import RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
@@ -64,7 +67,8 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
+                 tenant_store: TenantRegistryStore | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -110,6 +114,8 @@ class Container:
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
+        # The tenant registry (the settings' tenant is the default one and needs no row).
+        self.tenant_store = self._port(tenant_store, lambda: adapters.tenant_store(self._tables()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -210,3 +216,12 @@ class Container:
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
                          telemetry=self.telemetry)
+
+    def tenants(self) -> TenantDeps:
+        store = self.tenant_store()
+        # The stores a purge empties of the tenant's rows; the isolation work appends its tenant-keyed tables.
+        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=(store,), clock=self.clock,
+                          credential_state=self.state())
+
+    def tenant_lookup(self) -> TenantLookup:
+        return RegisteredTenants(self.settings, self.tenant_store())
