@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import auth, control, control_creds, identity, operator_tokens
+from . import auth, control, control_creds, identity, operator_tokens, tenants
 from .applications import ApplicationsApi
 from .pipeline import GraphPipeline
 from .state import SimState
@@ -24,6 +24,7 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all
         Route("/v1.0", pipeline.handle, methods=methods),
         Route("/v1.0/{path:path}", pipeline.handle, methods=methods),
+        *tenants.build_routes(state),  # several tenants: consent, their users and secrets
         *auth.build_routes(state, signer),
     ]
     return Starlette(routes=routes)

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from .assertions import JWT_BEARER, Rejection, check_client_assertion
 from .state import SimState
+from .tenants import missing_service_principal
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 VAULT_AUDIENCE = "https://vault.azure.net"
@@ -190,7 +191,12 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
             return entra_error(400, "unsupported_grant_type", 70003,
                                f"The app requested an unsupported grant type '{grant}'.")
         app = state.apps.get(client_id)
-        if app is None or app.tenant_id.lower() != tenant.lower():
+        # A multi-tenant app in another tenant: only where an administrator consented (tenants.py).
+        guest = app is not None and app.tenant_id.lower() != tenant.lower() and state.tenancy.is_multi_tenant(
+            client_id)
+        if guest and not state.tenancy.consented(tenant, client_id):
+            return missing_service_principal(client_id, tenant)
+        if app is None or (app.tenant_id.lower() != tenant.lower() and not guest):
             return entra_error(
                 400, "unauthorized_client", 700016,
                 f"Application with identifier '{client_id}' was not found in the directory "
@@ -202,7 +208,8 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
                                "Only one client credential may be sent: 'client_secret' or "
                                "'client_assertion'.")
         if secret:
-            verdict = state.creds.check_secret(client_id, secret)
+            verdict = "valid" if guest and state.tenancy.secret_works(tenant, client_id, secret) else \
+                state.creds.check_secret(client_id, secret)
             if verdict == "invalid":
                 return _invalid_secret(client_id)
             if verdict == "expired":
@@ -236,12 +243,14 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
                 "The provided value for the input parameter 'scope' is not valid. The scope "
                 f"{scope} is not valid.")
         now, lifetime = int(time.time()), state.token_lifetime
+        tid = tenant.lower() if guest else app.tenant_id
+        oid = (state.tenancy.principal_id(tenant, client_id) if guest else None) or app.object_id
         claims = {
             "aud": audience,
-            "iss": f"{_base(request)}/{app.tenant_id}/v2.0",
+            "iss": f"{_base(request)}/{tid}/v2.0",
             "iat": now, "nbf": now, "exp": now + lifetime,
-            "tid": app.tenant_id, "appid": app.client_id, "azp": app.client_id,
-            "oid": app.object_id, "sub": app.object_id, "idtyp": "app",
+            "tid": tid, "appid": app.client_id, "azp": app.client_id,
+            "oid": oid, "sub": oid, "idtyp": "app",
             "roles": list(app.roles), "uti": uuid.uuid4().hex, "ver": "1.0",
         }
         return JSONResponse(

@@ -19,6 +19,7 @@ from . import events as ev_mod
 from .appcreds import CredentialStore
 from .errors import GraphError
 from .features import SimFeatures
+from .tenants import Tenancy
 from .throttle import Throttle, ThrottleConfig
 
 DEFAULT_ROLES = ["Calendars.ReadWrite", "User.Read.All"]
@@ -89,6 +90,7 @@ class SimState(SimFeatures):
         self.token_lifetime = TOKEN_LIFETIME
         self._token_requests: dict[str, int] = {}
         self._init_features()  # rooms, subscriptions, delta (features.py)
+        self.tenancy = Tenancy(self._lock, self.apps)  # several directories (tenants.py)
 
     # -- clock: tests may replace it to move throttle windows without waiting
     @property
@@ -114,7 +116,7 @@ class SimState(SimFeatures):
 
     def tenants(self) -> set[str]:
         with self._lock:
-            return {a.tenant_id.lower() for a in self.apps.values()}
+            return {a.tenant_id.lower() for a in self.apps.values()} | self.tenancy.tenants()
 
     # -- users
     def add_user(self, user_principal_name: str, display_name: str | None = None,

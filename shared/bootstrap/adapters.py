@@ -35,6 +35,7 @@ from shared.app.ports.rooms import (
     WebhookSender,
 )
 from shared.app.ports.telemetry import Telemetry
+from shared.app.ports.tenants import TenantRegistryStore
 from shared.config import Settings
 
 if TYPE_CHECKING:
@@ -218,3 +219,8 @@ def delegated_credentials() -> DelegatedCredentials:
     from shared.app.people.unconnected import NoConnections
 
     return NoConnections()
+
+def tenant_store(tables: TableStores) -> TenantRegistryStore:
+    from shared.adapters.tables.tenants import TableTenantStore
+
+    return TableTenantStore(tables)

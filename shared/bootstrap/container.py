@@ -33,12 +33,15 @@ from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
+from shared.app.ports.tenants import TenantLookup, TenantRegistryStore
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.registration import RegistrationDeps
 from shared.app.rooms.subscriptions import SubscriptionDeps
 from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
+from shared.app.tenants.directory import RegisteredTenants
+from shared.app.tenants.registry import TenantDeps
 from shared.bootstrap.adapters import RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
@@ -67,7 +70,8 @@ class Container:
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
                  operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
-                 meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None) -> None:
+                 meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None,
+                 tenant_store: TenantRegistryStore | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -117,6 +121,8 @@ class Container:
         self.delegated = self._port(delegated, lambda: adapters.delegated_credentials(), owned=False)
         self.meetings = self._port(meetings, lambda: adapters.meetings(self.graph_session(), self.delegated()),
                                    owned=False)
+        # The tenant registry (the settings' tenant is the default one and needs no row).
+        self.tenant_store = self._port(tenant_store, lambda: adapters.tenant_store(self._tables()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -222,3 +228,12 @@ class Container:
         return AppointmentDeps(settings=self.settings, meetings=self.meetings(), delegated=self.delegated(),
                                mappings=self.mappings(), publisher=self.publisher(), settle=self.settlement(),
                                clock=self.clock)
+
+    def tenants(self) -> TenantDeps:
+        store = self.tenant_store()
+        # The stores a purge empties of the tenant's rows; the isolation work appends its tenant-keyed tables.
+        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=(store,), clock=self.clock,
+                          credential_state=self.state())
+
+    def tenant_lookup(self) -> TenantLookup:
+        return RegisteredTenants(self.settings, self.tenant_store())

@@ -15,6 +15,7 @@ from shared.app.messaging import OutboundMessage
 from shared.bootstrap import Container
 from shared.bootstrap.lazy import Lazy
 from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
+from tests.fakes.tenants import InMemoryTenantStore
 from tests.support.credential_fakes import CredentialWorld
 from tests.unit.rooms.fakes_rooms import RoomWorld
 
@@ -33,6 +34,7 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     world, creds = RoomWorld(), CredentialWorld()
     container = world.services(credentials=creds.runtime())
     container.operator_auth = Lazy.given(StaticOperatorAuth())  # operator routes: tokens by role
+    container.tenant_store = Lazy.given(InMemoryTenantStore())
 
     async def provider() -> Container:
         return container

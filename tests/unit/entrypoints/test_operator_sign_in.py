@@ -15,7 +15,7 @@ from tests.fakes.operator import NO_ROLE_TOKEN, READER_TOKEN, StaticOperatorAuth
 from tests.support.functions import app_functions
 from tests.unit.entrypoints.conftest import Stage, request
 
-ROUTE_PARAMS = {"email": "room1@contoso.com", "id": "dl-1"}
+ROUTE_PARAMS = {"email": "room1@contoso.com", "id": "dl-1", "tenantId": "0f0e0d0c-0b0a-4908-8706-050403020100"}
 
 
 def operator_routes() -> list[tuple[str, str, Any]]:
@@ -34,7 +34,9 @@ def calls() -> list[tuple[str, str, str, Any]]:
 
 
 def url(route: str) -> str:
-    return "/api/" + route.replace("{email}", ROUTE_PARAMS["email"]).replace("{id}", ROUTE_PARAMS["id"])
+    for name, value in ROUTE_PARAMS.items():
+        route = route.replace("{" + name + "}", value)
+    return "/api/" + route
 
 
 def test_every_operator_route_is_anonymous_at_the_host_and_guarded_in_the_app() -> None:
