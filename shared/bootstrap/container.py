@@ -20,6 +20,8 @@ from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
+from shared.app.people.organizers import OrganizerDeps
+from shared.app.people.watching import WatchDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
@@ -37,7 +39,7 @@ from shared.app.rooms.registration import RegistrationDeps
 from shared.app.rooms.subscriptions import SubscriptionDeps
 from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
-from shared.bootstrap.adapters import RoomStores
+from shared.bootstrap.adapters import OrganizerStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 
@@ -64,7 +66,8 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
+                 organizer_stores: OrganizerStores | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -110,6 +113,8 @@ class Container:
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
+        self.organizer_stores = self._port(organizer_stores, lambda: adapters.organizer_stores(self._tables()),
+                                           owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -150,7 +155,8 @@ class Container:
 
     def subscribing(self) -> SubscriptionDeps:
         return SubscriptionDeps(settings=self.settings, rooms=self.room_stores().rooms,
-                                subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock)
+                                subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock,
+                                organizers=self.organizer_stores().organizers)
 
     def publisher(self) -> PublisherDeps:
         stores = self.room_stores()
@@ -172,7 +178,7 @@ class Container:
         return WorkerDeps(settings=self.settings, rooms=stores.rooms, reservations=stores.reservations,
                           own_writes=stores.own_writes, graph=self.room_graph(), subscribing=self.subscribing(),
                           publisher=self.publisher(), upkeep=self.upkeep(), settle=self.settlement(),
-                          clock=self.clock, dropped=self.dropped)
+                          clock=self.clock, dropped=self.dropped, organizers=self.organizer_watch())
 
     def credentials(self) -> CredentialRuntime:
         if self._runtime is not None:
@@ -210,3 +216,14 @@ class Container:
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
                          telemetry=self.telemetry)
+
+    def organizers(self) -> OrganizerDeps:
+        stores = self.organizer_stores()
+        return OrganizerDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
+                             subscribing=self.subscribing(), clock=self.clock, dropped=self.dropped)
+
+    def organizer_watch(self) -> WatchDeps:
+        stores = self.organizer_stores()
+        return WatchDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
+                         graph=self.room_graph(), subscribing=self.subscribing(), publisher=self.publisher(),
+                         clock=self.clock, dropped=self.dropped)

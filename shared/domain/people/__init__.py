@@ -1,0 +1,1 @@
+"""People rules (design.md section 11): delegated connections, appointments, availability, watched organizers."""
