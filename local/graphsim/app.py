@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import auth, control, control_creds, identity, operator_tokens, tenants
+from . import attendee_responses, auth, control, control_creds, identity, operator_tokens, tenants
 from .applications import ApplicationsApi
 from .pipeline import GraphPipeline
 from .state import SimState
@@ -19,6 +19,7 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         # Control and Graph routes come first: the Entra routes start with a {tenant} wildcard.
         *control.build_routes(state),
         *control_creds.build_routes(state),
+        *attendee_responses.build_routes(state),
         *identity.build_routes(state, signer),
         *operator_tokens.build_routes(state, signer),
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all

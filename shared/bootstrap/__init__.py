@@ -13,12 +13,12 @@ import logging
 import os
 import threading
 
-from shared.bootstrap.adapters import RoomStores
+from shared.bootstrap.adapters import OrganizerStores, RoomStores
 from shared.bootstrap.container import Container, utcnow
 from shared.config import Settings
 from shared.errors import ConfigurationError
 
-__all__ = ["Container", "RoomStores", "current_container", "utcnow"]
+__all__ = ["Container", "OrganizerStores", "RoomStores", "current_container", "utcnow"]
 
 logger = logging.getLogger(__name__)
 

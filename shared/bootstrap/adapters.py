@@ -21,6 +21,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.organizers import AppointmentWatchStore, OrganizerStore
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from shared.adapters.identity.factory import CredentialFactory
     from shared.adapters.tables.stores import TableStores
 
-__all__ = ["RoomStores"]
+__all__ = ["OrganizerStores", "RoomStores"]
 
 
 @dataclass(frozen=True)
@@ -224,3 +225,17 @@ def tenant_store(tables: TableStores) -> TenantRegistryStore:
     from shared.adapters.tables.tenants import TableTenantStore
 
     return TableTenantStore(tables)
+
+@dataclass(frozen=True)
+class OrganizerStores:
+    """Watched organizers and the last known state of the connector's meetings in their calendars."""
+
+    organizers: OrganizerStore
+    watches: AppointmentWatchStore
+
+
+def organizer_stores(tables: TableStores) -> OrganizerStores:
+    from shared.adapters.tables.organizers import OrganizerTables
+
+    t = OrganizerTables(tables)
+    return OrganizerStores(organizers=t.organizers, watches=t.watches)

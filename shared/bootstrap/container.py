@@ -21,6 +21,8 @@ from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
 from shared.app.people.appointments import AppointmentDeps
+from shared.app.people.organizers import OrganizerDeps
+from shared.app.people.watching import WatchDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
@@ -42,7 +44,7 @@ from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
 from shared.app.tenants.directory import RegisteredTenants
 from shared.app.tenants.registry import TenantDeps
-from shared.bootstrap.adapters import RoomStores
+from shared.bootstrap.adapters import OrganizerStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 
@@ -71,7 +73,8 @@ class Container:
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
                  operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
                  meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None,
-                 tenant_store: TenantRegistryStore | None = None) -> None:
+                 tenant_store: TenantRegistryStore | None = None,
+                 organizer_stores: OrganizerStores | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -123,6 +126,8 @@ class Container:
                                    owned=False)
         # The tenant registry (the settings' tenant is the default one and needs no row).
         self.tenant_store = self._port(tenant_store, lambda: adapters.tenant_store(self._tables()), owned=False)
+        self.organizer_stores = self._port(organizer_stores, lambda: adapters.organizer_stores(self._tables()),
+                                           owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -163,7 +168,8 @@ class Container:
 
     def subscribing(self) -> SubscriptionDeps:
         return SubscriptionDeps(settings=self.settings, rooms=self.room_stores().rooms,
-                                subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock)
+                                subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock,
+                                organizers=self.organizer_stores().organizers)
 
     def publisher(self) -> PublisherDeps:
         stores = self.room_stores()
@@ -185,7 +191,7 @@ class Container:
         return WorkerDeps(settings=self.settings, rooms=stores.rooms, reservations=stores.reservations,
                           own_writes=stores.own_writes, graph=self.room_graph(), subscribing=self.subscribing(),
                           publisher=self.publisher(), upkeep=self.upkeep(), settle=self.settlement(),
-                          clock=self.clock, dropped=self.dropped)
+                          clock=self.clock, dropped=self.dropped, organizers=self.organizer_watch())
 
     def credentials(self) -> CredentialRuntime:
         if self._runtime is not None:
@@ -237,3 +243,14 @@ class Container:
 
     def tenant_lookup(self) -> TenantLookup:
         return RegisteredTenants(self.settings, self.tenant_store())
+
+    def organizers(self) -> OrganizerDeps:
+        stores = self.organizer_stores()
+        return OrganizerDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
+                             subscribing=self.subscribing(), clock=self.clock, dropped=self.dropped)
+
+    def organizer_watch(self) -> WatchDeps:
+        stores = self.organizer_stores()
+        return WatchDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
+                         graph=self.room_graph(), subscribing=self.subscribing(), publisher=self.publisher(),
+                         clock=self.clock, dropped=self.dropped)

@@ -126,7 +126,7 @@ class TestRefreshedGauges:
         assert upkeep.gauges is not None
         broken = replace(upkeep, gauges=replace(upkeep.gauges, deadletters=Unreadable(), health=Unreadable(),
                                                 breakers=Unreadable()))
-        assert await renew_subscriptions(broken) == {"rooms": 0, "failing": 0}
+        assert await renew_subscriptions(broken) == {"rooms": 0, "failing": 0, "organizers": 0}
         assert values(recorded, "connector.deadletters.open") == {None: 1}  # the last value told
         assert sum("gauges: could not read" in r.getMessage() for r in caplog.records) == 3
 

@@ -1,1 +1,1 @@
-"""Use cases of the people capability (design.md section 11)."""
+"""People use cases (design.md section 11): delegated connections, appointments, availability, watched organizers."""

@@ -15,14 +15,14 @@ from typing import Any
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, Room, RoomGraph, RoomStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work, subscription_health
 from shared.config import Settings
 from shared.domain.rooms.client_state import ClientStateError
 from shared.domain.rooms.notifications import RoomWork
 from shared.errors import ConnectorError, UnknownMailbox
 
 __all__ = ["RegistrationDeps", "available_rooms", "delete_room", "list_rooms", "put_room", "room_json",
-           "start_backfill"]
+           "start_backfill", "watched_mailbox"]
 
 logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s/~]+@[^@\s/~]+\.[^@\s/~]+$")
@@ -39,22 +39,12 @@ class RegistrationDeps:
 
 
 def room_json(room: Room) -> dict[str, Any]:
-    if room.failure:
-        since = room.failing_since.isoformat() if room.failing_since else "?"
-        status = f"failing since {since} because {room.failure}"
-    elif room.subscription_id and room.expires_at:
-        status = f"subscribed until {room.expires_at.isoformat()}"
-    else:
-        status = "not subscribed"
     job = room.backfill
+    health = subscription_health(room)
     return {
         "email": room.email,
         "displayName": room.display_name,
-        "status": status,
-        "subscribed": bool(room.subscription_id) and not room.failure,
-        "subscriptionExpiresAt": room.expires_at.isoformat() if room.expires_at else None,
-        "failingSince": room.failing_since.isoformat() if room.failing_since else None,
-        "failure": room.failure,
+        **health,
         "activatedAt": room.activated_at.isoformat(),
         "showSubject": room.show_subject,
         "backfill": None if job is None else {
@@ -63,13 +53,14 @@ def room_json(room: Room) -> dict[str, Any]:
     }
 
 
-def _mailbox(email: str) -> str | None:
+def watched_mailbox(email: str) -> str | None:
+    """The mailbox a route's path names (lower case), or None when it is no email address."""
     mailbox = email.strip().lower()
     return mailbox if _EMAIL.match(mailbox) else None
 
 
 async def put_room(email: str, body: bytes, deps: RegistrationDeps) -> Reply:
-    mailbox = _mailbox(email)
+    mailbox = watched_mailbox(email)
     if mailbox is None:
         return problem(400, "Invalid room", "the path must end with the room's email address")
     try:
@@ -104,7 +95,7 @@ async def list_rooms(deps: RegistrationDeps) -> Reply:
 
 
 async def delete_room(email: str, deps: RegistrationDeps) -> Reply:
-    mailbox = _mailbox(email)
+    mailbox = watched_mailbox(email)
     room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
         return problem(404, "Not found", f"room {email} is not registered")
@@ -127,7 +118,7 @@ async def available_rooms(deps: RegistrationDeps) -> Reply:
 
 
 async def start_backfill(email: str, start: str | None, deps: RegistrationDeps) -> Reply:
-    mailbox = _mailbox(email)
+    mailbox = watched_mailbox(email)
     room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
         return problem(404, "Not found", f"room {email} is not registered")

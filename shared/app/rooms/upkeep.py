@@ -1,4 +1,5 @@
-"""Timers: keep every room's subscription alive, and publish users who joined or left."""
+"""Timers: keep every watched calendar's subscription alive (rooms, organizers), and publish users who joined
+or left."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 
 from shared.app.operator.gauges import GaugeDeps, refresh_gauges
 from shared.app.ports.clock import Clock
-from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room, RoomGraph, RoomStore, UserStore
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, RoomGraph, RoomStore, UserStore
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.rooms.publisher import PublisherDeps, publish
-from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.app.rooms.subscriptions import Calendar, SubscriptionDeps, ensure_subscription, kind_of, queue_work
 from shared.config import Settings
 from shared.domain.rooms.directory import decide_user
 from shared.domain.rooms.notifications import RoomWork
@@ -49,7 +50,7 @@ async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
     the gauges no event sets (dead letters open, the queues' oldest message, the breakers) their values again."""
     if deps.gauges is not None:
         await refresh_gauges(deps.gauges)
-    counts = {"rooms": 0, "failing": 0}
+    counts = {"rooms": 0, "failing": 0, "organizers": 0}
     try:
         # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
         # and tells Graph's expiry of the others, which decides: it may be earlier than the one stored.
@@ -59,26 +60,36 @@ async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
         live = None
     for room in await deps.rooms.list():
         counts["rooms"] += 1
-        missing = live is not None and room.subscription_id is not None and room.subscription_id not in live
-        if missing:
-            logger.warning("room %s: subscription %s is gone at Graph; recreating it", room.email,
-                           room.subscription_id)
-        elif live is not None and room.subscription_id is not None:
-            room = _with_graphs_expiry(room, live[room.subscription_id])
-        result = await ensure_subscription(room, deps.subscribing, recreate=missing,
-                                           reason="subscription missing" if missing else "timer")
-        if result.failure:
-            counts["failing"] += 1  # ensure_subscription logged why, on this run as on every run
-    deps.telemetry.subscriptions(healthy=counts["rooms"] - counts["failing"], failing=counts["failing"])
-    logger.info("subscription timer: %d room(s), %d failing", counts["rooms"], counts["failing"],
-                extra={"rooms": counts["rooms"], "failing": counts["failing"]})
+        counts["failing"] += await _keep_alive(room, live, deps)
+    organizers = deps.subscribing.organizers
+    for organizer in await organizers.list() if organizers is not None else []:
+        counts["organizers"] += 1
+        counts["failing"] += await _keep_alive(organizer, live, deps)
+    watched = counts["rooms"] + counts["organizers"]
+    deps.telemetry.subscriptions(healthy=watched - counts["failing"], failing=counts["failing"])
+    logger.info("subscription timer: %d room(s), %d organizer(s), %d failing", counts["rooms"],
+                counts["organizers"], counts["failing"],
+                extra={"rooms": counts["rooms"], "organizers": counts["organizers"], "failing": counts["failing"]})
     return counts
 
 
-def _with_graphs_expiry(room: Room, expires_at: datetime) -> Room:
+async def _keep_alive(calendar: Calendar, live: dict[str, datetime] | None, deps: UpkeepDeps) -> bool:
+    """Renew, or recreate what Graph no longer holds; True when the calendar is left failing."""
+    missing = live is not None and calendar.subscription_id is not None and calendar.subscription_id not in live
+    if missing:
+        logger.warning("%s %s: subscription %s is gone at Graph; recreating it", kind_of(calendar), calendar.email,
+                       calendar.subscription_id)
+    elif live is not None and calendar.subscription_id is not None:
+        calendar = _with_graphs_expiry(calendar, live[calendar.subscription_id])
+    result = await ensure_subscription(calendar, deps.subscribing, recreate=missing,
+                                       reason="subscription missing" if missing else "timer")
+    return result.failure is not None  # ensure_subscription logged why, on this run as on every run
+
+
+def _with_graphs_expiry(room: Calendar, expires_at: datetime) -> Calendar:
     if room.expires_at != expires_at:
-        logger.info("room %s: Graph says subscription %s expires %s (stored: %s); deciding by Graph's", room.email,
-                    room.subscription_id, expires_at.isoformat(),
+        logger.info("%s %s: Graph says subscription %s expires %s (stored: %s); deciding by Graph's", kind_of(room),
+                    room.email, room.subscription_id, expires_at.isoformat(),
                     room.expires_at.isoformat() if room.expires_at else "none")
         room = replace(room, expires_at=expires_at)
     return room

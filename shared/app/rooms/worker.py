@@ -1,4 +1,5 @@
-"""The graph-notifications worker: one queued room work item → read Graph → publish what changed.
+"""The graph-notifications worker: one queued room work item → read Graph → publish what changed (a watched
+organizer's work goes to ``shared.app.people.watching``).
 
 Sessions (session = room mailbox) serialise a room's work, so reservation state rows need no locks.
 Every step is safe to repeat: state rows dedupe on event id + changeKey and on content.
@@ -14,13 +15,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from shared.app.messaging import GRAPH_QUEUE, Delivery, Settlement
+from shared.app.people.watching import WatchDeps, handle_organizer_work
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, ReservationStore, Room, RoomGraph, RoomStore
 from shared.app.rooms.publisher import PublisherDeps, publish
-from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work
+from shared.app.rooms.subscriptions import SubscriptionDeps, on_lifecycle, queue_work
 from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
 from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
+from shared.domain.rooms.client_state import ORGANIZER
 from shared.domain.rooms.echo import is_tagged, slot_key
 from shared.domain.rooms.notifications import RoomWork
 from shared.errors import InvalidMessage, NotFound, PermanentError
@@ -51,6 +54,7 @@ class WorkerDeps:
     settle: Settlement
     clock: Clock
     dropped: Counter[str]  # notifications dropped by this instance since it started, by reason
+    organizers: WatchDeps | None = None  # watched organizers' work (None: not wired in this container)
 
 
 async def run_work(body: bytes, delivery: Delivery, deps: WorkerDeps) -> str:
@@ -66,6 +70,11 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     if work.kind == "directory":
         counts = await sync_users_directory(deps.upkeep, work)
         return f"directory step: {counts['read']} read, {counts['published']} published"
+    if work.calendar == ORGANIZER:
+        if deps.organizers is None:
+            logger.warning("work for organizer %s dropped: organizers are not wired in", work.room)
+            return "organizers not wired"
+        return await handle_organizer_work(work, deps.organizers)
     room = await deps.rooms.get(work.room)
     if room is None:
         logger.info("work for %s dropped: the room is not registered", work.room)
@@ -144,18 +153,8 @@ def _source(settings: Settings) -> str:
 async def _lifecycle(room: Room, work: RoomWork, deps: WorkerDeps) -> str:
     event = work.lifecycle_event
     logger.info("room %s lifecycle notification %s", room.email, event)
-    if event == "missed":
-        return await resync(room, deps)
-    if event == "subscriptionRemoved":
-        await ensure_subscription(room, deps.subscribing, recreate=True, reason="subscription removed")
-        return "recreated"
-    # reauthorizationRequired: one PATCH of the expiry both renews and reauthorizes (facts 3.2), so the
-    # renewal is made due now rather than issuing a separate reauthorize within the same 10 minutes.
-    now = deps.clock()
-    if room.expires_at and room.expires_at > now:
-        room = replace(room, expires_at=min(room.expires_at, now + timedelta(minutes=1)))
-    await ensure_subscription(room, deps.subscribing, reason="reauthorization required")
-    return "reauthorized"
+    outcome = await on_lifecycle(room, event, deps.subscribing)
+    return outcome if outcome is not None else await resync(room, deps)
 
 
 async def _apply_page(room: Room, deps: WorkerDeps, page: DeltaPage, *, backfill: bool) -> int:

@@ -1,1 +1,1 @@
-"""Rules of the people capability (design.md section 11): appointments with attendees."""
+"""People rules (design.md section 11): delegated connections, appointments, availability, watched organizers."""

@@ -2,7 +2,8 @@
 
 A POST may batch items of several subscriptions. Each item is checked on its own: an item whose
 clientState was not minted with our key (forged, or a subscription we never made) is dropped and
-counted; the rest become one queue message each, in the room mailbox's session. A change's message
+counted; the rest become one queue message each, in the mailbox's session (a room's, or a watched
+organizer's: the clientState says which). A change's message
 id includes its version (the event's etag, else the notification's id), so duplicate detection drops
 Graph's repeats of one notification but never a second change of the same event.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.domain.queue_ids import queue_id
@@ -41,6 +42,7 @@ class RoomWork:
     step: int | None = None
     chain: str | None = None
     version: str | None = None  # what tells one notified change from the next (see ``_version``)
+    calendar: str | None = None  # whose calendar: None a room's, "organizer" a watched organizer's
 
     def to_json(self) -> bytes:
         payload = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -101,11 +103,14 @@ def parse_items(items: list[Any], keys: tuple[bytes, ...], *, lifecycle: bool) -
         if not isinstance(item, dict):
             intake.malformed += 1
             continue
-        room = client_state.verify(keys, item.get("clientState"))
-        if room is None:
+        found = client_state.identify(keys, item.get("clientState"))
+        if found is None:
             intake.forged += 1
             continue
+        kind, room = found
         work = _work(item, room, lifecycle)
+        if work is not None and kind != client_state.ROOM:
+            work = replace(work, calendar=kind)
         if work is None:
             intake.malformed += 1
         else:

@@ -9,10 +9,11 @@ from typing import Any
 
 from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.telemetry import Telemetry
-from shared.bootstrap import Container, RoomStores
+from shared.bootstrap import Container, OrganizerStores, RoomStores
 from shared.config import RoomSettings, Settings
 from tests.fakes.breakers import InMemoryBreakerStore
 from tests.fakes.credentials import FakeState
+from tests.fakes.organizers import InMemoryAppointmentWatches, InMemoryOrganizers
 from tests.fakes.planning import (
     FakeCalendar,
     InMemoryDeadLetterStore,
@@ -59,6 +60,8 @@ class RoomWorld:
     credential_state: FakeState = field(default_factory=FakeState)
     breakers: InMemoryBreakerStore = field(default_factory=InMemoryBreakerStore)
     drift_reports: InMemoryDriftReportStore = field(default_factory=InMemoryDriftReportStore)
+    organizers: InMemoryOrganizers = field(default_factory=InMemoryOrganizers)
+    watches: InMemoryAppointmentWatches = field(default_factory=InMemoryAppointmentWatches)
 
     def __post_init__(self) -> None:
         self.graph = FakeRoomGraph(lambda: self.now)
@@ -78,7 +81,8 @@ class RoomWorld:
                          room_stores=stores, room_graph=self.graph, subscriptions=self.subscriptions,
                          webhook=self.webhook if webhook_url else None, credential_state=self.credential_state,
                          credentials=credentials, dropped=self.dropped, telemetry=telemetry,
-                         breakers=self.breakers, drift_reports=self.drift_reports)
+                         breakers=self.breakers, drift_reports=self.drift_reports,
+                         organizer_stores=OrganizerStores(organizers=self.organizers, watches=self.watches))
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)

@@ -1,0 +1,82 @@
+"""Operator API for watched organizers: start watching one (subscribe to its calendar), list them with the health
+of their subscriptions, stop watching (delete the subscription and forget what was known)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from shared.app.ports.clock import Clock
+from shared.app.ports.organizers import AppointmentWatchStore, Organizer, OrganizerStore
+from shared.app.responses import Reply, json_reply, problem
+from shared.app.rooms.registration import watched_mailbox
+from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, subscription_health
+from shared.config import Settings
+from shared.domain.rooms.client_state import ClientStateError
+from shared.errors import ConnectorError, UnknownMailbox
+
+__all__ = ["OrganizerDeps", "delete_organizer", "list_organizers", "organizer_json", "put_organizer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OrganizerDeps:
+    settings: Settings
+    organizers: OrganizerStore
+    watches: AppointmentWatchStore
+    subscribing: SubscriptionDeps
+    clock: Clock
+    dropped: Counter[str]  # notifications dropped by this instance, listed with the organizers
+
+
+def organizer_json(organizer: Organizer) -> dict[str, Any]:
+    return {"email": organizer.email, **subscription_health(organizer),
+            "watchedSince": organizer.activated_at.isoformat()}
+
+
+async def put_organizer(email: str, deps: OrganizerDeps) -> Reply:
+    mailbox = watched_mailbox(email)
+    if mailbox is None:
+        return problem(400, "Invalid organizer", "the path must end with the organizer's email address")
+    if not deps.settings.rooms.client_state_keys:
+        return problem(409, "Notifications not configured", "set CONNECTOR_CLIENT_STATE_KEY (a Key Vault reference)")
+    existing = await deps.organizers.get(mailbox)
+    organizer = existing or Organizer(email=mailbox, activated_at=deps.clock())
+    try:
+        # A new organizer's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
+        saved = await ensure_subscription(organizer, deps.subscribing,
+                                          recreate=existing is None or not organizer.subscription_id,
+                                          reason="watching", unknown_mailbox_raises=existing is None)
+    except ClientStateError as exc:
+        return problem(400, "Invalid organizer", str(exc))
+    except UnknownMailbox as exc:
+        return problem(404, "Unknown mailbox", str(exc))
+    if saved.failure:
+        return json_reply(502, organizer_json(saved))
+    if existing is None:
+        logger.info("organizer %s watched; answers to the connector's meetings are published from now on", mailbox)
+    return json_reply(201 if existing is None else 200, organizer_json(saved))
+
+
+async def list_organizers(deps: OrganizerDeps) -> Reply:
+    organizers = await deps.organizers.list()
+    return json_reply(200, {"value": [organizer_json(o) for o in organizers],
+                            "droppedNotifications": dict(deps.dropped)})
+
+
+async def delete_organizer(email: str, deps: OrganizerDeps) -> Reply:
+    mailbox = watched_mailbox(email)
+    organizer = await deps.organizers.get(mailbox) if mailbox else None
+    if organizer is None:
+        return problem(404, "Not found", f"organizer {email} is not watched")
+    if organizer.subscription_id:
+        with contextlib.suppress(ConnectorError):  # gone already, or it lapses within days on its own
+            await deps.subscribing.subscriptions.delete(organizer.subscription_id)
+    await deps.organizers.delete(organizer.email)
+    await deps.watches.forget(organizer.email)
+    logger.info("organizer %s no longer watched", organizer.email)
+    return Reply(204)
