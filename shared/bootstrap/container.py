@@ -233,7 +233,8 @@ class Container:
     def appointments(self) -> AppointmentDeps:
         return AppointmentDeps(settings=self.settings, meetings=self.meetings(), delegated=self.delegated(),
                                mappings=self.mappings(), publisher=self.publisher(), settle=self.settlement(),
-                               clock=self.clock)
+                               clock=self.clock, organizers=self.organizer_stores().organizers,
+                               watches=self.organizer_stores().watches)
 
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()

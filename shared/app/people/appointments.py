@@ -20,7 +20,9 @@ from typing import Any
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
 from shared.app.people import written
+from shared.app.people.watching import expect_connector_write
 from shared.app.ports.clock import Clock
+from shared.app.ports.organizers import AppointmentWatchStore, OrganizerStore
 from shared.app.ports.people import Acting, DelegatedCredentials, Meeting, MeetingCalendar
 from shared.app.ports.planning import MappingStore
 from shared.app.rooms.publisher import PublisherDeps
@@ -35,6 +37,7 @@ from shared.domain.people.appointments import (
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
+from shared.domain.rooms.outbound_events import parse_graph_time
 from shared.errors import InvalidMessage, NotFound
 
 __all__ = ["AppointmentDeps", "acting_for", "is_appointment", "sync_appointment_message"]
@@ -51,6 +54,9 @@ class AppointmentDeps:
     publisher: PublisherDeps  # appointment.written goes out on the outbound channel of the rooms
     settle: Settlement
     clock: Clock
+    # Watched organizers: a move the connector makes is recorded first, so it is not reported as an Outlook move.
+    organizers: OrganizerStore | None = None
+    watches: AppointmentWatchStore | None = None
 
 
 def is_appointment(delivery: Delivery) -> bool:
@@ -130,6 +136,8 @@ async def _execute(event: PlanningEvent, plan: Plan, before: dict[str, Any] | No
             changes = changed_fields(before, op.content)
             if not changes:
                 continue  # only what Graph does not compare changed (a name, the order of attendees)
+            if "start" in changes or "end" in changes:
+                await _expect_move(op.mailbox, op.event_id, event, op.content, deps)
             try:
                 meeting = await meetings.update(op.mailbox, op.event_id, changes, source_key=key.value, acting=acting)
             except NotFound:
@@ -147,6 +155,15 @@ async def _execute(event: PlanningEvent, plan: Plan, before: dict[str, Any] | No
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await meetings.cancel(op.mailbox, op.event_id, comment, acting=acting)
     return stored, announced
+
+
+async def _expect_move(organizer: str, event_id: str, event: PlanningEvent, content: dict[str, Any],
+                        deps: AppointmentDeps) -> None:
+    if deps.organizers is None or deps.watches is None or await deps.organizers.get(organizer) is None:
+        return
+    start, end = parse_graph_time(content.get("start")), parse_graph_time(content.get("end"))
+    if start is not None and end is not None:
+        await expect_connector_write(organizer, event_id, event.subject.split("/", 1)[-1], start, end, deps.watches)
 
 
 async def _create(key: EntityKey, op: CreateEvent, delivery: Delivery, acting: Acting,
