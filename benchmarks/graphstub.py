@@ -314,6 +314,8 @@ class RunningStub:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_stub(state_dir: Path, limits: Limits | None = None) -> RunningStub:

@@ -2,7 +2,8 @@
 and asyncio do on this machine against the same Graph stand-in. No durable queue, no tables, no retries beyond
 Retry-After: events are checked with the connector's own contract (``check_event``) and rendered with its own
 ``desired_state``; each task keeps only its newest state (a burst for one task costs one write), and at most 4
-requests go to a mailbox at once, none before a mailbox's last Retry-After has passed.
+requests go to a mailbox at once, none before a mailbox's last Retry-After has passed. Graph is called with
+aiohttp: with a hundred mailboxes at once httpx's connection pool, not Python, was the limit.
 
     python -m benchmarks.minimal --port 0   # settings in BENCH_GRAPH_ENDPOINT, BENCH_AUTH_ENDPOINT, BENCH_TENANT,
                                             # BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_CA_FILE
@@ -22,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 from aiohttp import web
 
 from shared.domain.planning.contract import check_event
@@ -48,7 +49,8 @@ class Written:
 
 
 class Minimal:
-    def __init__(self, graph: httpx.AsyncClient) -> None:
+    def __init__(self, graph: aiohttp.ClientSession, base: str) -> None:
+        self.base = base
         self.graph = graph
         self.newest: dict[str, tuple[int, PlanningEvent]] = {}  # key -> (sequence, event) not yet written
         self.seen: dict[str, int] = {}
@@ -106,35 +108,37 @@ class Minimal:
         transaction = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key} {desired.mailbox}"))
         created = await self._call(desired.mailbox, "POST", f"/users/{desired.mailbox}/events",
                                    json={**body, "transactionId": transaction})
-        self.written[key] = Written(desired.mailbox, str(created.json()["id"]))
+        self.written[key] = Written(desired.mailbox, str(created["id"]))
 
-    async def _call(self, mailbox: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, mailbox: str, method: str, url: str, **kwargs: Any) -> Any:
         gate = self.gates.setdefault(mailbox.lower(), Gate())
         while True:
             async with gate.slots:
                 wait = gate.not_before - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                response = await self.graph.request(method, url, **kwargs)
-            if response.status_code != 429:
-                response.raise_for_status()
-                return response
-            retry_after = float(response.headers.get("retry-after", "1"))
+                async with self.graph.request(method, self.base + url, **kwargs) as response:
+                    status, retry = response.status, response.headers.get("retry-after", "1")
+                    body = await response.read()
+            if status != 429:
+                if status >= 400:
+                    raise RuntimeError(f"{method} {url}: {status} {body[:200]!r}")
+                return json.loads(body) if body else None
+            retry_after = float(retry)
             gate.not_before = max(gate.not_before, time.monotonic() + retry_after)
 
 
 async def serve(port: int) -> None:
     env = os.environ
     verify = ssl.create_default_context(cafile=env["BENCH_CA_FILE"])
-    async with httpx.AsyncClient(verify=verify, timeout=60) as auth:
-        token = (await auth.post(f"{env['BENCH_AUTH_ENDPOINT']}/{env['BENCH_TENANT']}/oauth2/v2.0/token", data={
-            "grant_type": "client_credentials", "client_id": env["BENCH_CLIENT_ID"],
-            "client_secret": env["BENCH_CLIENT_SECRET"], "scope": "https://graph.microsoft.com/.default"})
-        ).raise_for_status().json()["access_token"]
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(base_url=env["BENCH_GRAPH_ENDPOINT"], verify=verify, timeout=60, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as graph:
-        minimal = Minimal(graph)
+    connector = aiohttp.TCPConnector(ssl=verify, limit=400)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as graph:
+        async with graph.post(f"{env['BENCH_AUTH_ENDPOINT']}/{env['BENCH_TENANT']}/oauth2/v2.0/token", data={
+                "grant_type": "client_credentials", "client_id": env["BENCH_CLIENT_ID"],
+                "client_secret": env["BENCH_CLIENT_SECRET"], "scope": "https://graph.microsoft.com/.default"}) as got:
+            got.raise_for_status()
+            graph.headers["Authorization"] = f"Bearer {(await got.json())['access_token']}"
+        minimal = Minimal(graph, env["BENCH_GRAPH_ENDPOINT"])
         app = web.Application(client_max_size=2 * 1024 * 1024)
         app.router.add_post("/api/planning/events", minimal.ingest)
         app.router.add_get("/_bench/idle", minimal.idle)

@@ -65,12 +65,30 @@ class System:
             time.sleep(0.1)
 
 
+PROFILE_HOOK = """\
+import atexit, cProfile, os
+
+_profile = cProfile.Profile()
+_profile.enable()
+atexit.register(lambda: (_profile.disable(), _profile.dump_stats(os.environ["BENCH_PROFILE_OUT"])))
+"""
+
+
 class Connector(System):
     name = "connector"
 
-    def __init__(self, stub: RunningStub, state_dir: Path, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, stub: RunningStub, state_dir: Path, settings: dict[str, str] | None = None,
+                 profile: Path | None = None) -> None:
         environ = {key: value for key, value in os.environ.items()
                    if not key.startswith(("CALENDAR_MSGRAPH_", "CONNECTOR_"))}
+        if profile is not None:
+            # cProfile over the host's main thread (its event loop) from start to a clean stop, through a
+            # sitecustomize only the host's interpreter sees.
+            hook = state_dir / "profile-hook"
+            hook.mkdir(parents=True, exist_ok=True)
+            (hook / "sitecustomize.py").write_text(PROFILE_HOOK)
+            environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), environ.get("PYTHONPATH")]))
+            environ["BENCH_PROFILE_OUT"] = str(profile)
         environ.update({
             "CALENDAR_MSGRAPH_GRAPH_ENDPOINT": stub.graph_endpoint,
             "CALENDAR_MSGRAPH_AUTH_ENDPOINT": stub.auth_endpoint,
@@ -136,3 +154,5 @@ class Minimal(System):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
