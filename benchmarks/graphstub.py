@@ -13,7 +13,8 @@ Per mailbox (the path's ``/users/{id}`` segment, case-insensitive):
 Routes: ``POST /{tenant}/oauth2/v2.0/token`` (client credentials, the one configured app); under ``/v1.0``:
 ``GET|POST /users/{m}/events`` (list by the source-key extended property filter, ``$top``; create, honouring
 ``transactionId``: a repeat returns the first event), ``GET|PATCH|DELETE /users/{m}/events/{id}``. Anything else
-is a Graph-shaped 400 and is counted as ``unsupported``.
+is a Graph-shaped 400 and is counted as ``unsupported``, except the empty lists the connector's timers ask for
+(``GET /subscriptions``, ``GET /users/delta()``).
 
 Control (plain JSON, no auth, loopback only): ``GET /_bench/stats`` (per mailbox: requests, accepted, throttled
 by cause, first/last request time; tokens; unsupported), ``GET /_bench/writes`` (each create/patch/delete that
@@ -55,6 +56,9 @@ from shared.domain.tagging import SOURCE_KEY_PROPERTY
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 EVENTS = re.compile(r"^/v1\.0/users/([^/]+)/events(?:/([^/]+))?$")
 ROOT = Path(__file__).resolve().parent.parent
+QUIET: dict[str, dict[str, str]] = {
+    "/v1.0/subscriptions": {},
+    "/v1.0/users/delta()": {"@odata.deltaLink": "https://graph.microsoft.com/v1.0/users/delta()?$deltatoken=bench"}}
 KEY_FILTER = re.compile(r"ep/value eq '((?:[^']|'')*)'")
 
 
@@ -107,6 +111,9 @@ class Stub:
 
     async def graph(self, request: web.Request) -> web.Response:
         match = EVENTS.match(request.path)
+        if request.method == "GET" and request.path in QUIET:
+            # The connector's timers (rooms' subscription renewal, the users directory) ask these: nothing to list.
+            return _json(200, {"value": [], **QUIET[request.path]})
         if match is None:
             self.unsupported.append(f"{request.method} {request.path}")
             return _error(400, "BadRequest", "Resource not found for the segment.")

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -153,12 +154,19 @@ def steady(system: System, stub: RunningStub, args: argparse.Namespace) -> Figur
     stream.last = {e["subject"]: e for e in stream.events}
     accepted: dict[str, float] = {}
     started = time.monotonic()
-    with system.client() as client:
-        for i, event in enumerate(stream.events):
-            pause = started + i / args.steady_rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            accepted[event["id"]] = post(client, [event])
+    senders = 4  # each event leaves at its own time even when one POST takes longer than the interval
+    lanes = [list(enumerate(stream.events))[lane::senders] for lane in range(senders)]
+
+    def send(lane: list[tuple[int, dict[str, Any]]]) -> None:
+        with system.client() as client:
+            for i, event in lane:
+                pause = started + i / args.steady_rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                accepted[event["id"]] = post(client, [event])
+
+    with ThreadPoolExecutor(senders) as pool:
+        list(pool.map(send, lanes))
     sent_rate = count / (time.monotonic() - started)
     wait_done(system, stub, stream)
     lat = latencies(stub, stream, accepted)
