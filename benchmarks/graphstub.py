@@ -56,9 +56,7 @@ from shared.domain.tagging import SOURCE_KEY_PROPERTY
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 EVENTS = re.compile(r"^/v1\.0/users/([^/]+)/events(?:/([^/]+))?$")
 ROOT = Path(__file__).resolve().parent.parent
-QUIET: dict[str, dict[str, str]] = {
-    "/v1.0/subscriptions": {},
-    "/v1.0/users/delta()": {"@odata.deltaLink": "https://graph.microsoft.com/v1.0/users/delta()?$deltatoken=bench"}}
+QUIET = {"/v1.0/subscriptions": False, "/v1.0/users/delta()": True}  # path -> answered with a delta link
 KEY_FILTER = re.compile(r"ep/value eq '((?:[^']|'')*)'")
 
 
@@ -113,7 +111,9 @@ class Stub:
         match = EVENTS.match(request.path)
         if request.method == "GET" and request.path in QUIET:
             # The connector's timers (rooms' subscription renewal, the users directory) ask these: nothing to list.
-            return _json(200, {"value": [], **QUIET[request.path]})
+            link = {"@odata.deltaLink": f"https://{request.host}{request.path}?$deltatoken=bench"} \
+                if QUIET[request.path] else {}
+            return _json(200, {"value": [], **link})
         if match is None:
             self.unsupported.append(f"{request.method} {request.path}")
             return _error(400, "BadRequest", "Resource not found for the segment.")
