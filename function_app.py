@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from entrypoints import api, credentials, operator, planning, rooms
+from entrypoints import api, credentials, operator, people, planning, rooms
 
 app = func.FunctionApp()
-for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, api.bp):
+for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, api.bp, people.bp):
     app.register_functions(blueprint)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.app.messaging import MessageQueue
+from shared.app.messaging import MessageQueue, WaitingWork
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
@@ -21,6 +21,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import ConnectAttempts, ConnectionStore, ReconnectMailer, TokenAuthority
 from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from shared.adapters.identity.factory import CredentialFactory
     from shared.adapters.tables.stores import TableStores
 
-__all__ = ["RoomStores"]
+__all__ = ["PeopleStores", "RoomStores"]
 
 
 @dataclass(frozen=True)
@@ -204,3 +205,37 @@ def drift_reports(tables: TableStores) -> DriftReportStore:
     from shared.adapters.tables.drift import TableDriftReportStore
 
     return TableDriftReportStore(tables)
+
+
+@dataclass(frozen=True)
+class PeopleStores:
+    """The people capability's tables (one service client, shared with the other stores)."""
+
+    connections: ConnectionStore
+    attempts: ConnectAttempts
+
+
+def people_stores(tables: TableStores) -> PeopleStores:
+    from shared.adapters.tables.people import TableConnectAttempts, TableConnectionStore
+
+    return PeopleStores(connections=TableConnectionStore(tables), attempts=TableConnectAttempts(tables))
+
+
+def waiting_work(tables: TableStores, queue: MessageQueue) -> WaitingWork:
+    from shared.adapters.tables.people import TableWaitingWork
+
+    return TableWaitingWork(tables, queue)
+
+
+def token_authority(settings: Settings, secrets: SecretStore | None) -> TokenAuthority:
+    from shared.adapters.identity.delegated import MsalTokenAuthority, client_credential
+
+    return MsalTokenAuthority(settings, client_credential(settings, secrets))
+
+
+def reconnect_mailer(settings: Settings, session: Callable[[], GraphSession]) -> ReconnectMailer | None:
+    if not settings.people.reconnect_mail_from:
+        return None
+    from shared.adapters.graph.mail import GraphReconnectMailer
+
+    return GraphReconnectMailer(session())

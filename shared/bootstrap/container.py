@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, TypeVar
 import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
-from shared.app.messaging import MessageQueue, Settlement, TracedQueue
+from shared.app.messaging import MessageQueue, Settlement, TracedQueue, WaitingWork
 from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
+from shared.app.people.delegated import StoredDelegatedCredentials
+from shared.app.people.lifecycle import PeopleDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
@@ -28,6 +30,7 @@ from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import DelegatedCredentials, ReconnectMailer, TokenAuthority
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
@@ -37,7 +40,7 @@ from shared.app.rooms.registration import RegistrationDeps
 from shared.app.rooms.subscriptions import SubscriptionDeps
 from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
-from shared.bootstrap.adapters import RoomStores
+from shared.bootstrap.adapters import PeopleStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 
@@ -64,7 +67,9 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
+                 people_stores: PeopleStores | None = None, waiting: WaitingWork | None = None,
+                 token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -110,6 +115,14 @@ class Container:
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
+        # People: their connections, connect attempts, parked work, Entra (MSAL) and the reconnect mail.
+        self.people_stores = self._port(people_stores, lambda: adapters.people_stores(self._tables()), owned=False)
+        self.waiting = self._port(waiting, lambda: adapters.waiting_work(self._tables(), self.queue()), owned=False)
+        self.token_authority = self._port(token_authority, lambda: adapters.token_authority(settings, self.secrets()))
+        self.mailer: Lazy[ReconnectMailer | None] = (
+            Lazy.given(mailer) if mailer
+            else self._lazy(lambda: adapters.reconnect_mailer(settings, self.graph_session), owned=False))
+        self._delegated = self._lazy(lambda: StoredDelegatedCredentials(self.people()), owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -131,7 +144,8 @@ class Container:
 
     def settlement(self) -> Settlement:
         return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
-                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry)
+                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry,
+                          waiting=self.waiting())
 
     def ingest(self) -> IngestDeps:
         return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry)
@@ -210,3 +224,13 @@ class Container:
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
                          telemetry=self.telemetry)
+
+    def people(self) -> PeopleDeps:
+        stores = self.people_stores()
+        return PeopleDeps(settings=self.settings, connections=stores.connections, attempts=stores.attempts,
+                          authority=self.token_authority(), waiting=self.waiting(), publisher=self.publisher(),
+                          mailer=self.mailer(), clock=self.clock, telemetry=self.telemetry)
+
+    def delegated(self) -> DelegatedCredentials:
+        """People's delegated connections as token credentials (one per container: its tokens stay in memory)."""
+        return self._delegated()

@@ -1,0 +1,1 @@
+"""People rules: the signed connect state, the token cache cipher, connections and their events."""
