@@ -3,6 +3,8 @@ status and forgetting it, and the operator's list. Thin: decode → one call →
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import azure.functions as func
 
 from entrypoints._bindings import to_http_response as _http
@@ -20,9 +22,14 @@ async def connections_start(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("connections_callback")
-@bp.route(route="connections/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="connections/callback", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def connections_callback(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await connect.finish(dict(req.params), (await container()).people()))
+    """Entra posts the code as a form (response_mode=form_post), so it is never in a URL; errors may come as a
+    query too."""
+    params = dict(req.params)
+    if req.method == "POST":
+        params.update(parse_qsl(req.get_body().decode("utf-8", "replace"), keep_blank_values=True))
+    return _http(await connect.finish(params, (await container()).people()))
 
 
 @bp.function_name("connections_reconnect")

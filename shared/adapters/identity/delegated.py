@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from shared.app.ports.credentials import SecretStore
 from shared.app.ports.people import AuthorizeRequest, Redemption, SilentToken
 from shared.config import DEFAULT_AUTH_ENDPOINT, Settings
-from shared.domain.people.connections import DELEGATED_SCOPES
+from shared.domain.people.connections import DELEGATED_SCOPES, GRAPH_RESOURCE
 from shared.errors import ConfigurationError, TransientError
 
 __all__ = ["MsalTokenAuthority", "client_credential"]
@@ -108,7 +108,7 @@ class MsalTokenAuthority:
         credential = await self._resolve()
         flow = await self._run(lambda: self._app(credential).initiate_auth_code_flow(
             list(DELEGATED_SCOPES), redirect_uri=redirect_uri, state=state, login_hint=user,
-            response_mode="query"), "the authorize request")
+            response_mode="form_post"), "the authorize request")
         return AuthorizeRequest(url=str(flow["auth_uri"]), flow=dict(flow))
 
     async def redeem(self, flow: dict[str, Any], response: dict[str, str]) -> Redemption:
@@ -157,7 +157,7 @@ class MsalTokenAuthority:
 
     def admin_consent_url(self, redirect_uri: str) -> str:
         query = urlencode({"client_id": self._settings.client_id, "redirect_uri": redirect_uri,
-                           "scope": " ".join(DELEGATED_SCOPES)})
+                           "scope": " ".join(f"{GRAPH_RESOURCE}/{s}" for s in DELEGATED_SCOPES)})
         return f"{self._authority}/v2.0/adminconsent?{query}"
 
     async def _resolve(self) -> Any:

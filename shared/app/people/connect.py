@@ -135,7 +135,7 @@ async def finish(params: dict[str, str], deps: PeopleDeps) -> Reply:
     now = deps.clock()
     sealed = cipher.seal(redeemed.cache.encode("utf-8"), bound_to=attempt.user)
     await record_connected(Connection(
-        user=attempt.user, state=CONNECTED, since=now, scopes=redeemed.scopes or _short(DELEGATED_SCOPES),
+        user=attempt.user, state=CONNECTED, since=now, scopes=_granted(redeemed.scopes),
         cache=sealed, account=redeemed.account, return_url=attempt.return_url), deps)
     return _redirect(with_query(attempt.return_url, connection="connected"))
 
@@ -148,8 +148,10 @@ def _entra_refused(attempt: ConnectAttempt, error: str, description: str, deps: 
     return _failed(attempt.return_url, code)
 
 
-def _short(scopes: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(s.rsplit("/", 1)[-1] for s in scopes)
+def _granted(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """The Graph permissions granted (OpenID scopes left out), or the ones asked for when Entra did not say."""
+    granted = tuple(s.rsplit("/", 1)[-1] for s in scopes if s not in ("openid", "profile", "email", "offline_access"))
+    return granted or DELEGATED_SCOPES
 
 
 async def reconnect(token: str, deps: PeopleDeps) -> Reply:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from shared.domain.rooms.outbound_events import cloud_event
 
 __all__ = ["CONNECTED", "DELEGATED_SCOPES", "EVENT_CONNECTED", "EVENT_NEEDS_RECONNECT", "NEEDS_RECONNECT",
-           "NOT_CONNECTED", "Connection", "allowed_return_url", "authorize_error", "connection_event",
+           "NOT_CONNECTED", "GRAPH_RESOURCE", "Connection", "allowed_return_url", "authorize_error", "connection_event",
            "entra_codes", "refusal_reason", "with_query"]
 
 CONNECTED, NEEDS_RECONNECT, NOT_CONNECTED = "connected", "needs-reconnect", "not-connected"
@@ -26,9 +26,10 @@ EVENT_CONNECTED, EVENT_NEEDS_RECONNECT = "connection.connected", "connection.nee
 # What section 11 needs of a person: write meetings into their calendar (invitations, Teams meetings through
 # isOnlineMeeting, cancel) and read free/busy with getSchedule (Calendars.ReadWrite covers Calendars.ReadBasic
 # and Calendars.Read), and read their own profile to check who signed in. MSAL adds openid, profile and
-# offline_access (the refresh token) itself.
+# offline_access (the refresh token) itself. Short names mean Microsoft Graph, and Entra answers with short
+# names: MSAL finds a cached access token only when the names asked for are the ones it stored.
+DELEGATED_SCOPES = ("Calendars.ReadWrite", "User.Read")
 GRAPH_RESOURCE = "https://graph.microsoft.com"
-DELEGATED_SCOPES = (f"{GRAPH_RESOURCE}/Calendars.ReadWrite", f"{GRAPH_RESOURCE}/User.Read")
 
 _CONSENT_CODES = {65001, 90094, 90095}  # the user or an administrator has not consented; admin consent needed
 _AADSTS = re.compile(r"AADSTS(\d+)")
