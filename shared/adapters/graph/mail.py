@@ -9,7 +9,7 @@ import httpx
 
 from shared.adapters.graph.applications import classify
 from shared.adapters.graph.session import GraphSession
-from shared.errors import TransientError
+from shared.errors import Forbidden, PermanentError, TransientError
 
 __all__ = ["GraphReconnectMailer"]
 
@@ -30,5 +30,10 @@ class GraphReconnectMailer:
                 headers={"Authorization": f"Bearer {token.token}"})
         except httpx.HTTPError as exc:
             raise TransientError(f"Graph unreachable: {type(exc).__name__}") from None
+        if response.status_code == 404:
+            raise PermanentError(f"the mailbox {sender} (CONNECTOR_RECONNECT_MAIL_FROM) was not found")
+        if response.status_code == 403:
+            raise Forbidden(f"the app may not send mail as {sender}: grant the application permission Mail.Send"
+                            " (admin consent), or limit it to that mailbox with an application access policy")
         if response.status_code != 202:
             raise classify(response)

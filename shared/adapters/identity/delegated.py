@@ -67,6 +67,9 @@ class MsalTokenAuthority:
         if not (settings.tenant_id and settings.client_id):
             raise ConfigurationError("CALENDAR_MSGRAPH_CLIENT_ID", "and CALENDAR_MSGRAPH_TENANT_GUID are required"
                                      " to connect people")
+        # MSAL's token cache logs each token request at DEBUG with the authorization code and the PKCE verifier
+        # unredacted: its logger stays at INFO whatever the root level is.
+        logging.getLogger("msal.token_cache").setLevel(logging.INFO)
         self._settings = settings
         self._credential = credential
         self._authority = f"{settings.auth_endpoint}/{settings.tenant_id}"
@@ -123,7 +126,7 @@ class MsalTokenAuthority:
             return Redemption(error=str(result.get("error") or "invalid_grant"),
                               error_description=str(result.get("error_description") or ""))
         claims = result.get("id_token_claims") or {}
-        accounts = [a for a in cache.find(msal.TokenCache.CredentialType.ACCOUNT)]
+        accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
         account = str(accounts[0].get("home_account_id", "")) if accounts else ""
         return Redemption(username=str(claims.get("preferred_username") or claims.get("email") or ""),
                           object_id=str(claims.get("oid") or ""), account=account,

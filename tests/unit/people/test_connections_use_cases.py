@@ -13,7 +13,7 @@ from shared.app.people import connect, status
 from shared.app.people.delegated import StoredDelegatedCredentials
 from shared.domain.people.connections import CONNECTED, NEEDS_RECONNECT, Connection
 from shared.errors import NeedsReconnect
-from tests.unit.people.world import ANNA, OLD_KEY, RETURN, KEY, PeopleWorld, location, query
+from tests.unit.people.world import ANNA, KEY, OLD_KEY, RETURN, PeopleWorld, location, query
 
 
 @pytest.fixture

@@ -21,8 +21,14 @@ from tests.fakes.people import (
 )
 from tests.fakes.planning import InMemoryDeadLetterStore
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.rooms import InMemoryLog, InMemoryOutbox, InMemoryOwnWrites, InMemoryReservations, InMemoryRooms, \
-    InMemoryUsers
+from tests.fakes.rooms import (
+    InMemoryLog,
+    InMemoryOutbox,
+    InMemoryOwnWrites,
+    InMemoryReservations,
+    InMemoryRooms,
+    InMemoryUsers,
+)
 from tests.fakes.telemetry import RecordedTelemetry
 
 KEY = bytes(range(32))
