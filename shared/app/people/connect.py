@@ -45,7 +45,7 @@ def _redirect(url: str) -> Reply:
 
 
 def _failed(return_url: str, code: str, **extra: str) -> Reply:
-    return _redirect(with_query(return_url, connection="failed", error=code, **extra))
+    return _redirect(with_query(return_url, {"connection": "failed", "error": code, **extra}))
 
 
 def _not_configured(exc: ConfigurationError) -> Reply:
@@ -137,7 +137,7 @@ async def finish(params: dict[str, str], deps: PeopleDeps) -> Reply:
     await record_connected(Connection(
         user=attempt.user, state=CONNECTED, since=now, scopes=_granted(redeemed.scopes),
         cache=sealed, account=redeemed.account, return_url=attempt.return_url), deps)
-    return _redirect(with_query(attempt.return_url, connection="connected"))
+    return _redirect(with_query(attempt.return_url, {"connection": "connected"}))
 
 
 def _entra_refused(attempt: ConnectAttempt, error: str, description: str, deps: PeopleDeps) -> Reply:

@@ -84,7 +84,7 @@ def allowed_return_url(url: object, prefixes: tuple[str, ...]) -> bool:
     return any(url.startswith(prefix) for prefix in prefixes)
 
 
-def with_query(url: str, **params: str) -> str:
+def with_query(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` added to its query (existing parameters kept)."""
     parts = urlsplit(url)
     extra = urlencode(params)

@@ -14,7 +14,9 @@ import entrypoints._deps
 from shared.app.messaging import OutboundMessage
 from shared.bootstrap import Container
 from shared.bootstrap.lazy import Lazy
+from shared.bootstrap.adapters import PeopleStores
 from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
+from tests.fakes.people import FakeAuthority, InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
 from tests.support.credential_fakes import CredentialWorld
 from tests.unit.rooms.fakes_rooms import RoomWorld
 
@@ -33,6 +35,10 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     world, creds = RoomWorld(), CredentialWorld()
     container = world.services(credentials=creds.runtime())
     container.operator_auth = Lazy.given(StaticOperatorAuth())  # operator routes: tokens by role
+    # People: connections and parked work in memory, Entra scripted.
+    container.people_stores = Lazy.given(PeopleStores(InMemoryConnectionStore(), InMemoryConnectAttempts()))
+    container.waiting = Lazy.given(InMemoryWaitingWork(world.queue))
+    container.token_authority = Lazy.given(FakeAuthority())
 
     async def provider() -> Container:
         return container

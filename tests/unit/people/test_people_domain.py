@@ -97,7 +97,7 @@ class TestReturnUrlsAndErrors:
         assert allowed_return_url(url, ("https://ebms.example.com/",)) is allowed
 
     def test_query_parameters_are_added_to_an_existing_query(self) -> None:
-        assert with_query("https://a.example/x?y=1", connection="connected") == \
+        assert with_query("https://a.example/x?y=1", {"connection": "connected"}) == \
             "https://a.example/x?y=1&connection=connected"
 
     @pytest.mark.parametrize(("error", "description", "code"), [
