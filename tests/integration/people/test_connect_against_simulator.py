@@ -40,8 +40,14 @@ from shared.errors import NeedsReconnect
 from tests.fakes.people import InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
 from tests.fakes.planning import InMemoryDeadLetterStore
 from tests.fakes.queue import RecordingQueue
-from tests.fakes.rooms import InMemoryLog, InMemoryOutbox, InMemoryOwnWrites, InMemoryReservations, InMemoryRooms, \
-    InMemoryUsers
+from tests.fakes.rooms import (
+    InMemoryLog,
+    InMemoryOutbox,
+    InMemoryOwnWrites,
+    InMemoryReservations,
+    InMemoryRooms,
+    InMemoryUsers,
+)
 
 KEY = bytes(range(32))
 ANNA, BEN = "anna@contoso.com", "ben@contoso.com"

@@ -13,8 +13,8 @@ import pytest
 import entrypoints._deps
 from shared.app.messaging import OutboundMessage
 from shared.bootstrap import Container
-from shared.bootstrap.lazy import Lazy
 from shared.bootstrap.adapters import PeopleStores
+from shared.bootstrap.lazy import Lazy
 from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
 from tests.fakes.people import FakeAuthority, InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
 from tests.support.credential_fakes import CredentialWorld
