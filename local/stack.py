@@ -12,6 +12,7 @@ booking-system receiver when ``CONNECTOR_OUTBOUND_WEBHOOK_URL`` is. The host's l
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ import httpx
 from local.azurite import RunningAzurite, start_azurite
 from local.booking_receiver import BookingReceiver, start_booking_receiver
 from local.funchost import HostProcess
+from local.graphsim.delegated import auth_of
 from local.graphsim.server import RunningSimulator, start_simulator
 from local.sample_day import RESOURCES
 from local.stack_credentials import (
@@ -132,6 +134,9 @@ class LocalStack:
             "CONNECTOR_SUBSCRIPTION_RENEWAL_SCHEDULE": "0 */30 * * * *",
             "CONNECTOR_USERS_DIRECTORY_SCHEDULE": "0 */15 * * * *",
             "CONNECTOR_DRIFT_SCHEDULE": "0 30 2 * * *",
+            # People: a token encryption key of this run, and the host itself as the place a connect returns to.
+            "CONNECTOR_TOKEN_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+            "CONNECTOR_CONNECT_RETURN_URLS": f"http://127.0.0.1:{self.port}/",
         })
         webhook_secret = given.get("CONNECTOR_OUTBOUND_WEBHOOK_SECRET")
         if not given.get("CONNECTOR_OUTBOUND_WEBHOOK_URL"):
@@ -149,6 +154,9 @@ class LocalStack:
                                              client_id=client, client_secret=secret)
             for upn, name in self.users.items():
                 self.simulator.state.add_user(upn, name)
+            # People sign in at the simulator, which returns them to this host's callback.
+            auth_of(self.simulator.state).register_redirect(
+                client, f"http://127.0.0.1:{self.port}/api/connections/callback")
             # Rooms need /places and subscriptions besides the calendar and directory roles.
             self.simulator.state.add_app(client, secret, tenant,
                                          roles=["Calendars.ReadWrite", "User.Read.All", "Place.Read.All"])

@@ -13,6 +13,7 @@ from shared.domain.planning.breaker import BreakerLimits
 from shared.domain.timezones import TimeZone, resolve_time_zone
 from shared.errors import ConfigurationError
 from shared.setting_values import (
+    is_loopback,
     read_bool,
     read_https_url,
     read_int,
@@ -21,8 +22,8 @@ from shared.setting_values import (
     read_time_zone,
 )
 
-__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "DriftSettings", "QueueConnection", "Settings", "TablesConnection",
-           "TelemetrySettings"]
+__all__ = ["CREDENTIAL_KINDS", "CredentialSettings", "DriftSettings", "PeopleSettings", "QueueConnection", "Settings",
+           "TablesConnection", "TelemetrySettings"]
 
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTH_ENDPOINT = "https://login.microsoftonline.com"
@@ -134,6 +135,7 @@ class Settings:
     # Whose token writes appointments (design.md section 11): delegated, application, or auto (delegated when
     # the organizer is connected, else application).
     appointment_auth: str = "auto"
+    people: PeopleSettings = field(default_factory=lambda: PeopleSettings())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -177,6 +179,7 @@ class Settings:
             operator_audiences=_operator_audiences(env, client_id),
             drift=_drift(env),
             appointment_auth=_appointment_auth(env),
+            people=_people(env),
         )
 
     @property
@@ -430,3 +433,46 @@ def _appointment_auth(env: Mapping[str, str]) -> str:
     if value not in APPOINTMENT_AUTH_MODES:
         raise ConfigurationError("CONNECTOR_APPOINTMENT_AUTH", f"must be one of {', '.join(APPOINTMENT_AUTH_MODES)}")
     return value
+@dataclass(frozen=True)
+class PeopleSettings:
+    """Delegated connections (design.md section 11). Without an encryption key no person can connect."""
+
+    # AES-256 keys of the stored token caches (and of the signed connect state); the first encrypts, all decrypt.
+    token_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # Where a connect flow may return the browser to: a returnUrl must start with one of these.
+    return_urls: tuple[str, ...] = ()
+    # The mailbox that tells a person to reconnect (Graph sendMail, application permission Mail.Send); None: no mail.
+    reconnect_mail_from: str | None = None
+
+
+def _people(env: Mapping[str, str]) -> PeopleSettings:
+    import base64
+    import binascii
+
+    keys: list[bytes] = []
+    for text in (read_text(env, "CONNECTOR_TOKEN_ENCRYPTION_KEY") or "").split(","):
+        if not text.strip():
+            continue
+        try:
+            key = base64.b64decode(text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigurationError("CONNECTOR_TOKEN_ENCRYPTION_KEY",
+                                     "each key must be 32 random bytes in base64 (comma-separated for rotation)")
+        keys.append(key)
+    prefixes = tuple(p.strip() for p in (read_text(env, "CONNECTOR_CONNECT_RETURN_URLS") or "").split(",")
+                     if p.strip())
+    for prefix in prefixes:
+        scheme, _, rest = prefix.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme not in ("https", "http") or not host or (scheme == "http" and not is_loopback(host.split(":")[0])):
+            raise ConfigurationError("CONNECTOR_CONNECT_RETURN_URLS",
+                                     "each entry must be an https URL prefix such as https://app.example.com/")
+        if "/" not in rest:
+            raise ConfigurationError("CONNECTOR_CONNECT_RETURN_URLS",
+                                     f"{prefix} must end with a path (at least /), so a look-alike host cannot match")
+    sender = read_text(env, "CONNECTOR_RECONNECT_MAIL_FROM")
+    if sender is not None and "@" not in sender:
+        raise ConfigurationError("CONNECTOR_RECONNECT_MAIL_FROM", "must be a mailbox address")
+    return PeopleSettings(token_keys=tuple(keys), return_urls=prefixes, reconnect_mail_from=sender)

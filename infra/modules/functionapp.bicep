@@ -105,6 +105,9 @@ param outboundWebhookSecretName string = 'outbound-webhook-secret'
 @description('Key Vault secret name of the HMAC key that signs Graph subscription clientStates (32+ random characters; comma-separated while rotating).')
 param clientStateKeySecretName string = 'connector-client-state-key'
 
+@description('Key Vault secret name of the AES-256 key(s) that encrypt people\'s token caches and sign the connect state (32 random bytes in base64; comma-separated while rotating, the first encrypts).')
+param tokenEncryptionKeySecretName string = 'connector-token-encryption-key'
+
 @description('How the app proves itself to Entra: secret (in Key Vault, rotated by the app), certificate (in Key Vault, rolled by the app) or federated (the managed identity, nothing stored).')
 @allowed([
   'secret'
@@ -138,6 +141,7 @@ var isFlex = hostingPlan == 'FlexConsumption'
 var graphClientSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${graphClientSecretName}/)'
 var outboundWebhookSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${outboundWebhookSecretName}/)'
 var clientStateKeyReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${clientStateKeySecretName}/)'
+var tokenEncryptionKeyReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${tokenEncryptionKeySecretName}/)'
 
 var flexSku = {
   name: 'FC1'
@@ -284,6 +288,10 @@ var connectorDefaults = {
   CONNECTOR_DRIFT_DAYS_FORWARD: '365'
   // Whose token writes appointments: delegated (the organizer's connection), application, or auto.
   CONNECTOR_APPOINTMENT_AUTH: 'auto'
+  // People (design.md section 11): where a connect flow may return the browser (comma-separated URL prefixes)
+  // and the mailbox that asks a person to reconnect (empty: no mail).
+  CONNECTOR_CONNECT_RETURN_URLS: ''
+  CONNECTOR_RECONNECT_MAIL_FROM: ''
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)
@@ -305,6 +313,8 @@ var deploymentSettings = {
   CONNECTOR_GRAPH_EVENTGRID_NOTIFICATION_URL: graphEventGridNotificationUrl
   // Operators sign in with Entra (app roles Connector.Operator / Connector.Reader); the tenant is the Graph one.
   CONNECTOR_OPERATOR_AUDIENCE: empty(operatorAudience) ? '${graphClientId},api://${graphClientId}' : operatorAudience
+  // People's token caches are encrypted with this key (AES-GCM); the app never stores it.
+  CONNECTOR_TOKEN_ENCRYPTION_KEY: tokenEncryptionKeyReference
 }
 
 // Identity-based connections: the Service Bus trigger/output binding connection "ServiceBusConnection",

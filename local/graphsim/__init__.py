@@ -123,6 +123,17 @@ Graph side in graph_rooms.py, delta.py, recurrence.py; control side in control_r
   paused}); ``PATCH /users/{upn}`` {accountEnabled?, displayName?}; ``DELETE /users/{upn}
   ?permanent=true|false``; ``POST /delta/expire``. ``POST /reset`` also clears subscriptions,
   notifications, delta tokens and journals; users and rooms stay.
+
+People (delegated.py, graph_people.py): ``GET /{tenant}/oauth2/v2.0/authorize`` signs the ``login_hint`` user in at
+once and answers with code and state (query, or ``response_mode=form_post``: a page whose form posts them) to a
+registered redirect URI (``auth_of(state).register_redirect(client, uri)``,
+``PUT /_sim/apps/{clientId}/redirect-uris``);
+the token endpoint's ``authorization_code`` (single use, 10 minutes, same redirect_uri, PKCE S256) and
+``refresh_token`` grants (rotated on each use; ``POST /_sim/delegated/users/{upn}/revoke`` {code}, ``POST
+/_sim/delegated/refresh-tokens/expire`` → invalid_grant with that AADSTS code); ``PUT /_sim/delegated/consent``
+{mode: granted | user (AADSTS65001) | admin (AADSTS90094)}, ``PUT /_sim/delegated/sign-in`` {as} (the next sign-in
+is another account). Delegated tokens carry ``scp`` and act only as their user; ``/me`` works with them;
+``POST /users/{u}/sendMail`` (app role or delegated Mail.Send) keeps mails (``GET /_sim/mails``).
 """
 
 from __future__ import annotations

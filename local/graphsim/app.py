@@ -5,7 +5,17 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import attendee_responses, auth, control, control_creds, identity, operator_tokens, tenants
+from . import (
+    attendee_responses,
+    auth,
+    control,
+    control_creds,
+    delegated,
+    graph_people,
+    identity,
+    operator_tokens,
+    tenants,
+)
 from .applications import ApplicationsApi
 from .pipeline import GraphPipeline
 from .state import SimState
@@ -22,6 +32,8 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         *attendee_responses.build_routes(state),
         *identity.build_routes(state, signer),
         *operator_tokens.build_routes(state, signer),
+        *delegated.build_routes(state, signer),
+        *graph_people.build_routes(state),  # its authorize route ahead of the {tenant} wildcards too
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all
         Route("/v1.0", pipeline.handle, methods=methods),
         Route("/v1.0/{path:path}", pipeline.handle, methods=methods),

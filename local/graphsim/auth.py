@@ -187,7 +187,7 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
             return entra_error(400, "invalid_request", 900144,
                                "The request body must contain the following parameter: "
                                "'grant_type'.")
-        if grant != "client_credentials":
+        if grant not in ("client_credentials", "authorization_code", "refresh_token"):  # delegated.py: the latter
             return entra_error(400, "unsupported_grant_type", 70003,
                                f"The app requested an unsupported grant type '{grant}'.")
         app = state.apps.get(client_id)
@@ -229,6 +229,10 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
             return entra_error(401, "invalid_client", 7000216,
                                "'client_assertion', 'client_secret' or 'request' is required for "
                                "the 'client_credentials' grant type.")
+        if grant != "client_credentials":
+            from . import delegated
+
+            return delegated.grant(state, signer, app, form, _base(request))
         scopes = scope.split()
         if len(scopes) != 1 or not scopes[0].endswith("/.default"):
             return entra_error(

@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import graph_rooms
+from . import graph_people, graph_rooms
 from .auth import Signer, TokenError
 from .errors import GraphError, error_body, graph_error_response, json_response
 from .graph import GraphHandlers, match_route
@@ -39,6 +39,7 @@ class GraphPipeline:
         self.signer = signer
         self.handlers = GraphHandlers(state)
         self.room_handlers = graph_rooms.RoomHandlers(state)
+        self.people_handlers = graph_people.PeopleHandlers(state)
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -87,8 +88,9 @@ class GraphPipeline:
     async def _handle(self, request: Request, path: str, entry: dict[str, Any]) -> Response:
         claims = self._authenticate(request)
         request.state.claims = claims
+        path = graph_people.resolve_me(path, claims)
         # Room routes first: /users/delta would otherwise match /users/{u}.
-        found = graph_rooms.match_route(path) or match_route(path)
+        found = graph_rooms.match_route(path) or graph_people.match_route(path) or match_route(path)
         if found is None:
             segment = path.strip("/").split("/")[-1] if path.strip("/") else ""
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
@@ -119,10 +121,14 @@ class GraphPipeline:
                                  {"Retry-After": str(busy.retry_after)})
         try:
             await self._latency()
-            self._authorize(claims, route.name, request.method)
+            if graph_people.applies(claims, route.name):  # a person's token, or sendMail
+                graph_people.authorize(self.state, claims, route.name, request.method, params)
+            else:
+                self._authorize(claims, route.name, request.method)
             base = f"{request.url.scheme}://{request.url.netloc}"
             try:
-                handlers = self.room_handlers if route.name in graph_rooms.NAMES else self.handlers
+                handlers = (self.room_handlers if route.name in graph_rooms.NAMES
+                            else self.people_handlers if route.name in graph_people.NAMES else self.handlers)
                 response = await handlers.dispatch(route, params, request, base)
             except GraphError as err:
                 response = graph_error_response(err, *request.state.ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.app.messaging import MessageQueue
+from shared.app.messaging import MessageQueue, WaitingWork
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
@@ -22,7 +22,14 @@ from shared.app.ports.credentials import (
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.organizers import AppointmentWatchStore, OrganizerStore
-from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
+from shared.app.ports.people import (
+    ConnectAttempts,
+    ConnectionStore,
+    DelegatedCredentials,
+    MeetingCalendar,
+    ReconnectMailer,
+    TokenAuthority,
+)
 from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
@@ -46,7 +53,7 @@ if TYPE_CHECKING:
     from shared.adapters.identity.factory import CredentialFactory
     from shared.adapters.tables.stores import TableStores
 
-__all__ = ["OrganizerStores", "RoomStores"]
+__all__ = ["OrganizerStores", "PeopleStores", "RoomStores"]
 
 
 @dataclass(frozen=True)
@@ -215,16 +222,11 @@ def meetings(session: GraphSession, delegated: DelegatedCredentials) -> MeetingC
     return GraphMeetingCalendar(session, delegated)
 
 
-def delegated_credentials() -> DelegatedCredentials:
-    """Nobody connected until the delegated connections are kept (``auto`` then writes with the app's token)."""
-    from shared.app.people.unconnected import NoConnections
-
-    return NoConnections()
-
 def tenant_store(tables: TableStores) -> TenantRegistryStore:
     from shared.adapters.tables.tenants import TableTenantStore
 
     return TableTenantStore(tables)
+
 
 @dataclass(frozen=True)
 class OrganizerStores:
@@ -239,3 +241,37 @@ def organizer_stores(tables: TableStores) -> OrganizerStores:
 
     t = OrganizerTables(tables)
     return OrganizerStores(organizers=t.organizers, watches=t.watches)
+
+
+@dataclass(frozen=True)
+class PeopleStores:
+    """The people capability's tables (one service client, shared with the other stores)."""
+
+    connections: ConnectionStore
+    attempts: ConnectAttempts
+
+
+def people_stores(tables: TableStores) -> PeopleStores:
+    from shared.adapters.tables.people import TableConnectAttempts, TableConnectionStore
+
+    return PeopleStores(connections=TableConnectionStore(tables), attempts=TableConnectAttempts(tables))
+
+
+def waiting_work(tables: TableStores, queue: MessageQueue) -> WaitingWork:
+    from shared.adapters.tables.people import TableWaitingWork
+
+    return TableWaitingWork(tables, queue)
+
+
+def token_authority(settings: Settings, secrets: SecretStore | None) -> TokenAuthority:
+    from shared.adapters.identity.delegated import MsalTokenAuthority, client_credential
+
+    return MsalTokenAuthority(settings, client_credential(settings, secrets))
+
+
+def reconnect_mailer(settings: Settings, session: Callable[[], GraphSession]) -> ReconnectMailer | None:
+    if not settings.people.reconnect_mail_from:
+        return None
+    from shared.adapters.graph.mail import GraphReconnectMailer
+
+    return GraphReconnectMailer(session())

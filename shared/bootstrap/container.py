@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, TypeVar
 import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
-from shared.app.messaging import MessageQueue, Settlement, TracedQueue
+from shared.app.messaging import MessageQueue, Settlement, TracedQueue, WaitingWork
 from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
 from shared.app.people.appointments import AppointmentDeps
+from shared.app.people.delegated import StoredDelegatedCredentials
+from shared.app.people.lifecycle import PeopleDeps
 from shared.app.people.organizers import OrganizerDeps
 from shared.app.people.watching import WatchDeps
 from shared.app.planning.breaker import BreakerDeps
@@ -31,7 +33,7 @@ from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
-from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
+from shared.app.ports.people import DelegatedCredentials, MeetingCalendar, ReconnectMailer, TokenAuthority
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
@@ -44,7 +46,7 @@ from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
 from shared.app.tenants.directory import RegisteredTenants
 from shared.app.tenants.registry import TenantDeps
-from shared.bootstrap.adapters import OrganizerStores, RoomStores
+from shared.bootstrap.adapters import OrganizerStores, PeopleStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 
@@ -74,7 +76,9 @@ class Container:
                  operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
                  meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None,
                  tenant_store: TenantRegistryStore | None = None,
-                 organizer_stores: OrganizerStores | None = None) -> None:
+                 organizer_stores: OrganizerStores | None = None,
+                 people_stores: PeopleStores | None = None, waiting: WaitingWork | None = None,
+                 token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -121,13 +125,21 @@ class Container:
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
         # People: delegated connections, and meetings written with them or with the app's token.
-        self.delegated = self._port(delegated, lambda: adapters.delegated_credentials(), owned=False)
+        # One per container: the people's tokens stay in its memory.
+        self.delegated = self._port(delegated, lambda: StoredDelegatedCredentials(self.people()), owned=False)
         self.meetings = self._port(meetings, lambda: adapters.meetings(self.graph_session(), self.delegated()),
                                    owned=False)
         # The tenant registry (the settings' tenant is the default one and needs no row).
         self.tenant_store = self._port(tenant_store, lambda: adapters.tenant_store(self._tables()), owned=False)
         self.organizer_stores = self._port(organizer_stores, lambda: adapters.organizer_stores(self._tables()),
                                            owned=False)
+        # People: their connections, connect attempts, parked work, Entra (MSAL) and the reconnect mail.
+        self.people_stores = self._port(people_stores, lambda: adapters.people_stores(self._tables()), owned=False)
+        self.waiting = self._port(waiting, lambda: adapters.waiting_work(self._tables(), self.queue()), owned=False)
+        self.token_authority = self._port(token_authority, lambda: adapters.token_authority(settings, self.secrets()))
+        self.mailer: Lazy[ReconnectMailer | None] = (
+            Lazy.given(mailer) if mailer
+            else self._lazy(lambda: adapters.reconnect_mailer(settings, self.graph_session), owned=False))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -149,7 +161,8 @@ class Container:
 
     def settlement(self) -> Settlement:
         return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
-                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry)
+                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry,
+                          waiting=self.waiting())
 
     def ingest(self) -> IngestDeps:
         return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry)
@@ -255,3 +268,9 @@ class Container:
         return WatchDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
                          graph=self.room_graph(), subscribing=self.subscribing(), publisher=self.publisher(),
                          clock=self.clock, dropped=self.dropped)
+
+    def people(self) -> PeopleDeps:
+        stores = self.people_stores()
+        return PeopleDeps(settings=self.settings, connections=stores.connections, attempts=stores.attempts,
+                          authority=self.token_authority(), waiting=self.waiting(), publisher=self.publisher(),
+                          mailer=self.mailer(), clock=self.clock, telemetry=self.telemetry)

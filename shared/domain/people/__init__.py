@@ -1,1 +1,2 @@
-"""People rules (design.md section 11): delegated connections, appointments, availability, watched organizers."""
+"""People rules (design.md section 11): the signed connect state, the token cache cipher, connections and their
+events; appointments; watched organizers; availability."""

@@ -13,7 +13,9 @@ import pytest
 import entrypoints._deps
 from shared.app.messaging import OutboundMessage
 from shared.bootstrap import Container
+from shared.bootstrap.adapters import PeopleStores
 from shared.bootstrap.lazy import Lazy
+from tests.fakes.connections import FakeAuthority, InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
 from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
 from tests.fakes.tenants import InMemoryTenantStore
 from tests.support.credential_fakes import CredentialWorld
@@ -35,6 +37,10 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     container = world.services(credentials=creds.runtime())
     container.operator_auth = Lazy.given(StaticOperatorAuth())  # operator routes: tokens by role
     container.tenant_store = Lazy.given(InMemoryTenantStore())
+    # People: connections and parked work in memory, Entra scripted.
+    container.people_stores = Lazy.given(PeopleStores(InMemoryConnectionStore(), InMemoryConnectAttempts()))
+    container.waiting = Lazy.given(InMemoryWaitingWork(world.queue))
+    container.token_authority = Lazy.given(FakeAuthority())
 
     async def provider() -> Container:
         return container

@@ -135,8 +135,9 @@ class TestWhoseToken:
         world = PeopleWorld(auth="delegated")  # not connected: the connection refuses a token
         assert await world.deliver(scheduled()) == "waiting"
         assert world.meetings.live() == [] and world.mappings.rows == {}
-        [waiting] = world.sent_to(PLANNING_QUEUE)  # without a WaitingWork store: looked at again later
-        assert waiting.scheduled_enqueue_time is not None and waiting.application_properties[ATTEMPT_PROPERTY] == 1
+        assert world.sent_to(PLANNING_QUEUE) == []  # kept for the organizer until they reconnect
+        [(queue, waiting)] = await world.waiting.waiting(ORGANIZER)
+        assert queue == PLANNING_QUEUE and waiting.application_properties[ATTEMPT_PROPERTY] == 1
 
     async def test_needs_reconnect_propagates_from_the_use_case(self) -> None:
         world = PeopleWorld(auth="delegated")

@@ -10,6 +10,7 @@ from shared.app.messaging import PLANNING_QUEUE, Delivery
 from shared.app.people.appointments import sync_appointment_message
 from shared.bootstrap import Container, RoomStores
 from shared.config import Settings
+from tests.fakes.connections import InMemoryWaitingWork
 from tests.fakes.people import FakeDelegated, FakeMeetings
 from tests.fakes.planning import InMemoryResourceStore
 from tests.support.builders import body, cloud_event
@@ -36,6 +37,7 @@ class PeopleWorld(RoomWorld):
     meetings: FakeMeetings = field(default_factory=FakeMeetings)
     delegated: FakeDelegated = field(default_factory=FakeDelegated)
     auth: str = "auto"
+    _waiting: InMemoryWaitingWork | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -49,7 +51,13 @@ class PeopleWorld(RoomWorld):
         return Container(settings, queue=self.queue, mappings=self.mappings, resources=InMemoryResourceStore(),
                          deadletters=self.deadletters, calendar=self.calendar, clock=lambda: self.now,
                          room_stores=stores, credential_state=self.credential_state, breakers=self.breakers,
-                         meetings=self.meetings, delegated=self.delegated)
+                         meetings=self.meetings, delegated=self.delegated, waiting=self.waiting)
+
+    @property
+    def waiting(self) -> InMemoryWaitingWork:
+        if self._waiting is None:
+            self._waiting = InMemoryWaitingWork(self.queue)
+        return self._waiting
 
     async def deliver(self, event: dict[str, Any], count: int = 1, **properties: Any) -> str:
         delivery = Delivery(event["id"], count, event["subject"],
