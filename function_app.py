@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from entrypoints import api, credentials, operator, planning, rooms
+from entrypoints import api, availability, credentials, operator, planning, rooms
 
 app = func.FunctionApp()
-for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, api.bp):
+for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, availability.bp, api.bp):
     app.register_functions(blueprint)

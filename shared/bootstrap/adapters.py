@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.app.messaging import MessageQueue
+from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
@@ -21,6 +22,7 @@ from shared.app.ports.credentials import (
     TokenProbe,
 )
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import DelegatedCredentials
 from shared.app.ports.planning import CalendarGateway, DriftReportStore
 from shared.app.ports.rooms import (
     EventLog,
@@ -204,3 +206,16 @@ def drift_reports(tables: TableStores) -> DriftReportStore:
     from shared.adapters.tables.drift import TableDriftReportStore
 
     return TableDriftReportStore(tables)
+
+
+def schedule_reader(session: GraphSession, delegated: DelegatedCredentials) -> ScheduleReader:
+    from shared.adapters.graph.schedule import GraphScheduleReader
+
+    return GraphScheduleReader(session, delegated)
+
+
+def no_delegated_connections() -> DelegatedCredentials:
+    """Until the connections adapter is wired, nobody is connected (a request ``asUser`` answers 409)."""
+    from shared.adapters.graph.schedule import NoDelegatedConnections
+
+    return NoDelegatedConnections()

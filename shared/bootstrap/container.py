@@ -20,14 +20,17 @@ from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
+from shared.app.people.availability import AvailabilityDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
+from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
+from shared.app.ports.people import DelegatedCredentials
 from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
@@ -64,7 +67,8 @@ class Container:
                  credentials: CredentialRuntime | None = None, credential_state: CredentialStateStore | None = None,
                  dropped: Counter[str] | None = None, health: HealthProbes | None = None,
                  telemetry: Telemetry | None = None, breakers: BreakerStore | None = None,
-                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None) -> None:
+                 operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
+                 schedules: ScheduleReader | None = None, delegated: DelegatedCredentials | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -110,6 +114,10 @@ class Container:
         # Who may call the operator API (an Entra access token with an app role).
         self.operator_auth = self._port(operator_auth, lambda: adapters.operator_auth(settings))
         self.drift_reports = self._port(drift_reports, lambda: adapters.drift_reports(self._tables()), owned=False)
+        # Free/busy through getSchedule; as a person through their delegated connection.
+        self.delegated = self._port(delegated, adapters.no_delegated_connections, owned=False)
+        self.schedules = self._port(schedules, lambda: adapters.schedule_reader(self.graph_session(), self.delegated()),
+                                    owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -210,3 +218,6 @@ class Container:
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
                          telemetry=self.telemetry)
+
+    def availability(self) -> AvailabilityDeps:
+        return AvailabilityDeps(reader=self.schedules(), telemetry=self.telemetry)

@@ -1,0 +1,1 @@
+"""People rules: availability (free/busy, working hours, free slots) and appointments."""
