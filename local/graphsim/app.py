@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from . import auth, control, control_creds, identity, operator_tokens
+from . import auth, control, control_creds, control_people, identity, operator_tokens
 from .applications import ApplicationsApi
 from .pipeline import GraphPipeline
 from .state import SimState
@@ -21,6 +21,7 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         *control_creds.build_routes(state),
         *identity.build_routes(state, signer),
         *operator_tokens.build_routes(state, signer),
+        *control_people.build_routes(state, signer),
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all
         Route("/v1.0", pipeline.handle, methods=methods),
         Route("/v1.0/{path:path}", pipeline.handle, methods=methods),
