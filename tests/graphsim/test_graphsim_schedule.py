@@ -13,7 +13,6 @@ from local.graphsim.server import RunningSimulator
 from .simdata import ALICE, BOB, CLIENT_ID, event_body
 
 
-
 def window(start: str = "2025-06-02T08:00:00", end: str = "2025-06-02T12:00:00", zone: str = "UTC",
            interval: int | None = 60, schedules: list[str] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"schedules": schedules or [ALICE], "startTime": {"dateTime": start, "timeZone": zone},
