@@ -23,7 +23,7 @@ from typing import Any
 from shared.app.ports.availability import ScheduleReader, ScheduleRequest
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.responses import Reply, json_reply, problem
-from shared.domain.people.availability import Schedule, free_slots, parse_schedule, render_schedule
+from shared.domain.people.availability import Schedule, free_slots, parse_schedule, render_instant, render_schedule
 from shared.domain.people.availability_query import AvailabilityQuery, InvalidQuery, chunked, parse_query
 from shared.errors import (
     ConnectorError,
@@ -118,8 +118,7 @@ def _answer(query: AvailabilityQuery, answered: Mapping[str, Mapping[str, Any]])
     return {
         "timeZone": query.zone.iana,
         "schedules": [render_schedule(s, zone) for s in (*people, *rooms)],
-        "freeSlots": [{"start": s.astimezone(zone).isoformat(timespec="seconds"),
-                       "end": e.astimezone(zone).isoformat(timespec="seconds")} for s, e in slots],
+        "freeSlots": [{"start": render_instant(s, zone), "end": render_instant(e, zone)} for s, e in slots],
     }
 
 

@@ -30,7 +30,7 @@ from shared.domain.people.working_hours import WorkingHours, parse_working_hours
 from shared.domain.timezones import resolve_time_zone
 
 __all__ = ["FREE_STATUSES", "Interval", "Schedule", "ScheduleItem", "free_slots", "grid_points", "parse_schedule",
-           "render_schedule"]
+           "render_instant", "render_schedule"]
 
 Interval = tuple[datetime, datetime]
 FREE_STATUSES = frozenset({"free", "workingelsewhere"})
@@ -175,8 +175,14 @@ def free_slots(start: datetime, end: datetime, people: Sequence[Schedule], rooms
     return slots
 
 
-def _local(instant: datetime, zone: tzinfo) -> str:
-    return instant.astimezone(zone).isoformat(timespec="seconds")
+def render_instant(instant: datetime, zone: tzinfo) -> str:
+    """ISO 8601 in ``zone`` with its offset; in UTC when the offset has seconds (a zone's local mean time before
+    standard time, such as Liberia's -00:44:30 until 1972), which RFC 3339 cannot write."""
+    local = instant.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        local = instant.astimezone(UTC)
+    return local.isoformat(timespec="seconds")
 
 
 def render_schedule(schedule: Schedule, zone: tzinfo) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def render_schedule(schedule: Schedule, zone: tzinfo) -> dict[str, Any]:
     return {
         "email": schedule.email,
         "availabilityView": schedule.availability_view,
-        "items": [{"start": _local(i.start, zone), "end": _local(i.end, zone), "status": i.status}
+        "items": [{"start": render_instant(i.start, zone), "end": render_instant(i.end, zone), "status": i.status}
                   for i in schedule.items],
         "workingHours": schedule.working_hours.as_json() if schedule.working_hours else None,
         "error": schedule.error,

@@ -246,3 +246,11 @@ def test_every_free_aligned_stretch_of_the_duration_lies_in_a_slot(s: dict) -> N
         hi = next((g for g in grid[n:] if g - lo >= s["duration"]), None)
         if hi is not None and _free_at(s, lo, hi):
             assert any(a <= lo and hi <= b for a, b in found), (lo, hi)
+
+
+def test_an_offset_with_seconds_is_written_in_utc() -> None:
+    from shared.domain.people.availability import render_instant
+
+    instant = datetime(1960, 6, 1, 12, tzinfo=UTC)
+    assert render_instant(instant, ZoneInfo("Africa/Monrovia")) == "1960-06-01T12:00:00+00:00"
+    assert render_instant(instant, BERLIN) == "1960-06-01T13:00:00+01:00"
