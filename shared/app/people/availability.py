@@ -126,7 +126,7 @@ def _graph_problem(exc: ConnectorError, query: AvailabilityQuery) -> Reply:
     if isinstance(exc, NeedsReconnect):
         return problem(409, "Reconnect needed",
                        f"{exc.user} must reconnect their Microsoft account before availability can be read as them"
-                       f" ({exc.reason})", user=exc.user, reason=exc.reason, connection="needs-reconnect")
+                       f" ({exc.reason})", user=exc.user, reason=exc.reason, state="needs-reconnect")
     if isinstance(exc, TransientError):
         reply = problem(503, "Graph unavailable", f"Microsoft Graph could not answer now; retry ({exc})")
         if isinstance(exc, Throttled) and exc.retry_after is not None:

@@ -130,7 +130,7 @@ async def test_as_a_person_through_their_delegated_connection(world: World) -> N
 async def test_a_person_who_must_reconnect_is_told_so(world: World) -> None:
     status, answer = await world.ask(people=[BEN], asUser=ANNA, start="2026-06-01T13:00:00Z",
                                      end="2026-06-01T16:00:00Z", timeZone="UTC")
-    assert status == 409 and answer["user"] == ANNA and answer["connection"] == "needs-reconnect"
+    assert status == 409 and answer["user"] == ANNA and answer["state"] == "needs-reconnect"
     assert world.schedule_requests() == []
 
 

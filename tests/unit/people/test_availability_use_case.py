@@ -100,7 +100,7 @@ class TestAsUser:
 
     async def test_a_person_without_a_working_connection_must_reconnect(self, reader: FakeScheduleReader) -> None:
         status, answer, _ = await ask(reader, body(asUser=ANNA))
-        assert status == 409 and answer["user"] == ANNA and answer["connection"] == "needs-reconnect"
+        assert status == 409 and answer["user"] == ANNA and answer["state"] == "needs-reconnect"
         assert "reconnect" in answer["detail"] and "AADSTS50173" in answer["reason"]
 
 
