@@ -87,12 +87,11 @@ def _minutes(body: Mapping[str, Any], field: str, default: int) -> int:
 
 def _instant(body: Mapping[str, Any], field: str, zone: TimeZone) -> datetime:
     value = body.get(field)
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+    match = _DATE_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         raise InvalidQuery(field, "must be a date and time such as 2026-03-02T09:00:00 (in timeZone) "
                                   "or with an offset (2026-03-02T08:00:00Z)")
-    match = _DATE_TIME.fullmatch(value)
-    assert match is not None
-    text = value
+    text = str(value)
     if fraction := match.group("fraction"):  # up to 7 digits, as Graph writes them; Python reads 6
         text = text.replace(fraction, "." + fraction[1:7].ljust(6, "0"), 1)
     if text.endswith("Z"):
