@@ -28,9 +28,12 @@ def test_free_slots_of_twenty_people_and_five_rooms(stack: LocalStack, capsys: p
             "end": "2026-06-06T00:00:00", "timeZone": "Europe/Berlin", "durationMinutes": 60}
     with stack.client() as client:
         assert client.post("/api/availability", json=body).status_code == 401
-        began = time.perf_counter()
-        response = client.post("/api/availability", json=body, headers={"x-functions-key": stack.host.function_key})
-        elapsed = time.perf_counter() - began
+        elapsed = []
+        for _ in range(2):  # the first one after the host started also imports msgraph-sdk and gets a token
+            began = time.perf_counter()
+            response = client.post("/api/availability", json=body,
+                                   headers={"x-functions-key": stack.host.function_key})
+            elapsed.append((time.perf_counter() - began) * 1000)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert len(answer["schedules"]) == 26 and answer["schedules"][20]["error"]["code"] == "5009"
@@ -39,7 +42,9 @@ def test_free_slots_of_twenty_people_and_five_rooms(stack: LocalStack, capsys: p
                                        {"start": "2026-06-01T18:00:00+02:00", "end": "2026-06-01T19:00:00+02:00"}]
     assert len(answer["freeSlots"]) == 6  # the other four weekdays, 14:00–19:00
     with capsys.disabled():
-        print(f"\nPOST /api/availability, 20 people and 5 rooms over 5 days, through the host: {elapsed * 1000:.0f} ms")
+        print(f"\nPOST /api/availability, 20 people and 5 rooms over 5 days, through the host: "
+              f"first {elapsed[0]:.0f} ms,"
+              f" then {elapsed[1]:.0f} ms")
 
 
 def test_a_request_graph_would_refuse_is_a_400_naming_the_field(stack: LocalStack) -> None:
