@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from entrypoints import api, credentials, operator, organizers, people, planning, rooms, tenants
+from entrypoints import api, availability, credentials, operator, organizers, people, planning, rooms, tenants
 
 app = func.FunctionApp()
-for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, tenants.bp, organizers.bp, people.bp, api.bp):
+for blueprint in (planning.bp, rooms.bp, credentials.bp, operator.bp, tenants.bp, organizers.bp, people.bp,
+                  availability.bp, api.bp):
     app.register_functions(blueprint)

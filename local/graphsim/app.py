@@ -10,6 +10,7 @@ from . import (
     auth,
     control,
     control_creds,
+    control_people,
     delegated,
     graph_people,
     identity,
@@ -34,6 +35,7 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         *operator_tokens.build_routes(state, signer),
         *delegated.build_routes(state, signer),
         *graph_people.build_routes(state),  # its authorize route ahead of the {tenant} wildcards too
+        *control_people.build_routes(state, signer),
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all
         Route("/v1.0", pipeline.handle, methods=methods),
         Route("/v1.0/{path:path}", pipeline.handle, methods=methods),

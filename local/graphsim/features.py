@@ -9,21 +9,24 @@ from typing import Any
 from .directory import DirectoryMixin
 from .meetings import MeetingsMixin
 from .rooms import RoomsMixin
+from .schedule_state import WorkingHoursMixin
 from .subscription_state import SubscriptionsMixin
 
 
-class SimFeatures(RoomsMixin, SubscriptionsMixin, DirectoryMixin, MeetingsMixin):
+class SimFeatures(RoomsMixin, SubscriptionsMixin, DirectoryMixin, MeetingsMixin, WorkingHoursMixin):
     def _init_features(self) -> None:
         self._init_rooms()
         self._init_subscriptions()
         self._init_directory()
         self._init_meetings()
+        self._init_schedule()
 
     def _reset_features(self) -> None:
         """Subscriptions, notifications, journals and delta tokens go; rooms (and users) stay."""
         self._reset_subscriptions()
         self._reset_directory()
         self._reset_meetings()
+        self._reset_schedule()
         self.room_update_echoes = 2
 
     def _event_changed(self, kind: str, ev: Any, echoes: int = 0) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.app.messaging import MessageQueue, WaitingWork
+from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import (
@@ -275,3 +276,10 @@ def reconnect_mailer(settings: Settings, session: Callable[[], GraphSession]) ->
     from shared.adapters.graph.mail import GraphReconnectMailer
 
     return GraphReconnectMailer(session())
+
+
+def schedule_reader(session: GraphSession, delegated: DelegatedCredentials) -> ScheduleReader:
+    from shared.adapters.graph.schedule import GraphScheduleReader
+
+    return GraphScheduleReader(session, delegated)
+

@@ -21,6 +21,7 @@ from shared.app.operator.doctor import DoctorDeps
 from shared.app.operator.drift import DriftRunDeps
 from shared.app.operator.gauges import GaugeDeps
 from shared.app.people.appointments import AppointmentDeps
+from shared.app.people.availability import AvailabilityDeps
 from shared.app.people.delegated import StoredDelegatedCredentials
 from shared.app.people.lifecycle import PeopleDeps
 from shared.app.people.organizers import OrganizerDeps
@@ -29,6 +30,7 @@ from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
 from shared.app.planning.ingest import IngestDeps
 from shared.app.planning.sync import SyncDeps
+from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
@@ -78,7 +80,8 @@ class Container:
                  tenant_store: TenantRegistryStore | None = None,
                  organizer_stores: OrganizerStores | None = None,
                  people_stores: PeopleStores | None = None, waiting: WaitingWork | None = None,
-                 token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None) -> None:
+                 token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None,
+                 schedules: ScheduleReader | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -140,6 +143,9 @@ class Container:
         self.mailer: Lazy[ReconnectMailer | None] = (
             Lazy.given(mailer) if mailer
             else self._lazy(lambda: adapters.reconnect_mailer(settings, self.graph_session), owned=False))
+        # Free/busy through getSchedule; as a person through their delegated connection.
+        self.schedules = self._port(schedules, lambda: adapters.schedule_reader(self.graph_session(), self.delegated()),
+                                    owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -274,3 +280,6 @@ class Container:
         return PeopleDeps(settings=self.settings, connections=stores.connections, attempts=stores.attempts,
                           authority=self.token_authority(), waiting=self.waiting(), publisher=self.publisher(),
                           mailer=self.mailer(), clock=self.clock, telemetry=self.telemetry)
+
+    def availability(self) -> AvailabilityDeps:
+        return AvailabilityDeps(reader=self.schedules(), telemetry=self.telemetry)
