@@ -61,8 +61,8 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
         if user is None:
             return _bad(f"no user {body['user']}", 404)
         apps = list(state.apps.values())
-        app = state.apps.get(str(body.get("clientId"))) if body.get("clientId") else (apps[0] if len(apps) == 1
-                                                                                     else None)
+        # Without a clientId: the app registered first (the connector's, in the local stack and the tests).
+        app = state.apps.get(str(body.get("clientId"))) if body.get("clientId") else (apps[0] if apps else None)
         if app is None:
             return _bad("name the clientId of a registered app")
         now = int(time.time())
