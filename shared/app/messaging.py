@@ -39,7 +39,8 @@ from shared.domain.queue_ids import MAX_ID_CHARS, queue_id, source_tag
 from shared.errors import CredentialUnavailable, NeedsReconnect, PermanentError, Throttled
 
 __all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
-           "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
+           "MAX_ID_CHARS", "MessageQueue",
+           "NOTHING_CREATED_PROPERTY", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
            "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "WaitingWork",
            "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
 
@@ -59,6 +60,9 @@ MAX_DELIVERIES = 10
 ORIGIN_PROPERTY = "connector-origin"  # the id of the first message of a chain of copies
 ATTEMPT_PROPERTY = "connector-attempt"  # attempts before this copy (redeliveries and reschedules)
 DEFERRAL_PROPERTY = "connector-deferrals"  # how often the message waited for a working credential
+# On a rescheduled copy: every attempt before it ended with an answer proving it created no calendar event (a 429
+# refuses a request before acting on it), so the copy need not look for an event of ours before it creates one.
+NOTHING_CREATED_PROPERTY = "connector-nothing-created"
 
 # -- backoff schedules
 
@@ -177,6 +181,15 @@ class Delivery:
         return self.attempt > 1
 
     @property
+    def may_have_created(self) -> bool:
+        """Whether an earlier attempt may have created a calendar event the mapping does not know: a redelivery
+        (the last delivery ended without an answer the connector saw) or a copy whose earlier attempts did not
+        all end refused."""
+        if self.delivery_count > 1:
+            return True
+        return self.attempt > 1 and not self.application_properties.get(NOTHING_CREATED_PROPERTY)
+
+    @property
     def origin(self) -> str:
         """The id of the first message of this chain of copies (rescheduled or deferred ones carry it)."""
         return str(self.application_properties.get(ORIGIN_PROPERTY) or self.message_id)
@@ -184,7 +197,8 @@ class Delivery:
     def copy_properties(self, **updates: str | int) -> dict[str, str | int]:
         """Application properties for a re-enqueued copy: carried over, with the origin and ``updates``."""
         carried = {key: value if isinstance(value, str | int) else str(value)  # queues take strings and numbers
-                   for key, value in self.application_properties.items()}
+                   for key, value in self.application_properties.items()
+                   if key != NOTHING_CREATED_PROPERTY}  # only ``Settlement.reschedule`` vouches for that
         return {**carried, ORIGIN_PROPERTY: self.origin, **updates}
 
 
@@ -254,7 +268,8 @@ class Settlement:
         except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
             spread = int(hashlib.sha256(delivery.origin.encode()).hexdigest()[:8], 16) / 2 ** 32
             wait = throttle_wait(exc.retry_after, delivery.attempt, spread)
-            await self.reschedule(queue, body, delivery, wait)
+            await self.reschedule(queue, body, delivery, wait,
+                                  nothing_created=exc.refused and not delivery.may_have_created)
             logger.info("%s message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", queue,
                         delivery.message_id, wait.total_seconds(), delivery.attempt)
             return "rescheduled"
@@ -267,15 +282,20 @@ class Settlement:
                            delivery.delivery_count, _describe(exc))
             raise
 
-    async def reschedule(self, queue: str, body: bytes, delivery: Delivery, wait: timedelta) -> None:
+    async def reschedule(self, queue: str, body: bytes, delivery: Delivery, wait: timedelta, *,
+                         nothing_created: bool = False) -> None:
         """Put a copy back on ``queue`` for ``wait`` from now, counted as the next attempt; its delivery
-        count starts afresh, so waiting (Graph may throttle a mailbox for hours) never dead-letters it."""
+        count starts afresh, so waiting (Graph may throttle a mailbox for hours) never dead-letters it.
+        ``nothing_created``: no attempt so far can have created a calendar event (see ``NOTHING_CREATED_PROPERTY``)."""
         attempt = delivery.attempt
+        properties = delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt})
+        if nothing_created:
+            properties[NOTHING_CREATED_PROPERTY] = 1
         await self.queue.send(queue, [OutboundMessage(
             body=body,
             message_id=queue_id(delivery.origin, str(attempt)),
             session_id=delivery.session_id,
-            application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt}),
+            application_properties=properties,
             scheduled_enqueue_time=self.clock() + wait,
         )])
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.app.messaging import Delivery
-from shared.app.planning.sync import sync_planning_message
+from shared.app.planning.sync import sync_planning_batch, sync_planning_message
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 
 MAILBOXES = ["anna@contoso.com", "ben@contoso.com", "carla@contoso.com"]
@@ -68,3 +68,31 @@ def test_any_interleaving_with_duplicates_and_crashes_converges_to_the_newest_st
         assert held[0].mailbox == newest["data"]["resource"]["email"]
         assert held[0].content["subject"] == newest["data"]["title"]
     assert not world.deadletters.records
+
+
+def calendar_of(world: FakeWorld) -> list[tuple[str, object]]:
+    return sorted((e.mailbox, repr(sorted(e.content.items()))) for e in world.calendar.events.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=st.lists(steps, min_size=1, max_size=8), data=st.data())
+def test_any_split_of_a_stream_into_batches_converges_to_what_one_by_one_delivery_gives(history, data) -> None:
+    events = [revision(n + 1, step) for n, step in enumerate(history)]
+    stream = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events), max_size=4))))
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(stream) - 1, 1)), max_size=len(stream))))
+    batches = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True) if stream[a:b]]
+    one_by_one, batched = FakeWorld(), FakeWorld()
+
+    async def deliver() -> None:
+        for event in stream:
+            await sync_planning_message(body(event), Delivery(event["id"], 1, "task/42"), one_by_one.services().sync())
+        for batch in batches:
+            await sync_planning_batch([(body(e), Delivery(e["id"], 1, "task/42")) for e in batch],
+                                      batched.services().sync())
+
+    asyncio.run(deliver())
+    assert calendar_of(batched) == calendar_of(one_by_one)
+    assert {k: m.version for k, m in batched.mappings.rows.items()} == \
+        {k: m.version for k, m in one_by_one.mappings.rows.items()}
+    writes = [c for c in batched.calendar.calls if c[0] in ("create", "update", "delete")]
+    assert len([c for c in writes if c[0] != "delete"]) <= len(batches)  # at most one write per batch

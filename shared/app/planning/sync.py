@@ -1,4 +1,11 @@
-"""Sync: one queued planning event → the planner → Graph writes → the mapping row.
+"""Sync: queued planning events → the planner → Graph writes → the mapping row.
+
+A batch from the entity's session is coalesced (``shared.domain.planning.coalesce``): per entity only the newest
+message is applied, and the messages it supersedes complete with the batch, counted as ``coalesced``. The host
+settles a batch as a whole (autoCompleteMessages: the function returning completes every message, raising abandons
+every one), so a superseded message is complete only once its newest is settled: written, or rescheduled, deferred,
+parked or dead-lettered as a copy that carries the newest state. When a newest message asks for redelivery, the
+other steps still run and then the batch raises: every message of it comes back, and nothing is lost.
 
 Every step is safe to repeat (at-least-once delivery). The message is settled by the one settle policy
 (``shared.app.messaging.Settlement``): transient errors are raised so the message is redelivered; without a
@@ -11,26 +18,29 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
 from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.planning.drift import DRIFT_PROPERTY
 from shared.app.ports.clock import Clock
-from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
+from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.config import Settings
+from shared.domain.planning.coalesce import coalesce
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.drift import parse_source_key
-from shared.domain.planning.model import EntityKey, Mapping
+from shared.domain.planning.model import EntityKey, Mapping, Version
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.planning.render import desired_state
 from shared.domain.rooms.echo import slot_of_content
-from shared.errors import InvalidMessage, NotFound, PermanentError
+from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
 
-__all__ = ["SyncDeps", "sync_planning_message"]
+__all__ = ["SyncDeps", "sync_planning_batch", "sync_planning_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +73,43 @@ async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps)
     if counted := _OUTCOMES.get(outcome):
         deps.telemetry.event_processed(counted)
     return outcome
+
+
+async def sync_planning_batch(batch: Sequence[tuple[bytes, Delivery]], deps: SyncDeps) -> list[str]:
+    """Apply a batch of planning messages (the host gives one session's, in order), coalesced per entity; return
+    the outcome of each step for the log. Raises, after every step ran, when any step asked for redelivery."""
+    outcomes: list[str] = []
+    superseded = 0
+    failure: BaseException | None = None
+    for step in coalesce([_entity_of(body, delivery, deps.settings) for body, delivery in batch]):
+        body, delivery = batch[step.apply]
+        try:
+            outcomes.append(await sync_planning_message(body, delivery, deps))
+        except Exception as exc:  # the host abandons the whole batch; the other entities still get their turn
+            failure = failure or exc
+            continue
+        superseded += len(step.superseded)
+        for index in step.superseded:
+            logger.info("message %s coalesced: superseded by message %s", batch[index][1].message_id,
+                        delivery.message_id, extra={"message_id": batch[index][1].message_id,
+                                                    "delivery_count": batch[index][1].delivery_count})
+    if failure is not None:
+        raise failure
+    for _ in range(superseded):  # counted once the batch completes; an abandoned batch comes back and counts then
+        deps.telemetry.event_processed("coalesced")
+    return outcomes
+
+
+def _entity_of(body: bytes, delivery: Delivery, settings: Settings) -> tuple[EntityKey, Version] | None:
+    """The entity and version a live planning event sets; None for what is applied on its own (drift's messages,
+    a body that is not a valid event, which the settle policy then dead-letters with its reason)."""
+    if DRIFT_PROPERTY in delivery.application_properties:
+        return None
+    try:
+        checked = check_event(json.loads(body), 0, settings.time_zone)
+    except ValueError:
+        return None
+    return None if isinstance(checked, list) else (checked.key, checked.version)
 
 
 async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
@@ -113,15 +160,29 @@ def _removes(plan: Plan) -> bool:
 
 async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDeps) -> Mapping:
     assert plan.mapping is not None
-    stored = plan.mapping
-    if not plan.operations:
-        return stored
+    sent = _Creates()
+    try:
+        return await _run(key, plan, plan.mapping, delivery, deps, sent)
+    except Throttled as exc:
+        # Only this attempt knows whether a create reached Graph before the throttling. A copy told that nothing
+        # was created skips the lookup before its create: in a throttling storm the lookup doubles the requests.
+        exc.refused = exc.refused and not sent.maybe
+        raise
+
+
+@dataclass
+class _Creates:
+    maybe: bool = False  # a create of this attempt may have made an event
+
+
+async def _run(key: EntityKey, plan: Plan, stored: Mapping, delivery: Delivery, deps: SyncDeps,
+               sent: _Creates) -> Mapping:
     calendar = deps.calendar
     for op in plan.operations:
         if isinstance(op, CreateEvent):
             event_id = None
-            if delivery.is_retry:
-                # Only a retry can meet an event of ours that the mapping does not know yet.
+            if delivery.may_have_created:
+                # Only an attempt after one that may have created can meet an event of ours the mapping lacks.
                 not_before = deps.clock() - timedelta(days=deps.settings.days_back)
                 event_id = await calendar.find(op.mailbox, key.value, not_before=not_before)
                 if event_id is not None:
@@ -130,8 +191,7 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDep
             if event_id is None:
                 if key.subject.startswith("reservation/"):
                     await _record_own_slot(key, op.mailbox, op.content, deps)
-                created = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
-                                                source_key=key.value)
+                created = await _create(calendar, op.mailbox, op.content, op.transaction_id, key, sent)
                 event_id, ical_uid = created.id, created.ical_uid
             if key.subject.startswith("reservation/"):
                 await _record_own_booking(key, op.mailbox, event_id, ical_uid, deps)
@@ -142,12 +202,22 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDep
             except NotFound:
                 # Deleted in Outlook: the planning system owns the task, so it comes back.
                 txn = transaction_id(key, op.mailbox, stored.generation)
-                created = await calendar.create(op.mailbox, op.content, transaction_id=txn, source_key=key.value)
+                created = await _create(calendar, op.mailbox, op.content, txn, key, sent)
                 stored = replace(stored, event_id=created.id, generation=stored.generation + 1)
         elif isinstance(op, DeleteEvent):
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await calendar.delete(op.mailbox, op.event_id)
     return stored
+
+
+async def _create(calendar: CalendarGateway, mailbox: str, content: dict[str, Any], txn: str, key: EntityKey,
+                  sent: _Creates) -> CreatedEvent:
+    sent.maybe = True
+    try:
+        return await calendar.create(mailbox, content, transaction_id=txn, source_key=key.value)
+    except Throttled as exc:
+        sent.maybe = not exc.refused  # a refused create made nothing
+        raise
 
 
 async def _remove_orphan(raw: object, delivery: Delivery, deps: SyncDeps) -> str:
