@@ -7,6 +7,15 @@ every one), so a superseded message is complete only once its newest is settled:
 parked or dead-lettered as a copy that carries the newest state. When a newest message asks for redelivery, the
 other steps still run and then the batch raises: every message of it comes back, and nothing is lost.
 
+How the host delivers batches (Service Bus extension 5.x, ``ServiceBusListener.RunBatchReceiveLoopAsync`` in
+Azure/azure-sdk-for-net sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus): with ``cardinality="many"``
+and sessions it accepts one session, receives up to ``maxMessageBatchSize`` messages of it (so a batch is always from
+one session), waits up to ``sessionIdleTimeout`` for more, then closes the session; with autoCompleteMessages it
+completes every message of a batch whose function returned and abandons every one when it raised. That loop runs
+at a concurrency of one per function and instance: ``maxConcurrentSessions`` applies to single dispatch only
+(Azure/azure-functions-dotnet-worker#3087, Azure/azure-sdk-for-net#47981 and #53184). The Python worker settles
+nothing itself unless bound through azurefunctions-extensions-bindings-servicebus with autocomplete off.
+
 Every step is safe to repeat (at-least-once delivery). The message is settled by the one settle policy
 (``shared.app.messaging.Settlement``): transient errors are raised so the message is redelivered; without a
 working credential it is deferred; a throttled one waits on the queue as long as Retry-After asks; permanent
