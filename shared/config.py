@@ -104,6 +104,7 @@ class TelemetrySettings:
 
 
 TELEMETRY_EXPORTERS = ("", "console", "otlp")
+DEFAULT_COALESCE_WINDOW_MS = 500
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,11 @@ class Settings:
     # Accepted ``aud`` values of an operator's access token; () means the connector's own app registration.
     operator_audiences: tuple[str, ...] = ()
     drift: DriftSettings = field(default_factory=lambda: DriftSettings())
+    # Coalescing (shared.domain.planning.coalesce): a live planning event waits this long for newer ones of its
+    # entity, at most ``coalesce_max_ms`` for a burst. 0 applies each event at once, the default of Settings made
+    # in code; the app setting's default is DEFAULT_COALESCE_WINDOW_MS.
+    coalesce_window_ms: int = 0
+    coalesce_max_ms: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -173,6 +179,9 @@ class Settings:
             breaker=_breaker(env),
             operator_audiences=_operator_audiences(env, client_id),
             drift=_drift(env),
+            coalesce_window_ms=read_int(env, "CONNECTOR_COALESCE_WINDOW_MS", DEFAULT_COALESCE_WINDOW_MS, minimum=0,
+                                        maximum=60_000),
+            coalesce_max_ms=_coalesce_max(env),
         )
 
     @property
@@ -416,3 +425,12 @@ def _drift(env: Mapping[str, str]) -> DriftSettings:
         schedule=read_schedule(env, "CONNECTOR_DRIFT_SCHEDULE", DEFAULT_DRIFT_SCHEDULE),
         days_forward=read_int(env, "CONNECTOR_DRIFT_DAYS_FORWARD", 365, minimum=1, maximum=3650),
     )
+
+
+def _coalesce_max(env: Mapping[str, str]) -> int:
+    window = read_int(env, "CONNECTOR_COALESCE_WINDOW_MS", DEFAULT_COALESCE_WINDOW_MS, minimum=0, maximum=60_000)
+    cap = read_int(env, "CONNECTOR_COALESCE_MAX_MS", 5000, minimum=0, maximum=600_000)
+    if window and cap < window:
+        raise ConfigurationError("CONNECTOR_COALESCE_MAX_MS",
+                                 f"must be at least CONNECTOR_COALESCE_WINDOW_MS ({window})")
+    return cap

@@ -282,6 +282,9 @@ var connectorDefaults = {
   CONNECTOR_DRIFT_MODE: 'restore'
   CONNECTOR_DRIFT_SCHEDULE: '0 30 2 * * *'
   CONNECTOR_DRIFT_DAYS_FORWARD: '365'
+  // A burst of events for one task costs one Graph write: each waits this long for a newer one (0: off).
+  CONNECTOR_COALESCE_WINDOW_MS: '500'
+  CONNECTOR_COALESCE_MAX_MS: '5000'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

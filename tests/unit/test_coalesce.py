@@ -1,22 +1,33 @@
-"""Coalescing a batch from an entity's session: one Graph write for a burst, and a batch settles safely."""
+"""Coalescing by debouncing: a burst of events for one task costs one Graph write, and nothing is lost."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.app.messaging import ATTEMPT_PROPERTY, NOTHING_CREATED_PROPERTY, PLANNING_QUEUE, Delivery
+from shared.app.messaging import (
+    ATTEMPT_PROPERTY,
+    COALESCE_PROPERTY,
+    NOTHING_CREATED_PROPERTY,
+    ORIGIN_PROPERTY,
+    PLANNING_QUEUE,
+    REPLAY_PROPERTY,
+    Delivery,
+    OutboundMessage,
+)
 from shared.app.planning.drift import DRIFT_PROPERTY
-from shared.app.planning.sync import sync_planning_batch, sync_planning_message
-from shared.domain.planning.coalesce import Step, coalesce
+from shared.app.planning.sync import SyncDeps, sync_planning_message
+from shared.domain.planning.coalesce import APPLY, COALESCED, Recent, Wait
 from shared.domain.planning.model import EntityKey, Version
-from shared.errors import Throttled, TransientError
+from shared.errors import Throttled
 from tests.fakes.telemetry import RecordedTelemetry
 from tests.support.builders import FakeWorld, body, cloud_event, task_data
 
 T = datetime(2026, 5, 1, tzinfo=UTC)
-A, B = EntityKey("s", "task/1"), EntityKey("s", "task/2")
+A = EntityKey("s", "task/1")
+WINDOW, CAP = timedelta(milliseconds=500), timedelta(seconds=5)
 
 
 def hours(n: int) -> dict:
@@ -28,71 +39,146 @@ def burst(subject: str, count: int) -> list[dict]:
             for n in range(1, count + 1)]
 
 
-def batch_of(events: list[dict], count: int = 1) -> list[tuple[bytes, Delivery]]:
-    return [(body(e), Delivery(e["id"], count, e["subject"])) for e in events]
+def ms(n: int) -> timedelta:
+    return timedelta(milliseconds=n)
 
 
-class TestChoosingTheNewest:
-    def test_the_newest_of_each_entity_is_applied_in_its_place(self) -> None:
-        items = [(A, Version(T, 1)), (B, Version(T, 1)), (A, Version(T, 3)), (A, Version(T, 2))]
-        assert coalesce(items) == [Step(1), Step(2, (0, 3))]
+class TestMemory:
+    def test_a_copy_of_an_entity_never_seen_is_applied(self) -> None:
+        assert Recent(WINDOW, CAP).decide(A, Version(T, 1), T) == APPLY
 
-    def test_of_equal_versions_the_first_wins_as_one_by_one(self) -> None:
-        assert coalesce([(A, Version(T, 2)), (A, Version(T, 2))]) == [Step(0, (1,))]
+    def test_a_newer_version_seen_coalesces_the_copy(self) -> None:
+        recent = Recent(WINDOW, CAP)
+        recent.arrived(A, Version(T, 1), T)
+        recent.arrived(A, Version(T, 2), T + ms(100))
+        assert recent.decide(A, Version(T, 1), T + ms(500)) == COALESCED
+        assert recent.decide(A, Version(T, 2), T + ms(600)) == APPLY
 
-    def test_nothing_is_coalesced_across_a_barrier(self) -> None:
-        items = [(A, Version(T, 1)), None, (A, Version(T, 2)), (A, Version(T, 3))]
-        assert coalesce(items) == [Step(0), Step(1), Step(3, (2,))]
+    def test_an_entity_still_bursting_puts_the_newest_off_to_the_window_after_its_last_arrival(self) -> None:
+        recent = Recent(WINDOW, CAP)
+        recent.arrived(A, Version(T, 2), T)
+        recent.arrived(A, Version(T, 1), T + ms(400))  # older, out of order: still a sign of a burst
+        assert recent.decide(A, Version(T, 2), T + ms(500)) == Wait(T + ms(900))
+
+    def test_a_burst_that_never_stops_is_written_once_it_lasted_the_cap(self) -> None:
+        recent = Recent(WINDOW, CAP)
+        for n in range(60):
+            recent.arrived(A, Version(T, n), T + ms(100 * n))
+        assert recent.decide(A, Version(T, 10), T + ms(1500)) == COALESCED
+        assert recent.decide(A, Version(T, 50), T + CAP) == APPLY
+        recent.written(A)
+        assert recent.decide(A, Version(T, 51), T + CAP + ms(100)) == COALESCED  # a newer one is due later
+
+    def test_memory_is_bounded_in_age_and_size(self) -> None:
+        recent = Recent(WINDOW, CAP, max_entries=3)
+        for n in range(5):
+            recent.arrived(EntityKey("s", f"task/{n}"), Version(T, 1), T)
+        assert len(recent) == 3 and recent.get(EntityKey("s", "task/0")) is None
+        recent.arrived(A, Version(T, 1), T + CAP + ms(1))
+        assert len(recent) == 1
 
 
-class TestBatchSettlement:
-    async def test_a_burst_for_one_task_costs_one_graph_write(self) -> None:
-        world, recorded = FakeWorld(), RecordedTelemetry()
-        events = burst("task/1", 10)
-        outcomes = await sync_planning_batch(batch_of(events), world.services(telemetry=recorded.telemetry).sync())
-        assert outcomes == ["create"] and world.calendar.calls == [("create", "anna@contoso.com")]
+def debouncing(world: FakeWorld, recent: Recent | None, telemetry: RecordedTelemetry | None = None) -> SyncDeps:
+    services = world.services(coalesce_window_ms=500, telemetry=telemetry.telemetry if telemetry else None)
+    return replace(services.sync(), recent=recent)
+
+
+def as_delivered(copy: OutboundMessage, count: int = 1) -> Delivery:
+    return Delivery(copy.message_id, count, copy.session_id, copy.application_properties)
+
+
+class TestDebouncing:
+    async def test_a_first_arrival_is_put_off_as_a_copy_and_completed(self) -> None:
+        world, recent = FakeWorld(), Recent(WINDOW, CAP)
+        [event] = burst("task/1", 1)
+        deps = debouncing(world, recent)
+        outcome = await sync_planning_message(body(event), Delivery(event["id"], 1, "task/1"), deps)
+        assert outcome == "debounced" and world.calendar.calls == [] and not world.mappings.rows
+        [(queue, copy)] = world.queue.sent
+        assert queue == PLANNING_QUEUE and copy.body == body(event) and copy.session_id == "task/1"
+        assert copy.scheduled_enqueue_time == world.now + WINDOW
+        assert copy.application_properties[COALESCE_PROPERTY] == 1
+        assert copy.application_properties[ORIGIN_PROPERTY] == event["id"]
+        assert copy.application_properties[ATTEMPT_PROPERTY] == 0  # putting off touched no calendar
+
+    async def test_a_redelivered_original_schedules_the_same_copy(self) -> None:
+        world, recent = FakeWorld(), Recent(WINDOW, CAP)
+        [event] = burst("task/1", 1)
+        for count in (1, 2):
+            await sync_planning_message(body(event), Delivery(event["id"], count, "task/1"), debouncing(world, recent))
+        first, second = (m for _, m in world.queue.sent)
+        assert first.message_id == second.message_id  # duplicate detection drops the second
+
+    async def test_a_burst_of_ten_costs_one_graph_write_and_the_calendar_holds_the_newest(self) -> None:
+        world, recent, recorded = FakeWorld(), Recent(WINDOW, CAP), RecordedTelemetry()
+        deps = debouncing(world, recent, recorded)
+        for event in burst("task/1", 10):
+            await sync_planning_message(body(event), Delivery(event["id"], 1, "task/1"), deps)
+            world.advance(0.05)
+        world.advance(0.5)
+        outcomes = [await sync_planning_message(copy.body, as_delivered(copy), deps) for _, copy in world.queue.sent]
+        assert outcomes == ["coalesced"] * 9 + ["create"]
+        assert world.calendar.calls == [("create", "anna@contoso.com")]
         [held] = world.calendar.events.values()
         assert held.content["start"]["dateTime"].startswith("2026-05-04T10")  # sequence 10: hour 10 % 8 = 2
         counted = {p[0]["outcome"]: p[1] for p in recorded.points("connector.events.processed")}
         assert counted == {"written": 1, "coalesced": 9}
 
-    async def test_a_batch_of_two_tasks_writes_each_once(self) -> None:
-        world = FakeWorld()
-        mixed = [e for pair in zip(burst("task/1", 3), burst("task/2", 3), strict=True) for e in pair]
-        await sync_planning_batch(batch_of(mixed), world.services().sync())
-        assert sorted(world.calendar.calls) == [("create", "anna@contoso.com")] * 2
-        assert len(world.calendar.events) == 2
+    async def test_a_copy_of_an_entity_still_bursting_is_put_off_again(self) -> None:
+        world, recent = FakeWorld(), Recent(WINDOW, CAP)
+        newer, older = burst("task/1", 2)[::-1]
+        deps = debouncing(world, recent)
+        await sync_planning_message(body(newer), Delivery(newer["id"], 1, "task/1"), deps)
+        world.advance(0.4)
+        await sync_planning_message(body(older), Delivery(older["id"], 1, "task/1"), deps)  # late, out of order
+        world.advance(0.1)
+        copy = world.queue.sent[0][1]
+        assert await sync_planning_message(copy.body, as_delivered(copy), deps) == "debounced"
+        again = world.queue.sent[-1][1]
+        assert again.application_properties[COALESCE_PROPERTY] == 2 and again.message_id != copy.message_id
+        assert again.scheduled_enqueue_time == world.now + timedelta(milliseconds=400)
+        world.advance(0.4)
+        assert await sync_planning_message(again.body, as_delivered(again), deps) == "create"
 
-    async def test_when_the_newest_fails_the_batch_raises_after_the_others_ran_and_nothing_is_lost(self) -> None:
-        world = FakeWorld()
-        mixed = burst("task/1", 3) + burst("task/2", 2)
-        world.calendar.faults.append(("create", TransientError("connection reset")))  # the first entity's newest
-        with pytest.raises(TransientError):
-            await sync_planning_batch(batch_of(mixed), world.services().sync())
-        assert len(world.calendar.events) == 1  # task/2 had its turn
-        assert not world.deadletters.records and not world.queue.sent
-        # The host abandons the whole batch; its redelivery converges without a second write for task/2.
-        world.calendar.calls.clear()
-        await sync_planning_batch(batch_of(mixed, count=2), world.services().sync())
-        assert len(world.calendar.events) == 2
-        assert [c[0] for c in world.calendar.calls] == ["find", "create"]  # task/2 is stale now
-
-    async def test_a_throttled_newest_is_rescheduled_carrying_the_newest_state(self) -> None:
-        world = FakeWorld()
-        events = burst("task/1", 4)
-        world.calendar.faults.append(("create", Throttled("429", retry_after=5, refused=True)))
-        assert await sync_planning_batch(batch_of(events), world.services().sync()) == ["rescheduled"]
-        [(queue, copy)] = world.queue.sent
-        assert queue == PLANNING_QUEUE and copy.body == body(events[-1])
-        assert copy.application_properties[ATTEMPT_PROPERTY] == 1
-
-    async def test_a_drift_message_is_applied_on_its_own(self) -> None:
+    async def test_a_copy_in_a_process_without_memory_of_the_entity_is_applied(self) -> None:
         world = FakeWorld()
         first, second = burst("task/1", 2)
-        repair = (body(first), Delivery("repair-1", 1, "task/1", {DRIFT_PROPERTY: "deleted"}))
-        outcomes = await sync_planning_batch([batch_of([first])[0], repair, batch_of([second])[0]],
-                                             world.services().sync())
-        assert outcomes[0] == "create" and outcomes[2] == "update"
+        remembering, forgetting = debouncing(world, Recent(WINDOW, CAP)), debouncing(world, None)
+        for event in (first, second):
+            await sync_planning_message(body(event), Delivery(event["id"], 1, "task/1"), remembering)
+        world.advance(0.5)
+        outcomes = [await sync_planning_message(c.body, as_delivered(c), forgetting) for _, c in world.queue.sent]
+        assert outcomes == ["create", "update"]
+
+    @pytest.mark.parametrize("properties", [{DRIFT_PROPERTY: "deleted"}, {REPLAY_PROPERTY: 1},
+                                            {ATTEMPT_PROPERTY: 1, ORIGIN_PROPERTY: "evt-x"}])
+    async def test_repairs_replays_and_rescheduled_copies_are_not_put_off(self, properties: dict) -> None:
+        world = FakeWorld()
+        [event] = burst("task/1", 1)
+        delivery = Delivery("m-1", 1, "task/1", properties)
+        assert await sync_planning_message(body(event), delivery, debouncing(world, Recent(WINDOW, CAP))) == "create"
+        assert not world.queue.sent
+
+    async def test_a_window_of_zero_applies_at_once(self) -> None:
+        world = FakeWorld()
+        [event] = burst("task/1", 1)
+        deps = replace(world.services(coalesce_window_ms=0).sync(), recent=Recent(WINDOW, CAP))
+        assert await sync_planning_message(body(event), Delivery(event["id"], 1, "task/1"), deps) == "create"
+
+    async def test_a_throttled_copy_is_rescheduled_by_the_settle_policy_and_goes_straight_through(self) -> None:
+        world, recent = FakeWorld(), Recent(WINDOW, CAP)
+        [event] = burst("task/1", 1)
+        deps = debouncing(world, recent)
+        await sync_planning_message(body(event), Delivery(event["id"], 1, "task/1"), deps)
+        world.advance(0.5)
+        world.calendar.faults.append(("create", Throttled("429", retry_after=5, refused=True)))
+        copy = world.queue.sent[0][1]
+        assert await sync_planning_message(copy.body, as_delivered(copy), deps) == "rescheduled"
+        retry = world.queue.sent[-1][1]
+        assert retry.application_properties[NOTHING_CREATED_PROPERTY] == 1
+        world.advance(5)
+        assert await sync_planning_message(retry.body, as_delivered(retry), deps) == "create"
+        assert [c[0] for c in world.calendar.calls] == ["create", "create"]  # no lookup: the 429 created nothing
 
 
 class TestLookupBeforeCreate:

@@ -1,20 +1,26 @@
-"""Sync: queued planning events → the planner → Graph writes → the mapping row.
+"""Sync: one queued planning event → the planner → Graph writes → the mapping row.
 
-A batch from the entity's session is coalesced (``shared.domain.planning.coalesce``): per entity only the newest
-message is applied, and the messages it supersedes complete with the batch, counted as ``coalesced``. The host
-settles a batch as a whole (autoCompleteMessages: the function returning completes every message, raising abandons
-every one), so a superseded message is complete only once its newest is settled: written, or rescheduled, deferred,
-parked or dead-lettered as a copy that carries the newest state. When a newest message asks for redelivery, the
-other steps still run and then the batch raises: every message of it comes back, and nothing is lost.
+Coalescing by debouncing (``shared.domain.planning.coalesce``). A live event's first arrival (as ingest sent it,
+perhaps redelivered) is not applied at once: the worker remembers "entity → newest version seen, when", puts a
+marked copy on the same queue and session, due ``CONNECTOR_COALESCE_WINDOW_MS`` later, and completes the original
+(``Settlement.debounce``; a redelivered original schedules the same copy id, and duplicate detection drops it). When
+the copy is due: a newer version seen since → completed as ``coalesced`` (no table read, no Graph request); the
+entity still bursting → put off again, to the window after its last arrival, at most ``CONNECTOR_COALESCE_MAX_MS``
+after the burst began; else applied as below. A copy that lands in another process, or after a restart, finds no
+memory and is applied: correctness comes from the planner's version fencing, the memory only saves requests. What
+the worker must not put off goes straight through: drift repair, replayed dead letters, released holds, and the
+copies the settle policy makes (rescheduled, deferred, waiting). What it costs: one more queue message per event
+(the copy, plus one per further put-off), and the window's latency on every write (500 ms by default).
 
-How the host delivers batches (Service Bus extension 5.x, ``ServiceBusListener.RunBatchReceiveLoopAsync`` in
-Azure/azure-sdk-for-net sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus): with ``cardinality="many"``
-and sessions it accepts one session, receives up to ``maxMessageBatchSize`` messages of it (so a batch is always from
-one session), waits up to ``sessionIdleTimeout`` for more, then closes the session; with autoCompleteMessages it
-completes every message of a batch whose function returned and abandons every one when it raised. That loop runs
-at a concurrency of one per function and instance: ``maxConcurrentSessions`` applies to single dispatch only
-(Azure/azure-functions-dotnet-worker#3087, Azure/azure-sdk-for-net#47981 and #53184). The Python worker settles
-nothing itself unless bound through azurefunctions-extensions-bindings-servicebus with autocomplete off.
+Why not batches. The trigger can take messages in batches (``cardinality="many"``), but the host (Service Bus
+extension 5.x, ``ServiceBusListener.RunBatchReceiveLoopAsync`` in Azure/azure-sdk-for-net
+sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus) runs that loop at a concurrency of one per function and
+instance on a session-enabled queue: it accepts one session, receives up to ``maxMessageBatchSize`` of its messages,
+waits up to ``sessionIdleTimeout`` for more, then closes it; ``maxConcurrentSessions`` applies to single dispatch
+only (Azure/azure-functions-dotnet-worker#3087, Azure/azure-sdk-for-net#47981 and #53184). Our session is the
+entity (design card), so batches would process one entity at a time per instance. And a batch is settled as a
+whole (autoCompleteMessages: returning completes every message, raising abandons every one). Single dispatch with
+many sessions at once, plus the debounce, keeps both the width and the saving.
 
 Every step is safe to repeat (at-least-once delivery). The message is settled by the one settle policy
 (``shared.app.messaging.Settlement``): transient errors are raised so the message is redelivered; without a
@@ -27,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -40,16 +45,16 @@ from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStor
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.config import Settings
-from shared.domain.planning.coalesce import coalesce
+from shared.domain.planning.coalesce import APPLY, Recent, Wait
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.drift import parse_source_key
-from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.planning.render import desired_state
 from shared.domain.rooms.echo import slot_of_content
 from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
 
-__all__ = ["SyncDeps", "sync_planning_batch", "sync_planning_message"]
+__all__ = ["SyncDeps", "sync_planning_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class SyncDeps:
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
     breaker: BreakerDeps | None = None  # the mass-deletion breaker; None: deletes are never held
+    recent: Recent | None = None  # the process's memory of entities for coalescing; None: every copy is applied
 
 
 # The planner's reasons and the settle policy's outcomes, as connector.events.processed counts them.
@@ -72,6 +78,7 @@ _OUTCOMES: dict[str, Outcome] = {
     "create": "written", "update": "written", "move": "written", "remove": "written",
     "unchanged": "unchanged", "already absent": "unchanged", "not synchronized": "unchanged", "stale": "stale",
     "dead-lettered": "dead_lettered", "deferred": "deferred", "rescheduled": "rescheduled", "held": "deferred",
+    "coalesced": "coalesced",  # "debounced" is not counted: the event is counted once, when its copy settles
 }
 
 
@@ -82,43 +89,6 @@ async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps)
     if counted := _OUTCOMES.get(outcome):
         deps.telemetry.event_processed(counted)
     return outcome
-
-
-async def sync_planning_batch(batch: Sequence[tuple[bytes, Delivery]], deps: SyncDeps) -> list[str]:
-    """Apply a batch of planning messages (the host gives one session's, in order), coalesced per entity; return
-    the outcome of each step for the log. Raises, after every step ran, when any step asked for redelivery."""
-    outcomes: list[str] = []
-    superseded = 0
-    failure: BaseException | None = None
-    for step in coalesce([_entity_of(body, delivery, deps.settings) for body, delivery in batch]):
-        body, delivery = batch[step.apply]
-        try:
-            outcomes.append(await sync_planning_message(body, delivery, deps))
-        except Exception as exc:  # the host abandons the whole batch; the other entities still get their turn
-            failure = failure or exc
-            continue
-        superseded += len(step.superseded)
-        for index in step.superseded:
-            logger.info("message %s coalesced: superseded by message %s", batch[index][1].message_id,
-                        delivery.message_id, extra={"message_id": batch[index][1].message_id,
-                                                    "delivery_count": batch[index][1].delivery_count})
-    if failure is not None:
-        raise failure
-    for _ in range(superseded):  # counted once the batch completes; an abandoned batch comes back and counts then
-        deps.telemetry.event_processed("coalesced")
-    return outcomes
-
-
-def _entity_of(body: bytes, delivery: Delivery, settings: Settings) -> tuple[EntityKey, Version] | None:
-    """The entity and version a live planning event sets; None for what is applied on its own (drift's messages,
-    a body that is not a valid event, which the settle policy then dead-letters with its reason)."""
-    if DRIFT_PROPERTY in delivery.application_properties:
-        return None
-    try:
-        checked = check_event(json.loads(body), 0, settings.time_zone)
-    except ValueError:
-        return None
-    return None if isinstance(checked, list) else (checked.key, checked.version)
 
 
 async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
@@ -138,6 +108,8 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
                     delivery.message_id)
         return "not synchronized"
+    if coalesced := await _coalesce(event, body, delivery, deps):
+        return coalesced
     desired = desired_state(event, settings.time_zone, room_mode=settings.rooms.booking_mode)
     if desired is not None and not await deps.resources.is_active(desired.mailbox):
         # The resource opted out: its calendar is no longer ours to fill.
@@ -160,6 +132,31 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
                 extra={"message_id": delivery.message_id, "delivery_count": delivery.delivery_count,
                        "planning_id": event.id, "subject": event.subject, "outcome": plan.reason})
     return plan.reason
+
+
+async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps: SyncDeps) -> str | None:
+    """Put a live event off, or settle its due copy without applying it; None to apply it now."""
+    window = timedelta(milliseconds=deps.settings.coalesce_window_ms)
+    if not window:
+        return None
+    now = deps.clock()
+    if delivery.is_first_arrival:
+        outcome = await deps.settle.debounce(PLANNING_QUEUE, body, delivery, now + window)
+        if deps.recent is not None:  # only once the copy is on the queue may it supersede older ones
+            deps.recent.arrived(event.key, event.version, now)
+        return outcome
+    if not delivery.coalesce_round or deps.recent is None:
+        return None
+    decision = deps.recent.decide(event.key, event.version, now)
+    if isinstance(decision, Wait):  # still bursting
+        return await deps.settle.debounce(PLANNING_QUEUE, body, delivery, decision.until)
+    if decision == APPLY:
+        deps.recent.written(event.key)
+        return None
+        logger.info("message %s for %s coalesced: a newer event of it is due later", delivery.message_id,
+                    event.subject, extra={"message_id": delivery.message_id, "subject": event.subject,
+                                          "outcome": "coalesced"})
+    return "coalesced"
 
 
 def _removes(plan: Plan) -> bool:

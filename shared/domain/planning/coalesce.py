@@ -1,62 +1,104 @@
-"""Coalescing: which message of a batch to apply for each entity, and which ones it supersedes.
+"""Coalescing by debouncing: what the sync worker does with a planning event's delayed copy. Pure.
 
-Pure. The planner is state based, so applying only the newest state of an entity ends where applying every
-message one by one ends: a message not newer than the running newest would plan "stale" anyway. "Newest" is found
-the way one-by-one delivery finds it: walking the batch in order, a message replaces the running newest only when it
-is strictly newer (``Version.is_newer_than``), so of two messages with the same version the first wins, as it does
-when the second arrives after the first was applied.
+The worker puts off each live planning event by a short window (a copy scheduled on the entity's session) and
+remembers, in process memory, the newest version of each entity it has seen and when. When the copy is due:
 
-A message without an entity (a drift repair or removal, or one that is not a valid planning event) is a barrier: it
-is applied on its own, in its place, and nothing is coalesced across it.
+* a newer version of the entity was seen: the copy is ``COALESCED`` (completed without a Graph request; the newer
+  one has its own copy on the queue);
+* the entity was seen less than the window ago (still bursting): ``Wait`` until the window after its last arrival
+  has passed, but never beyond the cap after the burst began, so an entity that never stops is still written;
+* otherwise, or once the burst has lasted the cap, or with no memory of the entity: ``APPLY`` (plan, Graph,
+  mapping), as one-by-one delivery does.
+
+The planner is state based and fenced by version, so applying any subset of the events that includes the newest
+ends where applying every one ends: the memory only saves requests, it never decides what the calendar holds.
+"Newer" is the planner's own order (``Version.is_newer_than``: sequence, else time), so of two events with the same
+version neither supersedes the other (the second then plans "stale", as it does one by one).
+
+``Recent`` is the memory: bounded in entries, and an entity not seen for the cap is forgotten (a copy that
+finds nothing is applied).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
 
 from shared.domain.planning.model import EntityKey, Version
 
-__all__ = ["Step", "coalesce"]
+__all__ = ["APPLY", "COALESCED", "Decision", "Recent", "Seen", "Wait"]
+
+APPLY: Literal["apply"] = "apply"
+COALESCED: Literal["coalesced"] = "coalesced"
 
 
 @dataclass(frozen=True)
-class Step:
-    """Apply the message at ``apply``; the messages at ``superseded`` need nothing once it is settled."""
+class Wait:
+    """Put the copy off again, until ``until``."""
 
-    apply: int
-    superseded: tuple[int, ...] = ()
-
-
-def coalesce(items: Sequence[tuple[EntityKey, Version] | None]) -> list[Step]:
-    """The steps for a batch, in the order to run them (each step in the place of its newest message).
-
-    ``items``: per message of the batch, in delivery order, its entity and version, or None for a barrier.
-    """
-    steps: list[Step] = []
-    newest: dict[EntityKey, int] = {}
-    members: dict[EntityKey, list[int]] = {}
-
-    def flush() -> None:
-        segment = [Step(index, tuple(i for i in members[key] if i != index)) for key, index in newest.items()]
-        steps.extend(sorted(segment, key=lambda step: step.apply))
-        newest.clear()
-        members.clear()
-
-    for index, item in enumerate(items):
-        if item is None:
-            flush()
-            steps.append(Step(index))
-            continue
-        key, version = item
-        members.setdefault(key, []).append(index)
-        current = newest.get(key)
-        if current is None or version.is_newer_than(_version(items[current])):
-            newest[key] = index
-    flush()
-    return steps
+    until: datetime
 
 
-def _version(item: tuple[EntityKey, Version] | None) -> Version:
-    assert item is not None
-    return item[1]
+Decision = Literal["apply", "coalesced"] | Wait
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the process remembers of an entity."""
+
+    newest: Version
+    last_seen: datetime  # the latest arrival of a live event for it
+    burst_since: datetime | None  # the first arrival not yet followed by a write; None right after one
+
+
+class Recent:
+    """Entity → ``Seen``, least recently seen first; at most ``max_entries``, none older than ``cap``."""
+
+    def __init__(self, window: timedelta, cap: timedelta, *, max_entries: int = 100_000) -> None:
+        self.window = window
+        self.cap = cap
+        self.max_entries = max_entries
+        self._seen: OrderedDict[EntityKey, Seen] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def get(self, key: EntityKey) -> Seen | None:
+        return self._seen.get(key)
+
+    def arrived(self, key: EntityKey, version: Version, now: datetime) -> None:
+        """A live event for ``key`` arrived (and its copy is on the queue)."""
+        seen = self._seen.pop(key, None)
+        if seen is None:
+            self._seen[key] = Seen(version, now, now)
+        else:
+            newest = version if version.is_newer_than(seen.newest) else seen.newest
+            self._seen[key] = Seen(newest, max(now, seen.last_seen), seen.burst_since or now)
+        self._evict(now)
+
+    def decide(self, key: EntityKey, version: Version, now: datetime) -> Decision:
+        """What to do with a due copy carrying ``version`` of ``key``."""
+        self._evict(now)
+        seen = self._seen.get(key)
+        if seen is None:
+            return APPLY
+        since = seen.burst_since or seen.last_seen
+        if now - since >= self.cap:  # the burst lasted the cap: write what this copy holds
+            return APPLY
+        if seen.newest.is_newer_than(version):
+            return COALESCED
+        until = min(seen.last_seen + self.window, since + self.cap)
+        return Wait(until) if until > now else APPLY
+
+    def written(self, key: EntityKey) -> None:
+        """A copy of ``key`` was applied: a burst after it starts afresh."""
+        seen = self._seen.get(key)
+        if seen is not None:
+            self._seen[key] = replace(seen, burst_since=None)
+
+    def _evict(self, now: datetime) -> None:
+        seen = self._seen
+        while seen and (len(seen) > self.max_entries or now - next(iter(seen.values())).last_seen > self.cap):
+            seen.popitem(last=False)
