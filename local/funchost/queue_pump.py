@@ -56,7 +56,8 @@ class QueuePump:
         self._max = max_concurrency
         self._max_renewal = max_lock_renewal_seconds
         self._session_idle = session_idle_seconds
-        self._held: set[str] = set()  # sessions a receiver of this pump holds
+        # Sessions a receiver of this pump holds (its session lock), by the receiver holding it.
+        self._held: dict[str, object] = {}
         self._inflight: dict[asyncio.Task[None], ReceivedMessage] = {}
         self._calls: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
@@ -95,8 +96,8 @@ class QueuePump:
                 continue
             idle = _IDLE_MIN
             if self.fn.sessions and received.session_id is not None:
-                self._held.add(received.session_id)
-                task = asyncio.create_task(self._hold(received))
+                owner = self._held[received.session_id] = object()
+                task = asyncio.create_task(self._hold(received, owner))
             else:
                 task = asyncio.create_task(self._process(received))
             self._inflight[task] = received
@@ -115,17 +116,24 @@ class QueuePump:
         self._inflight.pop(task, None)
         self._wake.set()
 
-    async def _hold(self, received: ReceivedMessage | None) -> None:
+    async def _hold(self, received: ReceivedMessage | None, owner: object) -> None:
         """A session receiver: process the session's messages one at a time; give the session up once none
-        arrived for the idle timeout (or the host stops)."""
+        arrived for the idle timeout (or the host stops). When lock renewal ended during a message, the session
+        lock lapsed with it and Service Bus may give the session to another receiver: this one then lets go."""
         assert received is not None and received.session_id is not None
         session = received.session_id
         try:
             while received is not None:
-                await self._process(received)
+                await self._process(received, lambda: self._lapse(session, owner))
+                if self._held.get(session) is not owner:
+                    return
                 received = await self._next_of(session)
         finally:
-            self._held.discard(session)
+            self._lapse(session, owner)
+
+    def _lapse(self, session: str, owner: object) -> None:
+        if self._held.get(session) is owner:
+            del self._held[session]
 
     async def _next_of(self, session: str) -> ReceivedMessage | None:
         deadline = time.monotonic() + self._session_idle
@@ -146,9 +154,9 @@ class QueuePump:
             wait = min(wait * 2, _IDLE_MAX)
         return None
 
-    async def _process(self, received: ReceivedMessage) -> None:
+    async def _process(self, received: ReceivedMessage, lapsed: Callable[[], None] = lambda: None) -> None:
         started = time.monotonic()
-        renewer = asyncio.create_task(self._renew(received.lock_token))
+        renewer = asyncio.create_task(self._renew(received.lock_token, lapsed))
         call = asyncio.create_task(self._invoke(self.fn, service_bus_message(received)))
         self._calls.add(call)
         outcome, error = "Succeeded", ""
@@ -188,7 +196,7 @@ class QueuePump:
             received.delivery_count,
         )
 
-    async def _renew(self, lock_token: str) -> None:
+    async def _renew(self, lock_token: str, lapsed: Callable[[], None]) -> None:
         # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration; then the lock lapses.
         deadline = time.monotonic() + self._max_renewal
         interval = max(self._store.lock_seconds / 3, 0.05)
@@ -198,7 +206,9 @@ class QueuePump:
                 await self._db(self._store.renew_lock, lock_token)
             except LockLostError:
                 log.warning("Lock lost on a message of queue '%s'", self.fn.queue_name)
+                lapsed()
                 return
+        lapsed()  # renewal ends here: the session's lock lapses with the message's
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop receiving; let in-flight messages finish within the grace, then abandon them."""
