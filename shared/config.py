@@ -105,6 +105,7 @@ class TelemetrySettings:
 
 
 TELEMETRY_EXPORTERS = ("", "console", "otlp")
+DEFAULT_COALESCE_WINDOW_MS = 500
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,11 @@ class Settings:
     # the organizer is connected, else application).
     appointment_auth: str = "auto"
     people: PeopleSettings = field(default_factory=lambda: PeopleSettings())
+    # Coalescing (shared.domain.planning.coalesce): a live planning event waits this long for newer ones of its
+    # entity, at most ``coalesce_max_ms`` for a burst. 0 applies each event at once, the default of Settings made
+    # in code; the app setting's default is DEFAULT_COALESCE_WINDOW_MS.
+    coalesce_window_ms: int = 0
+    coalesce_max_ms: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -180,6 +186,9 @@ class Settings:
             drift=_drift(env),
             appointment_auth=_appointment_auth(env),
             people=_people(env),
+            coalesce_window_ms=read_int(env, "CONNECTOR_COALESCE_WINDOW_MS", DEFAULT_COALESCE_WINDOW_MS, minimum=0,
+                                        maximum=60_000),
+            coalesce_max_ms=_coalesce_max(env),
         )
 
     @property
@@ -433,6 +442,8 @@ def _appointment_auth(env: Mapping[str, str]) -> str:
     if value not in APPOINTMENT_AUTH_MODES:
         raise ConfigurationError("CONNECTOR_APPOINTMENT_AUTH", f"must be one of {', '.join(APPOINTMENT_AUTH_MODES)}")
     return value
+
+
 @dataclass(frozen=True)
 class PeopleSettings:
     """Delegated connections (design.md section 11). Without an encryption key no person can connect."""
@@ -476,3 +487,12 @@ def _people(env: Mapping[str, str]) -> PeopleSettings:
     if sender is not None and "@" not in sender:
         raise ConfigurationError("CONNECTOR_RECONNECT_MAIL_FROM", "must be a mailbox address")
     return PeopleSettings(token_keys=tuple(keys), return_urls=prefixes, reconnect_mail_from=sender)
+
+
+def _coalesce_max(env: Mapping[str, str]) -> int:
+    window = read_int(env, "CONNECTOR_COALESCE_WINDOW_MS", DEFAULT_COALESCE_WINDOW_MS, minimum=0, maximum=60_000)
+    cap = read_int(env, "CONNECTOR_COALESCE_MAX_MS", 5000, minimum=0, maximum=600_000)
+    if window and cap < window:
+        raise ConfigurationError("CONNECTOR_COALESCE_MAX_MS",
+                                 f"must be at least CONNECTOR_COALESCE_WINDOW_MS ({window})")
+    return cap

@@ -56,9 +56,13 @@ class TransientError(ConnectorError):
 
 
 class Throttled(TransientError):
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    """Wait ``retry_after`` seconds. ``refused``: the request was turned away before it was acted on (a 429, or
+    the connector's own pacing held it back), so it wrote nothing; a 503/504 may come after the write was done."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, refused: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.refused = refused
 
 
 class ConcurrencyConflict(TransientError):

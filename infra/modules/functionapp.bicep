@@ -292,6 +292,9 @@ var connectorDefaults = {
   // and the mailbox that asks a person to reconnect (empty: no mail).
   CONNECTOR_CONNECT_RETURN_URLS: ''
   CONNECTOR_RECONNECT_MAIL_FROM: ''
+  // A burst of events for one task costs one Graph write: each waits this long for a newer one (0: off).
+  CONNECTOR_COALESCE_WINDOW_MS: '500'
+  CONNECTOR_COALESCE_MAX_MS: '5000'
 }
 
 // Named by the deployment's parameters (tenant, client, credential kind, outbound webhook, notification delivery)

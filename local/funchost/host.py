@@ -173,7 +173,8 @@ class LocalFunctionHost:
     def _pump(self, fn: QueueFunction, pool: ThreadPoolExecutor) -> QueuePump:
         limit = self.options.max_concurrent_sessions if fn.sessions else self.options.max_concurrent_calls
         return QueuePump(fn, self.store(), self._invoke, pool, max_concurrency=limit,
-                         max_lock_renewal_seconds=self.options.max_lock_renewal_seconds)
+                         max_lock_renewal_seconds=self.options.max_lock_renewal_seconds,
+                         session_idle_seconds=self.options.session_idle_seconds)
 
     async def _drain_background(self) -> None:
         if self._background:

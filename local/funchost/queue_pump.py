@@ -3,7 +3,9 @@
 autoCompleteMessages (success completes, an exception or a ``functionTimeout`` abandons, so the
 broker redelivers and dead-letters at the maximum delivery count), lock renewal while the function
 runs for at most ``maxAutoLockRenewalDuration``, and up to ``maxConcurrentSessions`` sessions at
-once with one message at a time per session.
+once with one message at a time per session. As the host's session processor does, a session receiver
+keeps its session until no message of it arrived for ``sessionIdleTimeout``, and only then takes another:
+a session slot waiting for a message due later (a scheduled copy) is a slot no other session gets.
 
 When renewal stops before the function ends, the lock expires and the message (with its session)
 is delivered again, with its delivery count raised, even while the first invocation still runs:
@@ -13,6 +15,7 @@ that is what Service Bus does, so work longer than the renewal shows up locally 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -44,6 +47,7 @@ class QueuePump:
         *,
         max_concurrency: int,
         max_lock_renewal_seconds: float = 300,
+        session_idle_seconds: float = 60,
     ) -> None:
         self.fn = fn
         self._store = store
@@ -51,6 +55,9 @@ class QueuePump:
         self._executor = executor
         self._max = max_concurrency
         self._max_renewal = max_lock_renewal_seconds
+        self._session_idle = session_idle_seconds
+        # Sessions a receiver of this pump holds (its session lock), by the receiver holding it.
+        self._held: dict[str, object] = {}
         self._inflight: dict[asyncio.Task[None], ReceivedMessage] = {}
         self._calls: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
@@ -76,7 +83,8 @@ class QueuePump:
             try:
                 # No session in flight here is excluded: the store holds a session back while its
                 # lock is live, and once that expired Service Bus gives the session out again.
-                received = await self._db(self._store.receive, self.fn.queue_name)
+                received = await self._db(self._store.receive, self.fn.queue_name,
+                                          exclude_sessions=tuple(self._held))
             except Exception:
                 log.exception("Receiving from queue '%s' failed", self.fn.queue_name)
                 received = None
@@ -87,7 +95,11 @@ class QueuePump:
                 idle = min(idle * 2, _IDLE_MAX)
                 continue
             idle = _IDLE_MIN
-            task = asyncio.create_task(self._process(received))
+            if self.fn.sessions and received.session_id is not None:
+                owner = self._held[received.session_id] = object()
+                task = asyncio.create_task(self._hold(received, owner))
+            else:
+                task = asyncio.create_task(self._process(received))
             self._inflight[task] = received
             task.add_done_callback(self._finished)
 
@@ -104,9 +116,47 @@ class QueuePump:
         self._inflight.pop(task, None)
         self._wake.set()
 
-    async def _process(self, received: ReceivedMessage) -> None:
+    async def _hold(self, received: ReceivedMessage | None, owner: object) -> None:
+        """A session receiver: process the session's messages one at a time; give the session up once none
+        arrived for the idle timeout (or the host stops). When lock renewal ended during a message, the session
+        lock lapsed with it and Service Bus may give the session to another receiver: this one then lets go."""
+        assert received is not None and received.session_id is not None
+        session = received.session_id
+        try:
+            while received is not None:
+                await self._process(received, lambda: self._lapse(session, owner))
+                if self._held.get(session) is not owner:
+                    return
+                received = await self._next_of(session)
+        finally:
+            self._lapse(session, owner)
+
+    def _lapse(self, session: str, owner: object) -> None:
+        if self._held.get(session) is owner:
+            del self._held[session]
+
+    async def _next_of(self, session: str) -> ReceivedMessage | None:
+        deadline = time.monotonic() + self._session_idle
+        wait = _IDLE_MIN
+        while not self._stopping.is_set():
+            try:
+                received = await self._db(self._store.receive, self.fn.queue_name, session_id=session)
+            except Exception:
+                log.exception("Receiving from session '%s' of queue '%s' failed", session, self.fn.queue_name)
+                received = None
+            if received is not None:
+                return received
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), min(wait, remaining))
+            wait = min(wait * 2, _IDLE_MAX)
+        return None
+
+    async def _process(self, received: ReceivedMessage, lapsed: Callable[[], None] = lambda: None) -> None:
         started = time.monotonic()
-        renewer = asyncio.create_task(self._renew(received.lock_token))
+        renewer = asyncio.create_task(self._renew(received.lock_token, lapsed))
         call = asyncio.create_task(self._invoke(self.fn, service_bus_message(received)))
         self._calls.add(call)
         outcome, error = "Succeeded", ""
@@ -146,7 +196,7 @@ class QueuePump:
             received.delivery_count,
         )
 
-    async def _renew(self, lock_token: str) -> None:
+    async def _renew(self, lock_token: str, lapsed: Callable[[], None]) -> None:
         # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration; then the lock lapses.
         deadline = time.monotonic() + self._max_renewal
         interval = max(self._store.lock_seconds / 3, 0.05)
@@ -156,7 +206,9 @@ class QueuePump:
                 await self._db(self._store.renew_lock, lock_token)
             except LockLostError:
                 log.warning("Lock lost on a message of queue '%s'", self.fn.queue_name)
+                lapsed()
                 return
+        lapsed()  # renewal ends here: the session's lock lapses with the message's
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop receiving; let in-flight messages finish within the grace, then abandon them."""

@@ -100,20 +100,24 @@ class LocalQueueStore(QueueFile):
 
     # -- receiving and settling ----------------------------------------------------------------
 
-    def receive(self, queue: str, *, exclude_sessions: Collection[str] = ()) -> ReceivedMessage | None:
-        """Peek-lock the next deliverable message, or return None when there is none."""
+    def receive(self, queue: str, *, exclude_sessions: Collection[str] = (),
+                session_id: str | None = None) -> ReceivedMessage | None:
+        """Peek-lock the next deliverable message (of ``session_id`` only, when given: a session receiver), or
+        return None when there is none."""
         now = self._clock()
         excluded = list(exclude_sessions)
         marks = ", ".join(f":x{i}" for i in range(len(excluded)))
-        sql = _RECEIVE.format(exclude=f"AND m.session_id NOT IN ({marks})" if excluded else "")
-        params: dict[str, Any] = {"queue": queue, "now": now}
+        sql = _RECEIVE.format(exclude=(f"AND m.session_id NOT IN ({marks})" if excluded else "")
+                              + (" AND m.session_id = :session" if session_id is not None else ""))
+        params: dict[str, Any] = {"queue": queue, "now": now, "session": session_id}
         params.update({f"x{i}": s for i, s in enumerate(excluded)})
         with self._lock:
             # Idle polling is the common case: answer it with a read, without the write lock.
             candidate = self._db.execute(
-                "SELECT 1 FROM messages WHERE queue = ? AND dead = 0 AND enqueued_at <= ?"
-                " AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
-                (queue, now, now),
+                "SELECT 1 FROM messages WHERE queue = :queue AND dead = 0 AND enqueued_at <= :now"
+                " AND (locked_until IS NULL OR locked_until <= :now)"
+                + (" AND session_id = :session" if session_id is not None else "") + " LIMIT 1",
+                {"queue": queue, "now": now, "session": session_id},
             ).fetchone()
         if candidate is None:
             return None

@@ -56,6 +56,9 @@ class HostOptions:
     max_concurrent_calls: int = 16
     function_timeout_seconds: float | None = 30 * 60
     max_lock_renewal_seconds: float = 5 * 60
+    # How long a session receiver waits for its session's next message before it takes another session; unset,
+    # the client's tryTimeout (ServiceBusSessionProcessorOptions.SessionIdleTimeout).
+    session_idle_seconds: float = 60
 
     @classmethod
     def from_host_json(cls, path: str | Path) -> HostOptions:
@@ -73,4 +76,7 @@ class HostOptions:
             function_timeout_seconds=parse_timespan(data["functionTimeout"]) if "functionTimeout" in data
             else cls.function_timeout_seconds,
             max_lock_renewal_seconds=parse_timespan(bus.get("maxAutoLockRenewalDuration", "00:05:00")) or math.inf,
+            session_idle_seconds=parse_timespan(bus.get("sessionIdleTimeout")
+                                                or (bus.get("clientRetryOptions") or {}).get("tryTimeout")
+                                                or "00:01:00") or math.inf,
         )

@@ -13,6 +13,9 @@ schedules; and ``Settlement``, the one settle policy:
 * reschedule: throttled, so a copy waits on the queue as long as Retry-After asks, and its delivery count
   starts afresh (``throttle_wait``); the webhook publisher reschedules its failed attempts the same way
   (``webhook_backoff``);
+* debounce: a live event's first arrival is put off by the coalescing window as a marked copy
+  (``COALESCE_PROPERTY``) on the same session, so a burst for one entity costs one Graph write; a copy that a
+  newer event superseded is completed as ``coalesced`` (``shared.app.planning.sync``);
 * dead-letter with the reason an operator reads: a permanent error, or a transient one that outlasted
   ``MAX_DELIVERIES`` (before that it is raised, and the queue redelivers).
 
@@ -38,10 +41,11 @@ from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry, TelemetrySpan
 from shared.domain.queue_ids import MAX_ID_CHARS, queue_id, source_tag
 from shared.errors import CredentialUnavailable, NeedsReconnect, PermanentError, Throttled
 
-__all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
-           "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
-           "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "WaitingWork",
-           "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
+__all__ = ["ATTEMPT_PROPERTY", "COALESCE_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE",
+           "MAX_DELIVERIES", "MAX_ID_CHARS", "MessageQueue",
+           "NOTHING_CREATED_PROPERTY", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
+           "PauseRecorder", "QUEUES", "REPLAY_PROPERTY", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS",
+           "WaitingWork", "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,14 @@ MAX_DELIVERIES = 10
 ORIGIN_PROPERTY = "connector-origin"  # the id of the first message of a chain of copies
 ATTEMPT_PROPERTY = "connector-attempt"  # attempts before this copy (redeliveries and reschedules)
 DEFERRAL_PROPERTY = "connector-deferrals"  # how often the message waited for a working credential
+# On a rescheduled copy: every attempt before it ended with an answer proving it created no calendar event (a 429
+# refuses a request before acting on it), so the copy need not look for an event of ours before it creates one.
+NOTHING_CREATED_PROPERTY = "connector-nothing-created"
+# On a debounced copy: how many times this event has been put off (1 for the first copy).
+COALESCE_PROPERTY = "connector-coalesce"
+# On a dead letter an operator replayed: it goes straight through, never put off.
+REPLAY_PROPERTY = "connector-replay"
+_OWN_PREFIX = "connector-"  # every property the connector puts on a message it sends again starts so
 
 # -- backoff schedules
 
@@ -177,6 +189,26 @@ class Delivery:
         return self.attempt > 1
 
     @property
+    def may_have_created(self) -> bool:
+        """Whether an earlier attempt may have created a calendar event the mapping does not know: a redelivery
+        (the last delivery ended without an answer the connector saw) or a copy whose earlier attempts did not
+        all end refused."""
+        if self.delivery_count > 1:
+            return True
+        return self.attempt > 1 and not self.application_properties.get(NOTHING_CREATED_PROPERTY)
+
+    @property
+    def is_first_arrival(self) -> bool:
+        """A message as ingest sent it (possibly redelivered): no copy, repair, replay or release, whose handling
+        the connector put off or must not put off, carries none of the connector's own properties."""
+        return not any(key.startswith(_OWN_PREFIX) for key in self.application_properties)
+
+    @property
+    def coalesce_round(self) -> int:
+        """0 for a message that is no debounced copy; else how often the event has been put off."""
+        return int(str(self.application_properties.get(COALESCE_PROPERTY, 0)) or 0)
+
+    @property
     def origin(self) -> str:
         """The id of the first message of this chain of copies (rescheduled or deferred ones carry it)."""
         return str(self.application_properties.get(ORIGIN_PROPERTY) or self.message_id)
@@ -184,7 +216,8 @@ class Delivery:
     def copy_properties(self, **updates: str | int) -> dict[str, str | int]:
         """Application properties for a re-enqueued copy: carried over, with the origin and ``updates``."""
         carried = {key: value if isinstance(value, str | int) else str(value)  # queues take strings and numbers
-                   for key, value in self.application_properties.items()}
+                   for key, value in self.application_properties.items()
+                   if key != NOTHING_CREATED_PROPERTY}  # only ``Settlement.reschedule`` vouches for that
         return {**carried, ORIGIN_PROPERTY: self.origin, **updates}
 
 
@@ -254,7 +287,8 @@ class Settlement:
         except Throttled as exc:  # throttling is not failure: wait as Graph asks, spend no delivery
             spread = int(hashlib.sha256(delivery.origin.encode()).hexdigest()[:8], 16) / 2 ** 32
             wait = throttle_wait(exc.retry_after, delivery.attempt, spread)
-            await self.reschedule(queue, body, delivery, wait)
+            await self.reschedule(queue, body, delivery, wait,
+                                  nothing_created=exc.refused and not delivery.may_have_created)
             logger.info("%s message %s throttled by Graph; rescheduled in %.1f s (attempt %d)", queue,
                         delivery.message_id, wait.total_seconds(), delivery.attempt)
             return "rescheduled"
@@ -267,17 +301,37 @@ class Settlement:
                            delivery.delivery_count, _describe(exc))
             raise
 
-    async def reschedule(self, queue: str, body: bytes, delivery: Delivery, wait: timedelta) -> None:
+    async def reschedule(self, queue: str, body: bytes, delivery: Delivery, wait: timedelta, *,
+                         nothing_created: bool = False) -> None:
         """Put a copy back on ``queue`` for ``wait`` from now, counted as the next attempt; its delivery
-        count starts afresh, so waiting (Graph may throttle a mailbox for hours) never dead-letters it."""
+        count starts afresh, so waiting (Graph may throttle a mailbox for hours) never dead-letters it.
+        ``nothing_created``: no attempt so far can have created a calendar event (see ``NOTHING_CREATED_PROPERTY``)."""
         attempt = delivery.attempt
+        properties = delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt})
+        if nothing_created:
+            properties[NOTHING_CREATED_PROPERTY] = 1
         await self.queue.send(queue, [OutboundMessage(
             body=body,
             message_id=queue_id(delivery.origin, str(attempt)),
             session_id=delivery.session_id,
-            application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: attempt}),
+            application_properties=properties,
             scheduled_enqueue_time=self.clock() + wait,
         )])
+
+    async def debounce(self, queue: str, body: bytes, delivery: Delivery, due: datetime) -> str:
+        """Put the message off until ``due`` as a marked copy on its session, and complete it. The copy's id
+        follows from the message and its round, so a redelivered message schedules the same copy again (duplicate
+        detection drops the second). The copy counts as the same attempt: debouncing touched no calendar."""
+        coalesce_round = delivery.coalesce_round + 1
+        await self.queue.send(queue, [OutboundMessage(
+            body=body,
+            message_id=queue_id(delivery.origin, f"c{coalesce_round}"),
+            session_id=delivery.session_id,
+            application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt - 1,
+                                                               COALESCE_PROPERTY: coalesce_round}),
+            scheduled_enqueue_time=due,
+        )])
+        return "debounced"
 
     async def defer(self, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
         """No working credential: put the message back on ``queue`` for later instead of spending its deliveries."""

@@ -8,7 +8,7 @@ pass fakes for any port; a port left as None gets the real adapter.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import shared.bootstrap.adapters as adapters
@@ -51,6 +51,7 @@ from shared.app.tenants.registry import TenantDeps
 from shared.bootstrap.adapters import OrganizerStores, PeopleStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
+from shared.domain.planning.coalesce import Recent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,6 +91,9 @@ class Container:
         self.dropped: Counter[str] = Counter() if dropped is None else dropped
         self._opened: list[Lazy[object]] = []
         self._pause = WorkerPause()
+        # The process's memory of entities for coalescing (what planning events it has put off, and when).
+        self.recent = Recent(timedelta(milliseconds=settings.coalesce_window_ms),
+                             timedelta(milliseconds=settings.coalesce_max_ms))
         self._tables = self._lazy(lambda: adapters.table_stores(settings))
         self._queue = self._port(queue, lambda: adapters.queue(settings))
         # Every message sent carries the current trace context (the sender's span) to its consumer.
@@ -177,7 +181,7 @@ class Container:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                         resources=self.resources(), own_writes=self.room_stores().own_writes,
                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry,
-                        breaker=self.breaker())
+                        breaker=self.breaker(), recent=self.recent)
 
     def operator(self) -> OperatorDeps:
         return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())

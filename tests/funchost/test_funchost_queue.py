@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -128,3 +129,20 @@ def test_a_delivery_is_logged_with_the_service_bus_trigger_details(
     assert re.search(r"Trigger Details: MessageId: logged-1, SequenceNumber: \d+, DeliveryCount: 1, "
                      r"EnqueuedTimeUtc: \S+\+00:00, LockedUntilUtc: \S+\+00:00, SessionId: logged\n", caplog.text)
     assert '"n": 1' not in caplog.text, "the payload is not logged"
+
+
+def test_a_session_receiver_keeps_its_session_until_it_was_idle_for_the_session_idle_timeout(
+    start_host: Any, sample: Any, wait_for: Any, tmp_path: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    host_json = tmp_path / "host.json"
+    host_json.write_text(json.dumps({"version": "2.0", "extensions": {"serviceBus": {
+        "maxConcurrentSessions": 1, "sessionIdleTimeout": "00:00:05"}}}))
+    start_host(host_json=host_json)
+    q = store()
+    later = replace(message(2, "held"), scheduled_enqueue_time=datetime.now(UTC) + timedelta(seconds=0.3))
+    q.send(QUEUE, [message(1, "held"), later, message(1, "other")])
+    wait_for(lambda: len(sample.processed) == 3)
+    # The one slot waits for its session's message due later; the other session gets it only after that.
+    assert [(e["session"], e["n"]) for e in sample.processed] == [("held", 1), ("held", 2), ("other", 1)]

@@ -129,7 +129,8 @@ async def test_an_app_without_a_calendar_permission_is_refused(sim: RunningSimul
 
 async def test_a_person_asks_through_their_own_mailbox_only(sim: RunningSimulator, ssl_ctx: Any,
                                                             control: httpx.AsyncClient) -> None:
-    minted = await control.post("/people/tokens", json={"user": ALICE, "scopes": ["Calendars.ReadBasic"], "clientId": CLIENT_ID})
+    minted = await control.post("/people/tokens", json={"user": ALICE, "scopes": ["Calendars.ReadBasic"],
+                                                          "clientId": CLIENT_ID})
     assert minted.status_code == 201, minted.text
     async with httpx.AsyncClient(base_url=sim.graph_endpoint, verify=ssl_ctx,
                                  headers={"Authorization": f"Bearer {minted.json()['access_token']}"}) as client:
@@ -137,7 +138,8 @@ async def test_a_person_asks_through_their_own_mailbox_only(sim: RunningSimulato
         theirs = await get_schedule(client, window(), mailbox=BOB)
     assert mine.status_code == 200 and len(mine.json()["value"]) == 2, mine.text
     assert theirs.status_code == 403
-    unscoped = await control.post("/people/tokens", json={"user": ALICE, "scopes": ["User.Read"], "clientId": CLIENT_ID})
+    unscoped = await control.post("/people/tokens", json={"user": ALICE, "scopes": ["User.Read"],
+                                                            "clientId": CLIENT_ID})
     async with httpx.AsyncClient(base_url=sim.graph_endpoint, verify=ssl_ctx,
                                  headers={"Authorization": f"Bearer {unscoped.json()['access_token']}"}) as client:
         assert (await get_schedule(client, window())).status_code == 403

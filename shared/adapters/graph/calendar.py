@@ -42,7 +42,7 @@ def classify_graph_error(status: int, code: str | None, message: str | None,
     detail = f"Graph answered {status} {code}: {message or ''}".strip()
     if status in (429, 503, 504):
         retry_after = retry_after_seconds((headers or {}).get("retry-after") or (headers or {}).get("Retry-After"))
-        return Throttled(detail, retry_after=retry_after)
+        return Throttled(detail, retry_after=retry_after, refused=status == 429)
     if status == 404:
         if code in _MAILBOX_CODES:
             return UnknownMailbox(f"mailbox {mailbox} is unknown to Microsoft 365 ({detail})")

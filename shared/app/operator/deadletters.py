@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id
+from shared.app.messaging import PLANNING_QUEUE, REPLAY_PROPERTY, MessageQueue, OutboundMessage, queue_id
 from shared.app.ports.planning import DeadLetterStore, ResourceStore
 from shared.app.responses import Reply, json_reply, problem
 
@@ -81,6 +81,7 @@ async def replay_dead_letter(record_id: str, deps: OperatorDeps) -> Reply:
         body=record.body.encode("utf-8"),
         message_id=queue_id(record.message_id, f"replay-{record.id[:12]}"),
         session_id=record.session_id,
+        application_properties={REPLAY_PROPERTY: 1},  # an operator waits for it: applied at once, never put off
     )
     await deps.queue.send(record.queue or PLANNING_QUEUE, [message])
     await deps.deadletters.remove(record_id)

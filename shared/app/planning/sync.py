@@ -1,5 +1,27 @@
 """Sync: one queued planning event → the planner → Graph writes → the mapping row.
 
+Coalescing by debouncing (``shared.domain.planning.coalesce``). A live event's first arrival (as ingest sent it,
+perhaps redelivered) is not applied at once: the worker remembers "entity → newest version seen, when", puts a
+marked copy on the same queue and session, due ``CONNECTOR_COALESCE_WINDOW_MS`` later, and completes the original
+(``Settlement.debounce``; a redelivered original schedules the same copy id, and duplicate detection drops it). When
+the copy is due: a newer version seen since → completed as ``coalesced`` (no table read, no Graph request); the
+entity still bursting → put off again, to the window after its last arrival, at most ``CONNECTOR_COALESCE_MAX_MS``
+after the burst began; else applied as below. A copy that lands in another process, or after a restart, finds no
+memory and is applied: correctness comes from the planner's version fencing, the memory only saves requests. What
+the worker must not put off goes straight through: drift repair, replayed dead letters, released holds, and the
+copies the settle policy makes (rescheduled, deferred, waiting). What it costs: one more queue message per event
+(the copy, plus one per further put-off), and the window's latency on every write (500 ms by default).
+
+Why not batches. The trigger can take messages in batches (``cardinality="many"``), but the host (Service Bus
+extension 5.x, ``ServiceBusListener.RunBatchReceiveLoopAsync`` in Azure/azure-sdk-for-net
+sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus) runs that loop at a concurrency of one per function and
+instance on a session-enabled queue: it accepts one session, receives up to ``maxMessageBatchSize`` of its messages,
+waits up to ``sessionIdleTimeout`` for more, then closes it; ``maxConcurrentSessions`` applies to single dispatch
+only (Azure/azure-functions-dotnet-worker#3087, Azure/azure-sdk-for-net#47981 and #53184). Our session is the
+entity (design card), so batches would process one entity at a time per instance. And a batch is settled as a
+whole (autoCompleteMessages: returning completes every message, raising abandons every one). Single dispatch with
+many sessions at once, plus the debounce, keeps both the width and the saving.
+
 Every step is safe to repeat (at-least-once delivery). The message is settled by the one settle policy
 (``shared.app.messaging.Settlement``): transient errors are raised so the message is redelivered; without a
 working credential it is deferred; a throttled one waits on the queue as long as Retry-After asks; permanent
@@ -13,22 +35,24 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
 from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.planning.drift import DRIFT_PROPERTY
 from shared.app.ports.clock import Clock
-from shared.app.ports.planning import CalendarGateway, MappingStore, ResourceStore
+from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStore, ResourceStore
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.config import Settings
+from shared.domain.planning.coalesce import APPLY, Recent, Wait
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.drift import parse_source_key
-from shared.domain.planning.model import EntityKey, Mapping
+from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.planning.render import desired_state
 from shared.domain.rooms.echo import slot_of_content
-from shared.errors import InvalidMessage, NotFound, PermanentError
+from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
 
 __all__ = ["SyncDeps", "sync_planning_message"]
 
@@ -46,6 +70,7 @@ class SyncDeps:
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
     breaker: BreakerDeps | None = None  # the mass-deletion breaker; None: deletes are never held
+    recent: Recent | None = None  # the process's memory of entities for coalescing; None: every copy is applied
 
 
 # The planner's reasons and the settle policy's outcomes, as connector.events.processed counts them.
@@ -53,6 +78,7 @@ _OUTCOMES: dict[str, Outcome] = {
     "create": "written", "update": "written", "move": "written", "remove": "written",
     "unchanged": "unchanged", "already absent": "unchanged", "not synchronized": "unchanged", "stale": "stale",
     "dead-lettered": "dead_lettered", "deferred": "deferred", "rescheduled": "rescheduled", "held": "deferred",
+    "coalesced": "coalesced",  # "debounced" is not counted: the event is counted once, when its copy settles
 }
 
 
@@ -82,6 +108,8 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
                     delivery.message_id)
         return "not synchronized"
+    if coalesced := await _coalesce(event, body, delivery, deps):
+        return coalesced
     desired = desired_state(event, settings.time_zone, room_mode=settings.rooms.booking_mode)
     if desired is not None and not await deps.resources.is_active(desired.mailbox):
         # The resource opted out: its calendar is no longer ours to fill.
@@ -106,6 +134,31 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     return plan.reason
 
 
+async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps: SyncDeps) -> str | None:
+    """Put a live event off, or settle its due copy without applying it; None to apply it now."""
+    window = timedelta(milliseconds=deps.settings.coalesce_window_ms)
+    if not window:
+        return None
+    now = deps.clock()
+    if delivery.is_first_arrival:
+        outcome = await deps.settle.debounce(PLANNING_QUEUE, body, delivery, now + window)
+        if deps.recent is not None:  # only once the copy is on the queue may it supersede older ones
+            deps.recent.arrived(event.key, event.version, now)
+        return outcome
+    if not delivery.coalesce_round or deps.recent is None:
+        return None
+    decision = deps.recent.decide(event.key, event.version, now)
+    if isinstance(decision, Wait):  # still bursting
+        return await deps.settle.debounce(PLANNING_QUEUE, body, delivery, decision.until)
+    if decision == APPLY:
+        deps.recent.written(event.key)
+        return None
+        logger.info("message %s for %s coalesced: a newer event of it is due later", delivery.message_id,
+                    event.subject, extra={"message_id": delivery.message_id, "subject": event.subject,
+                                          "outcome": "coalesced"})
+    return "coalesced"
+
+
 def _removes(plan: Plan) -> bool:
     """A plan that takes the entity out of every calendar (a move's delete of the old copy is no loss)."""
     return bool(plan.operations) and all(isinstance(op, DeleteEvent) for op in plan.operations)
@@ -113,15 +166,29 @@ def _removes(plan: Plan) -> bool:
 
 async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDeps) -> Mapping:
     assert plan.mapping is not None
-    stored = plan.mapping
-    if not plan.operations:
-        return stored
+    sent = _Creates()
+    try:
+        return await _run(key, plan, plan.mapping, delivery, deps, sent)
+    except Throttled as exc:
+        # Only this attempt knows whether a create reached Graph before the throttling. A copy told that nothing
+        # was created skips the lookup before its create: in a throttling storm the lookup doubles the requests.
+        exc.refused = exc.refused and not sent.maybe
+        raise
+
+
+@dataclass
+class _Creates:
+    maybe: bool = False  # a create of this attempt may have made an event
+
+
+async def _run(key: EntityKey, plan: Plan, stored: Mapping, delivery: Delivery, deps: SyncDeps,
+               sent: _Creates) -> Mapping:
     calendar = deps.calendar
     for op in plan.operations:
         if isinstance(op, CreateEvent):
             event_id = None
-            if delivery.is_retry:
-                # Only a retry can meet an event of ours that the mapping does not know yet.
+            if delivery.may_have_created:
+                # Only an attempt after one that may have created can meet an event of ours the mapping lacks.
                 not_before = deps.clock() - timedelta(days=deps.settings.days_back)
                 event_id = await calendar.find(op.mailbox, key.value, not_before=not_before)
                 if event_id is not None:
@@ -130,8 +197,7 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDep
             if event_id is None:
                 if key.subject.startswith("reservation/"):
                     await _record_own_slot(key, op.mailbox, op.content, deps)
-                created = await calendar.create(op.mailbox, op.content, transaction_id=op.transaction_id,
-                                                source_key=key.value)
+                created = await _create(calendar, op.mailbox, op.content, op.transaction_id, key, sent)
                 event_id, ical_uid = created.id, created.ical_uid
             if key.subject.startswith("reservation/"):
                 await _record_own_booking(key, op.mailbox, event_id, ical_uid, deps)
@@ -142,12 +208,22 @@ async def _execute(key: EntityKey, plan: Plan, delivery: Delivery, deps: SyncDep
             except NotFound:
                 # Deleted in Outlook: the planning system owns the task, so it comes back.
                 txn = transaction_id(key, op.mailbox, stored.generation)
-                created = await calendar.create(op.mailbox, op.content, transaction_id=txn, source_key=key.value)
+                created = await _create(calendar, op.mailbox, op.content, txn, key, sent)
                 stored = replace(stored, event_id=created.id, generation=stored.generation + 1)
         elif isinstance(op, DeleteEvent):
             with contextlib.suppress(NotFound):  # already gone: the goal is reached
                 await calendar.delete(op.mailbox, op.event_id)
     return stored
+
+
+async def _create(calendar: CalendarGateway, mailbox: str, content: dict[str, Any], txn: str, key: EntityKey,
+                  sent: _Creates) -> CreatedEvent:
+    sent.maybe = True
+    try:
+        return await calendar.create(mailbox, content, transaction_id=txn, source_key=key.value)
+    except Throttled as exc:
+        sent.maybe = not exc.refused  # a refused create made nothing
+        raise
 
 
 async def _remove_orphan(raw: object, delivery: Delivery, deps: SyncDeps) -> str:

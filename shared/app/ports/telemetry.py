@@ -17,7 +17,7 @@ __all__ = ["NO_TELEMETRY", "NoTelemetry", "Outcome", "SpanAttributes", "Telemetr
 
 SpanAttributes = Mapping[str, str | int | float | bool]
 # connector.events.processed's outcome attribute.
-Outcome = Literal["written", "unchanged", "stale", "dead_lettered", "deferred", "rescheduled"]
+Outcome = Literal["written", "unchanged", "stale", "dead_lettered", "deferred", "rescheduled", "coalesced"]
 
 
 class TelemetrySpan(Protocol):
