@@ -40,8 +40,8 @@ from shared.errors import CredentialUnavailable, NeedsReconnect, PermanentError,
 
 __all__ = ["ATTEMPT_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE", "MAX_DELIVERIES",
            "MAX_ID_CHARS", "MessageQueue", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
-           "PauseRecorder", "QUEUES", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS", "WaitingWork",
-           "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
+           "PauseRecorder", "QUEUES", "Settlement", "TENANT_PROPERTY", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS",
+           "WaitingWork", "credential_wait", "queue_id", "source_tag", "tenant_of", "throttle_wait", "webhook_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,15 @@ class Delivery:
         return {**carried, ORIGIN_PROPERTY: self.origin, **updates}
 
 
+TENANT_PROPERTY = "tenant"  # the tenant of the message (its directory id), set at ingest
+
+
+def tenant_of(delivery: Delivery) -> str | None:
+    """The tenant a message belongs to; None: a message from before there were tenants (the default tenant)."""
+    value = delivery.application_properties.get(TENANT_PROPERTY)
+    return str(value).lower() if value else None
+
+
 # -- the settle policy
 
 
@@ -328,6 +337,7 @@ class Settlement:
             reason=reason,
             delivery_count=delivery.delivery_count,
             dead_lettered_at=self.clock(),
+            tenant=tenant_of(delivery),
         )
         await self.deadletters.add(record)
         self.telemetry.dead_letter_recorded(queue)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from shared.adapters.graph.session import GraphSession
+    from shared.adapters.graph.tenants import TenantGraphClients
     from shared.adapters.identity.factory import CredentialFactory
     from shared.adapters.tables.stores import TableStores
 
@@ -239,3 +240,11 @@ def organizer_stores(tables: TableStores) -> OrganizerStores:
 
     t = OrganizerTables(tables)
     return OrganizerStores(organizers=t.organizers, watches=t.watches)
+
+
+def tenant_calendars(settings: Settings, session: GraphSession, secrets: SecretStore | None,
+                     clock: Clock) -> TenantGraphClients:
+    """The Graph clients of the registered tenants (one credential provider each, built on first use)."""
+    from shared.adapters.graph.tenants import TenantGraphClients
+
+    return TenantGraphClients(settings, session, secrets, clock)

@@ -32,10 +32,17 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
-from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
+from shared.app.ports.planning import (
+    CalendarGateway,
+    DeadLetterStore,
+    DriftReportStore,
+    MappingStore,
+    ResourceStore,
+    TenantCalendars,
+)
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
-from shared.app.ports.tenants import TenantLookup, TenantRegistryStore
+from shared.app.ports.tenants import PurgeableStore, TenantLookup, TenantRegistryStore
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.registration import RegistrationDeps
@@ -44,9 +51,11 @@ from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
 from shared.app.tenants.directory import RegisteredTenants
 from shared.app.tenants.registry import TenantDeps
+from shared.app.tenants.routing import CachedTenants
 from shared.bootstrap.adapters import OrganizerStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
+from shared.domain.tenants.model import Tenant
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,6 +67,20 @@ T = TypeVar("T")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _no_rows() -> list[Tenant]:
+    return []
+
+
+class _OnFirstUse:
+    """``TenantCalendars`` built when a message of another tenant than the default first needs one."""
+
+    def __init__(self, lazy: Lazy[TenantCalendars]) -> None:
+        self._lazy = lazy
+
+    def calendar(self, tenant: Tenant) -> CalendarGateway:
+        return self._lazy().calendar(tenant)
 
 
 class Container:
@@ -74,7 +97,8 @@ class Container:
                  operator_auth: OperatorAuth | None = None, drift_reports: DriftReportStore | None = None,
                  meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None,
                  tenant_store: TenantRegistryStore | None = None,
-                 organizer_stores: OrganizerStores | None = None) -> None:
+                 organizer_stores: OrganizerStores | None = None,
+                 tenant_calendars: TenantCalendars | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -128,6 +152,14 @@ class Container:
         self.tenant_store = self._port(tenant_store, lambda: adapters.tenant_store(self._tables()), owned=False)
         self.organizer_stores = self._port(organizer_stores, lambda: adapters.organizer_stores(self._tables()),
                                            owned=False)
+        # The tenants as the request path sees them: the registry read at most every 30 s (in memory between).
+        # With fake stores given and no registry, there is no Table Storage: the default tenant only.
+        no_registry = tenant_store is None and mappings is not None
+        self.tenant_cache = CachedTenants(settings, (lambda: _no_rows()) if no_registry
+                                          else (lambda: self.tenant_store().list()), self.clock)
+        # The other tenants' Graph clients, each with a token requested for its tenant, over the one session.
+        self.tenant_calendars: Lazy[TenantCalendars] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
+            settings, self.graph_session(), self.secrets(), self.clock))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -152,16 +184,19 @@ class Container:
                           pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry)
 
     def ingest(self) -> IngestDeps:
-        return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry)
+        return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry,
+                          tenants=self.tenant_cache if self.settings.tenant_id else None)
 
     def sync(self) -> SyncDeps:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                         resources=self.resources(), own_writes=self.room_stores().own_writes,
                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry,
-                        breaker=self.breaker())
+                        breaker=self.breaker(), tenants=self.tenant_cache if self.settings.tenant_id else None,
+                        tenant_calendars=_OnFirstUse(self.tenant_calendars))
 
     def operator(self) -> OperatorDeps:
-        return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())
+        return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue(),
+                            default_tenant=self.settings.tenant_id)
 
     def intake(self) -> IntakeDeps:
         return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped, telemetry=self.telemetry)
@@ -238,9 +273,10 @@ class Container:
 
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()
-        # The stores a purge empties of the tenant's rows; the isolation work appends its tenant-keyed tables.
-        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=(store,), clock=self.clock,
-                          credential_state=self.state())
+        # The stores a purge empties of the tenant's rows: every store keyed by tenant.
+        purgeables: tuple[PurgeableStore, ...] = (self.mappings(), self.deadletters(), store)
+        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
+                          clock=self.clock, credential_state=self.state())
 
     def tenant_lookup(self) -> TenantLookup:
         return RegisteredTenants(self.settings, self.tenant_store())
