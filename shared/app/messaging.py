@@ -203,9 +203,11 @@ def tenant_of(delivery: Delivery) -> str | None:
 class PauseRecorder(Protocol):
     """Where the worker's wait for a working credential is told (``shared.app.credentials.health``)."""
 
-    async def deferred(self, reason: str, now: datetime) -> None: ...
+    async def deferred(self, reason: str, now: datetime, tenant: str | None = None) -> None:
+        """A message of ``tenant`` (None: the default) waits for a working credential: only that tenant pauses."""
+        ...
 
-    async def resumed(self, now: datetime) -> None: ...
+    async def resumed(self, now: datetime, tenant: str | None = None) -> None: ...
 
 
 class WaitingWork(Protocol):
@@ -251,7 +253,7 @@ class Settlement:
         try:
             outcome = await handle()
             if delivery.deferrals:
-                await self.pause.resumed(self.clock())
+                await self.pause.resumed(self.clock(), tenant_of(delivery))
             return outcome
         except CredentialUnavailable as exc:
             return await self.defer(queue, body, delivery, str(exc))
@@ -300,7 +302,7 @@ class Settlement:
                                                                DEFERRAL_PROPERTY: deferrals}),
             scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
         )])
-        await self.pause.deferred(reason, self.clock())
+        await self.pause.deferred(reason, self.clock(), tenant_of(delivery))
         return "deferred"
 
     async def wait_for(self, user: str, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:

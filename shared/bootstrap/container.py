@@ -107,6 +107,7 @@ class Container:
         self.dropped: Counter[str] = Counter() if dropped is None else dropped
         self._opened: list[Lazy[object]] = []
         self._pause = WorkerPause()
+        self._tenant_pauses: dict[str, WorkerPause] = {}
         self._tables = self._lazy(lambda: adapters.table_stores(settings))
         self._queue = self._port(queue, lambda: adapters.queue(settings))
         # Every message sent carries the current trace context (the sender's span) to its consumer.
@@ -181,7 +182,9 @@ class Container:
 
     def settlement(self) -> Settlement:
         return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
-                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry)
+                          pause=CredentialHealth(self.state(), self._pause, self._tenant_pauses,
+                                                 (self.settings.tenant_id or "").lower() or None),
+                          telemetry=self.telemetry)
 
     def ingest(self) -> IngestDeps:
         return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry,

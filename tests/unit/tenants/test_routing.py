@@ -200,3 +200,28 @@ class TestSyncPerTenant:
         delivery = Delivery(message.message_id, 1, message.session_id, dict(message.application_properties))
         assert await sync_planning_message(message.body, delivery, container.sync()) == "tenant stopped"
         assert world.mappings.rows == {}
+
+
+class TestPausePerTenant:
+    async def test_a_tenants_failing_credential_defers_and_pauses_only_that_tenant(self, world: FakeWorld) -> None:
+        from shared.errors import CredentialUnavailable
+
+        registry = Registry()
+        await register_b(registry)
+        failing = FakeCalendar()
+        failing.faults.append(("create", CredentialUnavailable("Entra refused the secret credential (AADSTS7000215)")))
+        container = services(world, registry, {B: failing})
+        events = [cloud_event("task.planned", "task/1", task_data(), source=SOURCE_B),
+                  cloud_event("task.planned", "task/2", task_data(), source="https://planning.example/default")]
+        assert (await post(container, events)).status == 202
+        outcomes = []
+        for _, message in list(world.queue.sent):
+            delivery = Delivery(message.message_id, 1, message.session_id, dict(message.application_properties))
+            outcomes.append(await sync_planning_message(message.body, delivery, container.sync()))
+        assert outcomes == ["deferred", "create"]  # B waits, the default tenant's event lands
+        health = container.settlement().pause
+        assert health.paused(B) == world.now and health.paused(None) is None  # type: ignore[attr-defined]
+        assert world.credential_state.state.unavailable_since is None  # the shared (default) state: not paused
+        deferred = world.queue.sent[-1][1]
+        assert deferred.application_properties["tenant"] == B
+        assert deferred.session_id == world.queue.sent[0][1].session_id
