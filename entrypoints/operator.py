@@ -37,7 +37,7 @@ async def manage_resource(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_deadletters")
 @manage_route(bp, "manage/deadletters", ["GET"])
 async def manage_deadletters(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.list_dead_letters((await container()).operator()))
+    return _http(await manage.list_dead_letters((await container()).operator(), req.params.get("tenant")))
 
 
 @bp.function_name("manage_deadletter_replay")

@@ -44,8 +44,9 @@ from shared.errors import CredentialUnavailable, NeedsReconnect, PermanentError,
 __all__ = ["ATTEMPT_PROPERTY", "COALESCE_PROPERTY", "DEFERRAL_PROPERTY", "DeadLetter", "Delivery", "GRAPH_QUEUE",
            "MAX_DELIVERIES", "MAX_ID_CHARS", "MessageQueue",
            "NOTHING_CREATED_PROPERTY", "ORIGIN_PROPERTY", "OUTBOUND_QUEUE", "OutboundMessage", "PLANNING_QUEUE",
-           "PauseRecorder", "QUEUES", "REPLAY_PROPERTY", "Settlement", "TracedQueue", "WEBHOOK_MAX_ATTEMPTS",
-           "WaitingWork", "credential_wait", "queue_id", "source_tag", "throttle_wait", "webhook_backoff"]
+           "PauseRecorder", "QUEUES", "REPLAY_PROPERTY", "Settlement", "TENANT_PROPERTY", "TracedQueue",
+           "WEBHOOK_MAX_ATTEMPTS", "WaitingWork", "credential_wait", "queue_id", "source_tag", "tenant_of",
+           "throttle_wait", "webhook_backoff"]
 
 logger = logging.getLogger(__name__)
 
@@ -221,15 +222,26 @@ class Delivery:
         return {**carried, ORIGIN_PROPERTY: self.origin, **updates}
 
 
+TENANT_PROPERTY = "tenant"  # the tenant of the message (its directory id), set at ingest
+
+
+def tenant_of(delivery: Delivery) -> str | None:
+    """The tenant a message belongs to; None: a message from before there were tenants (the default tenant)."""
+    value = delivery.application_properties.get(TENANT_PROPERTY)
+    return str(value).lower() if value else None
+
+
 # -- the settle policy
 
 
 class PauseRecorder(Protocol):
     """Where the worker's wait for a working credential is told (``shared.app.credentials.health``)."""
 
-    async def deferred(self, reason: str, now: datetime) -> None: ...
+    async def deferred(self, reason: str, now: datetime, tenant: str | None = None) -> None:
+        """A message of ``tenant`` (None: the default) waits for a working credential: only that tenant pauses."""
+        ...
 
-    async def resumed(self, now: datetime) -> None: ...
+    async def resumed(self, now: datetime, tenant: str | None = None) -> None: ...
 
 
 class WaitingWork(Protocol):
@@ -275,7 +287,7 @@ class Settlement:
         try:
             outcome = await handle()
             if delivery.deferrals:
-                await self.pause.resumed(self.clock())
+                await self.pause.resumed(self.clock(), tenant_of(delivery))
             return outcome
         except CredentialUnavailable as exc:
             return await self.defer(queue, body, delivery, str(exc))
@@ -345,7 +357,7 @@ class Settlement:
                                                                DEFERRAL_PROPERTY: deferrals}),
             scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
         )])
-        await self.pause.deferred(reason, self.clock())
+        await self.pause.deferred(reason, self.clock(), tenant_of(delivery))
         return "deferred"
 
     async def wait_for(self, user: str, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
@@ -382,6 +394,7 @@ class Settlement:
             reason=reason,
             delivery_count=delivery.delivery_count,
             dead_lettered_at=self.clock(),
+            tenant=tenant_of(delivery),
         )
         await self.deadletters.add(record)
         self.telemetry.dead_letter_recorded(queue)

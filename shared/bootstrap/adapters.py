@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from shared.adapters.graph.session import GraphSession
+    from shared.adapters.graph.tenants import TenantGraphClients
     from shared.adapters.identity.factory import CredentialFactory
     from shared.adapters.tables.stores import TableStores
 
@@ -283,3 +284,9 @@ def schedule_reader(session: GraphSession, delegated: DelegatedCredentials) -> S
 
     return GraphScheduleReader(session, delegated)
 
+def tenant_calendars(settings: Settings, session: GraphSession, secrets: SecretStore | None,
+                     clock: Clock) -> TenantGraphClients:
+    """The Graph clients of the registered tenants (one credential provider each, built on first use)."""
+    from shared.adapters.graph.tenants import TenantGraphClients
+
+    return TenantGraphClients(settings, session, secrets, clock)

@@ -36,10 +36,17 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar, ReconnectMailer, TokenAuthority
-from shared.app.ports.planning import CalendarGateway, DeadLetterStore, DriftReportStore, MappingStore, ResourceStore
+from shared.app.ports.planning import (
+    CalendarGateway,
+    DeadLetterStore,
+    DriftReportStore,
+    MappingStore,
+    ResourceStore,
+    TenantCalendars,
+)
 from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
 from shared.app.ports.telemetry import Telemetry
-from shared.app.ports.tenants import TenantLookup, TenantRegistryStore
+from shared.app.ports.tenants import PurgeableStore, TenantLookup, TenantRegistryStore
 from shared.app.rooms.intake import IntakeDeps
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.registration import RegistrationDeps
@@ -48,10 +55,12 @@ from shared.app.rooms.upkeep import UpkeepDeps
 from shared.app.rooms.worker import WorkerDeps
 from shared.app.tenants.directory import RegisteredTenants
 from shared.app.tenants.registry import TenantDeps
+from shared.app.tenants.routing import CachedTenants
 from shared.bootstrap.adapters import OrganizerStores, PeopleStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 from shared.domain.planning.coalesce import Recent
+from shared.domain.tenants.model import Tenant
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,6 +72,20 @@ T = TypeVar("T")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _no_rows() -> list[Tenant]:
+    return []
+
+
+class _OnFirstUse:
+    """``TenantCalendars`` built when a message of another tenant than the default first needs one."""
+
+    def __init__(self, lazy: Lazy[TenantCalendars]) -> None:
+        self._lazy = lazy
+
+    def calendar(self, tenant: Tenant) -> CalendarGateway:
+        return self._lazy().calendar(tenant)
 
 
 class Container:
@@ -82,7 +105,9 @@ class Container:
                  organizer_stores: OrganizerStores | None = None,
                  people_stores: PeopleStores | None = None, waiting: WaitingWork | None = None,
                  token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None,
-                 schedules: ScheduleReader | None = None) -> None:
+                 schedules: ScheduleReader | None = None,
+
+                 tenant_calendars: TenantCalendars | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -94,6 +119,7 @@ class Container:
         # The process's memory of entities for coalescing (what planning events it has put off, and when).
         self.recent = Recent(timedelta(milliseconds=settings.coalesce_window_ms),
                              timedelta(milliseconds=settings.coalesce_max_ms))
+        self._tenant_pauses: dict[str, WorkerPause] = {}
         self._tables = self._lazy(lambda: adapters.table_stores(settings))
         self._queue = self._port(queue, lambda: adapters.queue(settings))
         # Every message sent carries the current trace context (the sender's span) to its consumer.
@@ -150,6 +176,14 @@ class Container:
         # Free/busy through getSchedule; as a person through their delegated connection.
         self.schedules = self._port(schedules, lambda: adapters.schedule_reader(self.graph_session(), self.delegated()),
                                     owned=False)
+        # The tenants as the request path sees them: the registry read at most every 30 s (in memory between).
+        # With fake stores given and no registry, there is no Table Storage: the default tenant only.
+        no_registry = tenant_store is None and mappings is not None
+        self.tenant_cache = CachedTenants(settings, (lambda: _no_rows()) if no_registry
+                                          else (lambda: self.tenant_store().list()), self.clock)
+        # The other tenants' Graph clients, each with a token requested for its tenant, over the one session.
+        self.tenant_calendars: Lazy[TenantCalendars] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
+            settings, self.graph_session(), self.secrets(), self.clock))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -171,20 +205,25 @@ class Container:
 
     def settlement(self) -> Settlement:
         return Settlement(queue=self.queue(), deadletters=self.deadletters(), clock=self.clock,
-                          pause=CredentialHealth(self.state(), self._pause), telemetry=self.telemetry,
-                          waiting=self.waiting())
+                          pause=CredentialHealth(self.state(), self._pause, self._tenant_pauses,
+                                                 (self.settings.tenant_id or "").lower() or None),
+                          telemetry=self.telemetry, waiting=self.waiting())
 
     def ingest(self) -> IngestDeps:
-        return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry)
+        return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry,
+                          tenants=self.tenant_cache if self.settings.tenant_id else None)
 
     def sync(self) -> SyncDeps:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                         resources=self.resources(), own_writes=self.room_stores().own_writes,
                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry,
-                        breaker=self.breaker(), recent=self.recent)
+                        breaker=self.breaker(), recent=self.recent,
+                        tenants=self.tenant_cache if self.settings.tenant_id else None,
+                        tenant_calendars=_OnFirstUse(self.tenant_calendars))
 
     def operator(self) -> OperatorDeps:
-        return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue())
+        return OperatorDeps(resources=self.resources(), deadletters=self.deadletters(), queue=self.queue(),
+                            default_tenant=self.settings.tenant_id)
 
     def intake(self) -> IntakeDeps:
         return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped, telemetry=self.telemetry)
@@ -261,9 +300,10 @@ class Container:
 
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()
-        # The stores a purge empties of the tenant's rows; the isolation work appends its tenant-keyed tables.
-        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=(store,), clock=self.clock,
-                          credential_state=self.state())
+        # The stores a purge empties of the tenant's rows: every store keyed by tenant.
+        purgeables: tuple[PurgeableStore, ...] = (self.mappings(), self.deadletters(), store)
+        return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
+                          clock=self.clock, credential_state=self.state())
 
     def tenant_lookup(self) -> TenantLookup:
         return RegisteredTenants(self.settings, self.tenant_store())

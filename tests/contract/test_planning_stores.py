@@ -19,6 +19,7 @@ from shared.app.ports.planning import (
     ResourceStore,
 )
 from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict
 from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
 from tests.fakes.planning import (
@@ -29,6 +30,7 @@ from tests.fakes.planning import (
 )
 
 KEY = EntityKey("https://planning.example.com/omd?tenant=a#x", "task/47#11?x\\y")
+TENANT_B = TenantId("22222222-2222-2222-2222-222222222222")
 V1 = Version(datetime(2026, 5, 1, 12, tzinfo=UTC), 1)
 V2 = Version(datetime(2026, 5, 1, 13, tzinfo=UTC), 2**40)
 
@@ -68,6 +70,16 @@ class TestMappingStore:
         again = await mappings.get(KEY)
         assert again == updated and again is not None and again.version.sequence == 2**40 and again.deleted
         assert updated.etag != saved.etag
+
+    async def test_two_tenants_same_entity_separate_rows_and_a_purge_takes_one_tenants(
+            self, mappings: MappingStore) -> None:
+        theirs = replace(KEY, tenant=TENANT_B)
+        ours = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "AAMk=", "hash", 1))
+        their_row = await mappings.save(Mapping(theirs, V2, "anna@fabrikam.com", "BBMk=", "hash2", 1))
+        assert await mappings.get(KEY) == ours and await mappings.get(theirs) == their_row
+        assert await mappings.purge(TENANT_B) == 1
+        assert await mappings.get(theirs) is None and await mappings.get(KEY) == ours
+        assert await mappings.purge(TENANT_B) == 0
 
     async def test_a_second_writer_with_a_stale_etag_loses(self, mappings: MappingStore) -> None:
         first = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1))
@@ -138,6 +150,13 @@ class TestDeadLetterStore:
         await deadletters.add(big)
         assert await deadletters.get(big.id) == big
         assert [r.id for r in await deadletters.list()] == [big.id]
+
+    async def test_a_record_keeps_its_tenant_and_a_purge_takes_one_tenants(self, deadletters: DeadLetterStore) -> None:
+        await deadletters.add(replace(record("d" * 32), tenant=TENANT_B))
+        await deadletters.add(record("e" * 32))
+        assert (await deadletters.get("d" * 32)).tenant == TENANT_B  # type: ignore[union-attr]
+        assert await deadletters.purge(TENANT_B) == 1
+        assert [r.id for r in await deadletters.list()] == ["e" * 32]
 
     async def test_records_are_listed_oldest_first_and_removed_once(self, deadletters: DeadLetterStore) -> None:
         start = datetime(2026, 5, 1, tzinfo=UTC)

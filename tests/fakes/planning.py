@@ -11,6 +11,7 @@ from typing import Any
 from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, DriftRun, MailboxDrift, ResourceSetting
 from shared.domain.planning.drift import TaggedEvent, start_of
 from shared.domain.planning.model import EntityKey, Mapping
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
 
 
@@ -97,8 +98,16 @@ class InMemoryMappingStore:
     last_written: str | None = None
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
 
+    purge_name: str = "mappings"
+
     async def get(self, key: EntityKey) -> Mapping | None:
         return self.rows.get(key)
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        gone = [k for k in self.rows if k.tenant == tenant_id]
+        for k in gone:
+            del self.rows[k]
+        return len(gone)
 
     async def save(self, mapping: Mapping) -> Mapping:
         if self.fail_next_saves:
@@ -148,6 +157,13 @@ class InMemoryResourceStore:
 @dataclass
 class InMemoryDeadLetterStore:
     records: dict[str, DeadLetterRecord] = field(default_factory=dict)
+    purge_name: str = "deadletters"
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        gone = [k for k, r in self.records.items() if r.tenant == tenant_id]
+        for k in gone:
+            del self.records[k]
+        return len(gone)
 
     async def add(self, record: DeadLetterRecord) -> None:
         self.records[record.id] = record

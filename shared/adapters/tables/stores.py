@@ -24,6 +24,7 @@ from shared.adapters.azure_errors import azure_errors
 from shared.app.ports.planning import DeadLetterRecord, ResourceSetting
 from shared.config import Settings
 from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConnectorError, NotFound
 
 __all__ = ["TableStores"]
@@ -125,6 +126,17 @@ class TableStores:
             await self._credential.close()
 
 
+async def _delete_where(stores: TableStores, table: TableClient, query: str, tenant_id: str, what: str) -> int:
+    """Delete the rows ``query`` (with ``@t`` the tenant) finds; how many went. Idempotent."""
+    with stores.errors(what):
+        keys = [(e["PartitionKey"], e["RowKey"]) async for e in table.query_entities(
+            query, parameters={"t": tenant_id}, select=["PartitionKey", "RowKey"])]
+        for partition, row in keys:
+            with suppress(NotFound):
+                await table.delete_entity(partition, row)
+    return len(keys)
+
+
 class TableMappingStore:
     """Mapping rows, plus one row naming the mailbox written most recently (the doctor's sample).
 
@@ -138,6 +150,8 @@ class TableMappingStore:
     LIVE_SECONDS = 60.0
     _SAMPLE_KEY = ("~sample", "last-written-mailbox")
 
+    purge_name = "mappings"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
         self._sampled_at: float | None = None
@@ -147,7 +161,7 @@ class TableMappingStore:
         table = await self._stores.table("mappings")
         try:
             with self._stores.errors("mapping"):
-                entity = await table.get_entity(_encode(key.source), _encode(key.subject))
+                entity = await table.get_entity(_encode(key.partition), _encode(key.subject))
         except NotFound:
             return None
         return self._mapping(entity, key)
@@ -166,12 +180,17 @@ class TableMappingStore:
             applied=_get_chunks(entity, "Applied") or None,
         )
 
+    async def purge(self, tenant_id: TenantId) -> int:
+        """Every mapping row of the tenant (a scan: purges are rare)."""
+        table = await self._stores.table("mappings")
+        return await _delete_where(self._stores, table, "Tenant eq @t", tenant_id, "mappings of a tenant")
+
     async def in_mailbox(self, mailbox: str) -> list[Mapping]:
         """A scan of the table (no index on the mailbox); drift runs read it once a day per mailbox."""
         table = await self._stores.table("mappings")
         query = "Mailbox eq @mailbox and Deleted eq false"
         with self._stores.errors("mappings of a mailbox"):
-            return [self._mapping(e, EntityKey(e["Source"], e["Subject"]))
+            return [self._mapping(e, EntityKey(e["Source"], e["Subject"], e.get("Tenant") or None))
                     async for e in table.query_entities(query, parameters={"mailbox": mailbox.lower()})]
 
     async def mailboxes(self, source: str | None = None) -> list[str]:
@@ -187,10 +206,11 @@ class TableMappingStore:
     async def save(self, mapping: Mapping) -> Mapping:
         table = await self._stores.table("mappings")
         entity = {
-            "PartitionKey": _encode(mapping.key.source),
+            "PartitionKey": _encode(mapping.key.partition),
             "RowKey": _encode(mapping.key.subject),
             "Source": mapping.key.source,
             "Subject": mapping.key.subject,
+            **({"Tenant": mapping.key.tenant} if mapping.key.tenant else {}),
             "Mailbox": mapping.mailbox or "",
             "EventId": mapping.event_id or "",
             "ContentHash": mapping.content_hash or "",
@@ -289,8 +309,15 @@ class TableResourceStore:
 
 
 class TableDeadLetterStore:
+    purge_name = "deadletters"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("deadletters")
+        return await _delete_where(self._stores, table, "PartitionKey eq 'deadletter' and Tenant eq @t", tenant_id,
+                                   "dead letters of a tenant")
 
     async def add(self, record: DeadLetterRecord) -> None:
         table = await self._stores.table("deadletters")
@@ -303,6 +330,7 @@ class TableDeadLetterStore:
             "Reason": record.reason[:_CHUNK],
             "DeliveryCount": record.delivery_count,
             "DeadLetteredAt": record.dead_lettered_at.isoformat(),
+            "Tenant": record.tenant or "",
         }
         _put_chunks(entity, "Body", record.body)
         with self._stores.errors("dead letter"):
@@ -320,6 +348,7 @@ class TableDeadLetterStore:
             reason=entity["Reason"],
             delivery_count=int(entity.get("DeliveryCount") or 0),
             dead_lettered_at=datetime.fromisoformat(entity["DeadLetteredAt"]),
+            tenant=entity.get("Tenant") or None,
         )
 
     async def list(self) -> list[DeadLetterRecord]:

@@ -36,8 +36,29 @@ class CredentialHealth:
 
     state: CredentialStateStore
     pause: WorkerPause = field(default_factory=WorkerPause)
+    # The other tenants' pauses, by tenant (in memory, per instance): one tenant's failing credential is its
+    # own pause, never the default tenant's shared state (what the status endpoint shows as paused).
+    tenant_pauses: dict[str, WorkerPause] = field(default_factory=dict)
+    default_tenant: str | None = None
 
-    async def deferred(self, reason: str, now: datetime) -> None:
+    def _other(self, tenant: str | None) -> bool:
+        return tenant is not None and tenant != (self.default_tenant or "").strip().lower()
+
+    def paused(self, tenant: str | None = None) -> datetime | None:
+        """Since when this instance defers the tenant's messages (None: it does not)."""
+        return (self.tenant_pauses.get(tenant or "", WorkerPause()) if self._other(tenant) else self.pause).since
+
+    async def deferred(self, reason: str, now: datetime, tenant: str | None = None) -> None:
+        if self._other(tenant):
+            assert tenant is not None
+            pause = self.tenant_pauses.setdefault(tenant, WorkerPause())
+            pause.since = pause.since or now
+            if pause.last_logged is None or now - pause.last_logged >= LOG_INTERVAL:
+                pause.last_logged = now
+                logger.error("tenant %s paused since %s: no working Graph credential (%s). Its events are "
+                             "deferred; other tenants are not affected.", tenant,
+                             pause.since.isoformat(timespec="seconds"), reason)
+            return
         pause = self.pause
         if pause.since is None:
             pause.since = now
@@ -53,8 +74,13 @@ class CredentialHealth:
         except ConnectorError as exc:
             logger.warning("could not record the pause in the credential state: %s", exc)
 
-    async def resumed(self, now: datetime) -> None:
+    async def resumed(self, now: datetime, tenant: str | None = None) -> None:
         """A deferred message went through: the credential works again (at most one write a minute)."""
+        if self._other(tenant):
+            assert tenant is not None
+            if self.tenant_pauses.pop(tenant, None) is not None:
+                logger.warning("tenant %s resumed: a working Graph credential is back", tenant)
+            return
         pause = self.pause
         if pause.last_cleared is not None and now - pause.last_cleared < LOG_INTERVAL:
             return

@@ -8,7 +8,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.app.messaging import PLANNING_QUEUE, REPLAY_PROPERTY, MessageQueue, OutboundMessage, queue_id
+from shared.app.messaging import (
+    PLANNING_QUEUE,
+    REPLAY_PROPERTY,
+    TENANT_PROPERTY,
+    MessageQueue,
+    OutboundMessage,
+    queue_id,
+)
 from shared.app.ports.planning import DeadLetterStore, ResourceStore
 from shared.app.responses import Reply, json_reply, problem
 
@@ -25,6 +32,7 @@ class OperatorDeps:
     resources: ResourceStore
     deadletters: DeadLetterStore
     queue: MessageQueue  # where a replayed dead letter goes
+    default_tenant: str | None = None  # the settings' tenant: the tenant of records that name none
 
 
 def mailbox_address(text: str) -> str | None:
@@ -66,8 +74,12 @@ async def put_resource(email: str, body: bytes, deps: OperatorDeps) -> Reply:
     return json_reply(200, _resource_json(setting.mailbox, setting.active, setting.updated_at))
 
 
-async def list_dead_letters(deps: OperatorDeps) -> Reply:
+async def list_dead_letters(deps: OperatorDeps, tenant: str | None = None) -> Reply:
+    """Every dead letter, or (``tenant``) the tenant's only."""
     records = await deps.deadletters.list()
+    if tenant:
+        wanted = tenant.strip().lower()
+        records = [r for r in records if (r.tenant or (deps.default_tenant or "").lower()) == wanted]
     return json_reply(200, {"value": [r.as_dict() for r in records]})
 
 
@@ -81,7 +93,8 @@ async def replay_dead_letter(record_id: str, deps: OperatorDeps) -> Reply:
         body=record.body.encode("utf-8"),
         message_id=queue_id(record.message_id, f"replay-{record.id[:12]}"),
         session_id=record.session_id,
-        application_properties={REPLAY_PROPERTY: 1},  # an operator waits for it: applied at once, never put off
+        # An operator waits for a replay: applied at once, never put off; it stays in its tenant.
+        application_properties={REPLAY_PROPERTY: 1, **({TENANT_PROPERTY: record.tenant} if record.tenant else {})},
     )
     await deps.queue.send(record.queue or PLANNING_QUEUE, [message])
     await deps.deadletters.remove(record_id)

@@ -1,4 +1,10 @@
-"""Ingest: validate every planning event of a request, then enqueue all of them or none."""
+"""Ingest: validate every planning event of a request, route each to its tenant, then enqueue all of them or none.
+
+Routing (``shared.app.tenants.routing``): an event's tenant owns its CloudEvent ``source``; an event no tenant
+takes is refused (400, naming the source), one of a stopped tenant too (409); then nothing of the request is
+queued. The message carries its tenant (application property ``tenant``), and the ids of another tenant than the
+default are led by the tenant's id (``shared.domain.tenants.keys``): the default tenant's ids stay as they were.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,20 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id, source_tag
+from shared.app.messaging import PLANNING_QUEUE, TENANT_PROPERTY, MessageQueue, OutboundMessage, source_tag
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
+from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, json_reply, problem
+from shared.app.tenants.routing import Refused, route
 from shared.config import Settings
 from shared.domain.planning.contract import ContractViolation, check_event
 from shared.domain.planning.model import PlanningEvent
+from shared.domain.tenants.keys import tenant_queue_id
+from shared.domain.tenants.model import Tenant
 from shared.domain.timezones import TimeZone
 from shared.errors import ConfigurationError, RejectedByQueue, TransientError
 
-__all__ = ["IngestDeps", "MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "ingest_planning_events"]
+__all__ = ["IngestDeps", "MAX_BATCH_EVENTS", "MAX_BODY_BYTES", "TENANT_PROPERTY", "ingest_planning_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,7 @@ class IngestDeps:
     settings: Settings
     queue: MessageQueue
     telemetry: Telemetry = NO_TELEMETRY
+    tenants: TenantLookup | None = None  # None: one tenant, the settings' (no routing)
 
 
 async def ingest_planning_events(body: bytes, content_type: str | None, deps: IngestDeps) -> Reply:
@@ -73,7 +84,22 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
         return problem(400, "Invalid planning events",
                        f"{len(violations)} error(s); nothing was accepted",
                        errors=[v.as_dict() for v in violations])
-    messages = [_message(raw, event) for raw, event in zip(raw_events, events, strict=True)]
+    owners: list[Tenant | None] = [None] * len(events)
+    if deps.tenants is not None:
+        try:
+            routed = [await route(event.source, raw.get("tenant"), deps.tenants)
+                      for raw, event in zip(raw_events, events, strict=True)]
+        except TransientError:
+            logger.warning("tenant registry not readable; the client should retry", exc_info=True)
+            return problem(503, "Tenant registry unavailable", "nothing was accepted; retry later")
+        refused = [(index, r) for index, r in enumerate(routed) if isinstance(r, Refused)]
+        if refused:
+            status = 400 if any(r.status == 400 for _, r in refused) else 409
+            return problem(status, "Events of no tenant" if status == 400 else "Tenant stopped",
+                           f"{refused[0][1].detail}; nothing was accepted",
+                           errors=[ContractViolation(i, "$.source", r.detail).as_dict() for i, r in refused])
+        owners = [r if isinstance(r, Tenant) else None for r in routed]
+    messages = [_message(raw, event, owner) for raw, event, owner in zip(raw_events, events, owners, strict=True)]
     try:
         await deps.queue.send(PLANNING_QUEUE, messages)
     except TransientError:
@@ -115,13 +141,18 @@ def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEven
     return events, violations
 
 
-def _message(raw: Any, event: PlanningEvent) -> OutboundMessage:
+def _message(raw: Any, event: PlanningEvent, tenant: Tenant | None) -> OutboundMessage:
     # The entity key is (source, subject): two planning systems may use the same event id or subject,
-    # so both ids carry the source, or duplicate detection would drop the second system's event.
+    # so both ids carry the source, or duplicate detection would drop the second system's event; and
+    # another tenant's ids are led by the tenant.
     tag = source_tag(event.source)
+    scope = tenant.scope if tenant is not None else None
+    properties: dict[str, str | int] = {"type": event.type, "source": event.source, "subject": event.subject}
+    if tenant is not None:
+        properties[TENANT_PROPERTY] = tenant.id
     return OutboundMessage(
         body=json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-        message_id=queue_id(event.id, tag),
-        session_id=queue_id(event.subject, tag),
-        application_properties={"type": event.type, "source": event.source, "subject": event.subject},
+        message_id=tenant_queue_id(scope, event.id, tag),
+        session_id=tenant_queue_id(scope, event.subject, tag),
+        application_properties=properties,
     )

@@ -37,13 +37,14 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
+from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement, tenant_of
 from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.planning.drift import DRIFT_PROPERTY
 from shared.app.ports.clock import Clock
-from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStore, ResourceStore
+from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStore, ResourceStore, TenantCalendars
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
+from shared.app.ports.tenants import TenantLookup
 from shared.config import Settings
 from shared.domain.planning.coalesce import APPLY, Recent, Wait
 from shared.domain.planning.contract import check_event
@@ -52,7 +53,7 @@ from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.planning.render import desired_state
 from shared.domain.rooms.echo import slot_of_content
-from shared.errors import InvalidMessage, NotFound, PermanentError, Throttled
+from shared.errors import ConfigurationError, InvalidMessage, NotFound, PermanentError, Throttled
 
 __all__ = ["SyncDeps", "sync_planning_message"]
 
@@ -71,6 +72,8 @@ class SyncDeps:
     telemetry: Telemetry = NO_TELEMETRY
     breaker: BreakerDeps | None = None  # the mass-deletion breaker; None: deletes are never held
     recent: Recent | None = None  # the process's memory of entities for coalescing; None: every copy is applied
+    tenants: TenantLookup | None = None  # None: one tenant, the settings'
+    tenant_calendars: TenantCalendars | None = None  # the other tenants' calendars (each with its own token)
 
 
 # The planner's reasons and the settle policy's outcomes, as connector.events.processed counts them.
@@ -104,6 +107,11 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     if isinstance(checked, list):
         raise _invalid("; ".join(f"{v.path}: {v.message}" for v in checked))
     event = checked
+    scoped = await _for_tenant(delivery, deps)
+    if isinstance(scoped, str):
+        logger.info("message %s acknowledged without writing: %s", delivery.message_id, scoped)
+        return "tenant stopped"
+    scope, deps = scoped
     if not settings.synchronize:
         logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
                     delivery.message_id)
@@ -114,16 +122,17 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     if desired is not None and not await deps.resources.is_active(desired.mailbox):
         # The resource opted out: its calendar is no longer ours to fill.
         desired = None
-    mapping = await deps.mappings.get(event.key)
-    plan = decide(event.key, desired, event.version, mapping, repair=drift in ("deleted", "changed"))
+    key = replace(event.key, tenant=scope)
+    mapping = await deps.mappings.get(key)
+    plan = decide(key, desired, event.version, mapping, repair=drift in ("deleted", "changed"))
     if plan.mapping is None:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
     if deps.breaker is not None and _removes(plan):
         mailbox = plan.operations[0].mailbox
-        if not await admit_delete(event.key, mailbox, body, delivery, deps.breaker):
+        if not await admit_delete(key, mailbox, body, delivery, deps.breaker):
             return "held"
-    stored = await _execute(event.key, plan, delivery, deps)
+    stored = await _execute(key, plan, delivery, deps)
     # Keep the applied event with the row, so drift repair can restore it after a hand edit.
     with deps.telemetry.span("write mapping", {"connector.reason": plan.reason}):
         await deps.mappings.save(replace(stored, applied=body.decode("utf-8") if desired is not None else None))
@@ -153,10 +162,27 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
     if decision == APPLY:
         deps.recent.written(event.key)
         return None
-        logger.info("message %s for %s coalesced: a newer event of it is due later", delivery.message_id,
-                    event.subject, extra={"message_id": delivery.message_id, "subject": event.subject,
-                                          "outcome": "coalesced"})
+    logger.info("message %s for %s coalesced: a newer event of it is due later", delivery.message_id,
+                event.subject, extra={"message_id": delivery.message_id, "subject": event.subject,
+                                      "outcome": "coalesced"})
     return "coalesced"
+
+
+async def _for_tenant(delivery: Delivery, deps: SyncDeps) -> tuple[str | None, SyncDeps] | str:
+    """The scope of the message's keys and the deps acting in its tenant (the tenant's own calendar gateway,
+    so every Graph request carries a token requested for that tenant); a sentence when its tenant is stopped
+    or gone. The default tenant (and a message from before there were tenants) keeps today's path."""
+    tenant_id = tenant_of(delivery)
+    if tenant_id is None or deps.tenants is None or tenant_id == (deps.settings.tenant_id or "").strip().lower():
+        return None, deps
+    tenant = await deps.tenants.by_id(tenant_id)
+    if tenant is None or tenant.stopped:
+        return f"tenant {tenant_id} is {'stopped' if tenant else 'not registered'}"
+    if tenant.default:
+        return None, deps
+    if deps.tenant_calendars is None:
+        raise ConfigurationError("tenants", f"no Graph client for tenant {tenant_id}")
+    return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant))
 
 
 def _removes(plan: Plan) -> bool:

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.planning.drift import TaggedEvent
 from shared.domain.planning.model import EntityKey, Mapping
+from shared.domain.tenants.model import Tenant
 
 __all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "DriftRun", "DriftReportStore",
-           "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore"]
+           "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore", "TenantCalendars"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,16 @@ class CalendarGateway(Protocol):
         ...
 
 
-class MappingStore(Protocol):
+class TenantCalendars(Protocol):
+    """The calendar gateway of a tenant other than the default: every request with a token requested for that
+    tenant (its registered credential), over the process's one pool and per-mailbox limiter."""
+
+    def calendar(self, tenant: Tenant) -> CalendarGateway: ...
+
+
+class MappingStore(PurgeableStore, Protocol):
+    """Mapping rows; a tenant's are keyed by its ``EntityKey.tenant`` and go with a tenant purge."""
+
     async def get(self, key: EntityKey) -> Mapping | None: ...
 
     async def save(self, mapping: Mapping) -> Mapping:
@@ -106,10 +117,12 @@ class DeadLetterRecord:
     reason: str
     delivery_count: int
     dead_lettered_at: datetime
+    tenant: str | None = None  # the tenant of the message (None: recorded before there were tenants: the default)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
+            "tenant": self.tenant,
             "queue": self.queue,
             "messageId": self.message_id,
             "sessionId": self.session_id,
@@ -120,7 +133,9 @@ class DeadLetterRecord:
         }
 
 
-class DeadLetterStore(Protocol):
+class DeadLetterStore(PurgeableStore, Protocol):
+    """Dead letters, each recording its tenant; a tenant's go with a tenant purge."""
+
     async def add(self, record: DeadLetterRecord) -> None: ...
 
     async def list(self) -> list[DeadLetterRecord]: ...

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain.tenants.keys import tenant_key
+
 __all__ = ["EntityKey", "Mapping", "PlanningEvent", "Version", "REMOVAL_TYPES", "EVENT_TYPES"]
 
 EVENT_TYPES = (
@@ -31,10 +33,17 @@ REMOVAL_TYPES = frozenset({"task.unplanned", "unavailability.deleted", "workingd
 
 @dataclass(frozen=True)
 class EntityKey:
-    """(source, subject): unique across planning systems, so several tenants or sources can share a deployment."""
+    """(source, subject): unique across planning systems, so several tenants or sources can share a deployment.
+    ``tenant``: the tenant whose entity it is, None for the default tenant (its keys stay as they were)."""
 
     source: str
     subject: str
+    tenant: str | None = None
+
+    @property
+    def partition(self) -> str:
+        """The source, scoped to the tenant (``shared.domain.tenants.keys``): where the entity's rows live."""
+        return tenant_key(self.tenant, self.source)
 
     @property
     def value(self) -> str:

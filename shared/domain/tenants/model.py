@@ -91,6 +91,12 @@ class Tenant:
     def stopped(self) -> bool:
         return self.state == STOPPED
 
+    @property
+    def scope(self) -> TenantId | None:
+        """What scopes this tenant's keys (``shared.domain.tenants.keys``): None for the default tenant, whose
+        keys stay as they were before there were tenants."""
+        return None if self.default else self.id
+
 
 def _text(body: Mapping[str, Any], name: str, *, required: bool, limit: int) -> str | None:
     value = body.get(name)

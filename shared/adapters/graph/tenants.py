@@ -1,0 +1,86 @@
+"""Graph clients of the tenants other than the default: one credential provider per tenant per process, built
+on first use from the tenant's registered credential (its kind and Key Vault secret, read and followed as the
+credentials capability reads the default one: ``GraphCredentialProvider``), and one msgraph client over it that
+shares the process's pool and per-mailbox limiter (``GraphSession.client_for``).
+
+A token is always requested in the tenant's own directory (``/{tenantId}/oauth2/v2.0/token``), so a mailbox of
+one tenant is never written with another's token; a tenant whose credential fails raises ``CredentialUnavailable``
+for its own messages only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from shared.adapters.graph.calendar import GraphCalendarGateway
+from shared.adapters.graph.session import GraphSession
+from shared.adapters.identity.factory import AzureIdentityFactory
+from shared.adapters.identity.graph_credential import GraphCredentialProvider
+from shared.app.ports.clock import Clock
+from shared.app.ports.credentials import SecretStore
+from shared.app.ports.planning import CalendarGateway
+from shared.config import Settings
+from shared.domain.tenants.model import Tenant, TenantId
+
+__all__ = ["TenantGraphClients", "tenant_settings"]
+
+
+def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
+    """The settings as the tenant's credential sees them: its directory, its credential kind and secret name, no
+    client secret from the app settings (that one is the default tenant's)."""
+    ref = tenant.credential
+    credential = settings.credential
+    if ref is not None:
+        credential = replace(credential, kind=ref.kind,
+                             client_secret_name=ref.secret_name or credential.client_secret_name,
+                             certificate_name=ref.secret_name or credential.certificate_name)
+    return replace(settings, tenant_id=tenant.id, client_secret=None, credential=credential)
+
+
+class _TenantCalendar(GraphCalendarGateway):
+    """The calendar adapter over the tenant's msgraph client."""
+
+    def __init__(self, session: GraphSession, client: Any) -> None:
+        super().__init__(session)
+        self._client = client
+
+
+class TenantGraphClients:
+    """``TenantCalendars``: one provider and one calendar gateway per tenant, built lazily, closed with the
+    process's session."""
+
+    def __init__(self, settings: Settings, session: GraphSession, secrets: SecretStore | None, clock: Clock) -> None:
+        self._settings = settings
+        self._session = session
+        self._secrets = secrets
+        self._clock = clock
+        self._providers: dict[TenantId, tuple[Tenant, GraphCredentialProvider]] = {}
+        self._calendars: dict[TenantId, CalendarGateway] = {}
+        self._retired: list[GraphCredentialProvider] = []
+
+    def provider(self, tenant: Tenant) -> GraphCredentialProvider:
+        known = self._providers.get(tenant.id)
+        if known is not None and known[0].credential == tenant.credential:
+            return known[1]
+        settings = tenant_settings(self._settings, tenant)
+        provider = GraphCredentialProvider(settings, AzureIdentityFactory(settings), secrets=self._secrets,
+                                           clock=self._clock)
+        if known is not None:  # the credential was changed in the registry: a new provider (the old closes later)
+            self._retired.append(known[1])
+            self._calendars.pop(tenant.id, None)
+        self._providers[tenant.id] = (tenant, provider)
+        return provider
+
+    def calendar(self, tenant: Tenant) -> CalendarGateway:
+        provider = self.provider(tenant)
+        calendar = self._calendars.get(tenant.id)
+        if calendar is None:
+            calendar = self._calendars[tenant.id] = _TenantCalendar(self._session, self._session.client_for(provider))
+        return calendar
+
+    async def close(self) -> None:
+        providers = [p for _, p in self._providers.values()] + self._retired
+        self._providers, self._calendars, self._retired = {}, {}, []
+        for provider in providers:
+            await provider.close()
