@@ -68,12 +68,13 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
     else:
         raw_events = [document]
 
-    events, violations = _check_all(raw_events, deps.settings.time_zone)
+    checked, violations = _check_all(raw_events, deps.settings.time_zone)
     if violations:
         return problem(400, "Invalid planning events",
                        f"{len(violations)} error(s); nothing was accepted",
                        errors=[v.as_dict() for v in violations])
-    messages = [_message(raw, event) for raw, event in zip(raw_events, events, strict=True)]
+    tags: dict[str, str] = {}
+    messages = [_message(event, body, tags) for event, body in checked]
     try:
         await deps.queue.send(PLANNING_QUEUE, messages)
     except TransientError:
@@ -87,6 +88,7 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
         logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
         return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
                        f"nothing was accepted: {exc}")
+    events = [event for event, _ in checked]
     for source, count in Counter(event.source for event in events).items():
         deps.telemetry.events_accepted(source, count)
     logger.info("accepted %d planning event(s)", len(events),
@@ -94,8 +96,10 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
     return json_reply(202, {"accepted": [event.id for event in events]})
 
 
-def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEvent], list[ContractViolation]]:
-    events: list[PlanningEvent] = []
+def _check_all(raw_events: list[Any],
+               zone: TimeZone) -> tuple[list[tuple[PlanningEvent, bytes]], list[ContractViolation]]:
+    """Each valid event with its message body (encoded once: its size is checked on the bytes that are sent)."""
+    events: list[tuple[PlanningEvent, bytes]] = []
     violations: list[ContractViolation] = []
     first_index: dict[tuple[str, str], int] = {}  # CloudEvents: source + id identify an event
     for index, raw in enumerate(raw_events):
@@ -107,20 +111,23 @@ def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEven
             violations.append(ContractViolation(
                 index, "$.id", f"repeats the id of the event at index {first_index[checked.source, checked.id]}"))
             continue
-        if len(json.dumps(raw, separators=(",", ":")).encode("utf-8")) > MAX_EVENT_BYTES:
+        body = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_EVENT_BYTES:
             violations.append(ContractViolation(index, "$", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
             continue
         first_index[checked.source, checked.id] = index
-        events.append(checked)
+        events.append((checked, body))
     return events, violations
 
 
-def _message(raw: Any, event: PlanningEvent) -> OutboundMessage:
+def _message(event: PlanningEvent, body: bytes, tags: dict[str, str]) -> OutboundMessage:
     # The entity key is (source, subject): two planning systems may use the same event id or subject,
     # so both ids carry the source, or duplicate detection would drop the second system's event.
-    tag = source_tag(event.source)
+    tag = tags.get(event.source)
+    if tag is None:
+        tag = tags[event.source] = source_tag(event.source)  # once per source of the request, not per event
     return OutboundMessage(
-        body=json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        body=body,
         message_id=queue_id(event.id, tag),
         session_id=queue_id(event.subject, tag),
         application_properties={"type": event.type, "source": event.source, "subject": event.subject},
