@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from .console_log import BufferedConsoleHandler
 from .host import LocalFunctionHost
 from .indexing import IndexingError
 
@@ -20,11 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", default=".local", help="host keys and the default queue file")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    console = BufferedConsoleHandler(sys.stderr.fileno())
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[console])
     host = LocalFunctionHost(
         args.app,
         port=args.port,
@@ -36,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host.run()
     except IndexingError as exc:
+        console.flush()  # the log before the error
         print(f"funchost: error: {exc}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        console.close()  # writes what is still buffered
     return 0
 
 

@@ -21,6 +21,7 @@ import uvicorn
 
 from local.funchost.queue_store import LocalQueueStore
 
+from .disabled import is_disabled
 from .http_app import build_http_app
 from .indexing import EventGridFunction, IndexedFunction, QueueFunction, TimerFunction, index_app
 from .invoke import HOST_API_REASON, call_function, direct_service_bus_message, event_grid_event, with_timeout
@@ -112,7 +113,11 @@ class LocalFunctionHost:
             sys.path.insert(0, os.getcwd())
         self.functions = index_app(self.app_module)
         self._queue_file = queue_file
-        self._socket = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (accepted ones
+        # inherit it). Without it, a response written as headers then body waits for the client's delayed ACK,
+        # 40 ms a request on Linux; Kestrel, the real host's server, sets NoDelay too.
+        self._socket = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM,
+                                     socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, self.port))
         self.port = self._socket.getsockname()[1]
@@ -156,6 +161,10 @@ class LocalFunctionHost:
         if serving.done():
             await serving  # re-raises why uvicorn could not start
         for part in [*self._pumps, *self._timers.values()]:
+            if is_disabled(part.fn.name):
+                log.info("Function '%s' is disabled (AzureWebJobs.%s.Disabled): its trigger is not listened to",
+                         part.fn.name, part.fn.name)
+                continue
             part.start()
         if announce:  # the line HostProcess waits for; logging it as well would show it twice
             print(f"funchost ready {self.base_url} ({len(self.functions)} functions)", flush=True)

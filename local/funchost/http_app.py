@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from local.funchost.queue_store import LocalQueueStore
 
+from .disabled import is_disabled
 from .indexing import EventGridFunction, HttpFunction, IndexedFunction
 from .invoke import call_function, event_grid_event
 from .keys import EVENTGRID_EXTENSION, HostKeys
@@ -84,6 +85,7 @@ def build_http_app(
 ) -> Starlette:
     """An ASGI app serving the functions' routes and the host's admin API."""
     http_functions = [f for f in functions if isinstance(f, HttpFunction)]
+    disabled = {f.name for f in http_functions if is_disabled(f.name)}
     by_name = {f.name.lower(): f for f in functions}
     prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
     started = time.monotonic()
@@ -93,7 +95,10 @@ def build_http_app(
         if matched is None:
             return Response(status_code=404)
         fn, route_params = matched
-        if not keys.allows(fn.auth_level, _presented_key(request)):
+        presented = _presented_key(request)
+        if fn.name in disabled and not keys.is_master(presented):
+            return Response(status_code=404)
+        if not keys.allows(fn.auth_level, presented):
             return Response(status_code=401)
         req = func.HttpRequest(
             method=request.method,

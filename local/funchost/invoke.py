@@ -84,7 +84,7 @@ async def call_function(fn: IndexedFunction, value: Any, *, reason: str | None =
 
 async def _call(fn: IndexedFunction, value: Any, context: InvocationContext) -> Any:
     kwargs: dict[str, Any] = {fn.arg_name: value}
-    if "context" in inspect.signature(fn.func).parameters and fn.arg_name != "context":
+    if _takes_context(fn.func) and fn.arg_name != "context":
         kwargs["context"] = context
     if inspect.iscoroutinefunction(fn.func):
         return await fn.func(**kwargs)
@@ -92,6 +92,11 @@ async def _call(fn: IndexedFunction, value: Any, context: InvocationContext) -> 
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+@functools.cache
+def _takes_context(func: Callable[..., Any]) -> bool:
+    return "context" in inspect.signature(func).parameters
 
 
 Invoker: TypeAlias = Callable[..., Awaitable[Any]]

@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS seen_ids (
     seen_at REAL NOT NULL,
     PRIMARY KEY (queue, message_id)
 );
+CREATE INDEX IF NOT EXISTS seen_ids_by_age ON seen_ids (queue, seen_at);
 """
+_LOOKUP_CHUNK = 500  # ids per "IN (...)": well below SQLite's limit of bound parameters
 
 
 class QueueFile:
@@ -105,34 +107,72 @@ class QueueFile:
         for message in messages:
             check_sendable(message)
         with self._write() as db:
-            db.execute("DELETE FROM seen_ids WHERE queue = ? AND seen_at < ?", (queue, now - duplicate_window_seconds))
-            for message in messages:
-                seen = db.execute("SELECT 1 FROM seen_ids WHERE queue = ? AND message_id = ?",
-                                  (queue, message.message_id)).fetchone()
-                if seen:
-                    continue
-                db.execute("INSERT INTO seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)",
-                           (queue, message.message_id, now))
-                due = now
-                if message.scheduled_enqueue_time is not None:
-                    due = max(now, message.scheduled_enqueue_time.timestamp())
-                db.execute(
-                    "INSERT INTO messages (queue, message_id, session_id, body, content_type,"
-                    " properties, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (queue, message.message_id, message.session_id, bytes(message.body), message.content_type,
-                     json.dumps(dict(message.application_properties)), due),
-                )
+            _insert(db, queue, messages, now, duplicate_window_seconds)
+
+    def enqueue_each(self, sends: Sequence[tuple[str, Sequence[OutboundMessage]]], *,
+                     now: float) -> list[Exception | None]:
+        """Several senders' batches in one transaction, each still all or nothing: a batch with a message Service
+        Bus would refuse gets that error in its place of the result and is left out; the others are enqueued
+        (None). A failing file fails them all (raises)."""
+        outcomes: list[Exception | None] = []
+        for _, messages in sends:
+            try:
+                for message in messages:
+                    check_sendable(message)
+                outcomes.append(None)
+            except Exception as exc:  # what azure-servicebus raises for this batch: reported to its sender
+                outcomes.append(exc)
+        with self._write() as db:
+            for (queue, messages), outcome in zip(sends, outcomes, strict=True):
+                if outcome is None:
+                    _insert(db, queue, messages, now, DUPLICATE_WINDOW_SECONDS)
+        return outcomes
+
+
+def _insert(db: sqlite3.Connection, queue: str, messages: Sequence[OutboundMessage], now: float,
+            duplicate_window_seconds: float) -> None:
+    # One statement per step for the whole batch: expire old ids, look up the batch's ids, insert the rest.
+    db.execute("DELETE FROM seen_ids WHERE queue = ? AND seen_at < ?", (queue, now - duplicate_window_seconds))
+    ids = list(dict.fromkeys(message.message_id for message in messages))
+    seen: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        seen.update(row[0] for row in db.execute(
+            f"SELECT message_id FROM seen_ids WHERE queue = ? AND message_id IN ({marks})", (queue, *chunk)))
+    fresh = []
+    for message in messages:
+        if message.message_id in seen:
+            continue  # seen within the window, or earlier in this batch: dropped, as Service Bus does
+        seen.add(message.message_id)
+        fresh.append(message)
+    db.executemany("INSERT INTO seen_ids (queue, message_id, seen_at) VALUES (?, ?, ?)",
+                   [(queue, message.message_id, now) for message in fresh])
+    db.executemany(
+        "INSERT INTO messages (queue, message_id, session_id, body, content_type,"
+        " properties, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(queue, message.message_id, message.session_id, bytes(message.body), message.content_type,
+          json.dumps(dict(message.application_properties)), _due(message, now)) for message in fresh],
+    )
+
+
+def _due(message: OutboundMessage, now: float) -> float:
+    if message.scheduled_enqueue_time is None:
+        return now
+    return max(now, message.scheduled_enqueue_time.timestamp())
 
 
 def check_sendable(message: OutboundMessage) -> None:
     """Raise ``ValueError``, ``TypeError`` or ``MessageSizeExceededError`` as azure-servicebus does when
     ``message`` would not reach a Service Bus Standard queue."""
-    from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
-
     for key, value in message.application_properties.items():
         if not isinstance(key, str) or not isinstance(value, _PROPERTY_TYPES):
             raise TypeError(f"application property {key!r}: a {type(value).__name__} value is not taken by "
                             "Service Bus (use str, int, float or bool)")
+    if _clearly_sendable(message):
+        return
+    from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
+
     properties: dict[str | bytes, Any] = {key: value for key, value in message.application_properties.items()}
     sb_message = ServiceBusMessage(  # raises ValueError for ids over 128 characters
         bytes(message.body), message_id=message.message_id, session_id=message.session_id,
@@ -140,6 +180,29 @@ def check_sendable(message: OutboundMessage) -> None:
         scheduled_enqueue_time_utc=message.scheduled_enqueue_time)
     # Encodes the message as the sender does (ValueError for an int beyond 32 bits) and measures it.
     ServiceBusMessageBatch(max_size_in_bytes=MAX_MESSAGE_BYTES).add_message(sb_message)
+
+
+# An upper bound of what AMQP adds to a message beside its strings: the header, properties and annotation sections,
+# their descriptors, the data section, a scheduled time (the SDK's encoding measures about 150 bytes).
+_FIXED_OVERHEAD = 1024
+_PER_STRING_OVERHEAD = 8  # constructor and a 4-byte length, rounded up
+
+
+def _clearly_sendable(message: OutboundMessage) -> bool:
+    """True when no limit can apply, so encoding the message as the SDK does (about 40 µs) would find nothing: ids
+    within 128 characters, only str and bool properties (numbers have ranges the SDK checks), and an upper bound of
+    the encoded size within the limit. Otherwise the SDK measures it exactly."""
+    strings = [message.message_id, message.session_id or "", message.content_type or ""]
+    for key, value in message.application_properties.items():
+        if not isinstance(value, str | bool):
+            return False
+        strings.append(key)
+        if isinstance(value, str):
+            strings.append(value)
+    if len(message.message_id) > 128 or len(message.session_id or "") > 128:
+        return False
+    size = len(message.body) + _FIXED_OVERHEAD + sum(len(s.encode("utf-8")) + _PER_STRING_OVERHEAD for s in strings)
+    return size <= MAX_MESSAGE_BYTES
 
 
 class LocalQueuePublisher:
@@ -153,6 +216,10 @@ class LocalQueuePublisher:
         self.path = Path(path)
         self._file: QueueFile | None = None
         self._opening = threading.Lock()
+        # Sends that arrive while a write is under way wait for the next one: concurrent requests share one
+        # transaction and one trip to a worker thread (group commit), each still all or nothing.
+        self._waiting: list[tuple[str, Sequence[OutboundMessage], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def _queue_file(self) -> QueueFile:
         with self._opening:
@@ -160,22 +227,46 @@ class LocalQueuePublisher:
                 self._file = QueueFile(self.path)
             return self._file
 
-    def _enqueue(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
-        self._queue_file().enqueue(queue, messages, now=time.time())
+    def _enqueue_each(self, sends: Sequence[tuple[str, Sequence[OutboundMessage]]]) -> list[Exception | None]:
+        return self._queue_file().enqueue_each(sends, now=time.time())
 
     async def send(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
-        from azure.servicebus.exceptions import MessageSizeExceededError
-
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((queue, messages, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
         try:
-            await asyncio.to_thread(self._enqueue, queue, messages)
+            await asyncio.shield(done)  # a cancelled caller leaves the others' write alone
         except sqlite3.Error as exc:
             # Busy or unavailable file: the caller may retry, as with a Service Bus outage.
             raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
-        except MessageSizeExceededError as exc:
-            raise RejectedByQueue(f"the local queue refused a message for {queue} as too large: {exc}",
-                                  limit=f"message size at most {MAX_MESSAGE_BYTES} bytes") from exc
-        except (ValueError, TypeError) as exc:
-            raise RejectedByQueue(f"the local queue refuses a message for {queue}: {exc}", limit=str(exc)) from exc
+        except Exception as exc:
+            # azure-servicebus is imported only here and where a message needs the SDK's exact measure, not on
+            # every send of an ordinary message.
+            from azure.servicebus.exceptions import MessageSizeExceededError
+
+            if isinstance(exc, MessageSizeExceededError):
+                raise RejectedByQueue(f"the local queue refused a message for {queue} as too large: {exc}",
+                                      limit=f"message size at most {MAX_MESSAGE_BYTES} bytes") from exc
+            if isinstance(exc, ValueError | TypeError):
+                raise RejectedByQueue(f"the local queue refuses a message for {queue}: {exc}",
+                                      limit=str(exc)) from exc
+            raise
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                outcomes = await asyncio.to_thread(self._enqueue_each, [(q, m) for q, m, _ in group])
+            except Exception as exc:
+                outcomes = [exc] * len(group)
+            for (_, _, done), outcome in zip(group, outcomes, strict=True):
+                if done.done():
+                    continue
+                if outcome is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(outcome)
 
     async def probe(self, queue: str) -> None:
         """The file exists and opens (the local host creates it); reads nothing, writes nothing."""
@@ -206,6 +297,8 @@ class LocalQueuePublisher:
             raise TransientError(f"local queue {self.path} unavailable: {exc}") from exc
 
     async def close(self) -> None:
+        if self._writer is not None and not self._writer.done():
+            await self._writer
         if self._file is not None:
             self._file.close()
             self._file = None

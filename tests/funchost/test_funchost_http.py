@@ -146,3 +146,17 @@ def test_any_path_reaches_routing_and_an_encoded_slash_stays_in_its_segment(clie
     assert client.get("/api/greet/a%2Fb").json()["route"] == {"name": "a%2Fb"}
     unknown = client.request("TRACE", "/api/no%0Awhere")
     assert (unknown.status_code, unknown.content) == (404, b""), "the host's bare 404, never a text/plain one"
+
+
+def test_a_disabled_function_is_not_listened_to_and_its_route_answers_only_the_master_key(
+        start_host: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("AzureWebJobs.secure.Disabled", "true")
+    monkeypatch.setenv("AzureWebJobs.work.Disabled", "1")
+    with caplog.at_level(logging.INFO, logger="funchost"):
+        host = start_host()
+    with httpx.Client(base_url=host.base_url, timeout=30) as client:
+        assert client.get("/api/secure/7", params={"code": host.function_key}).status_code == 404
+        assert client.get("/api/secure/7", params={"code": host.master_key}).status_code == 201
+        assert client.get("/api/greet/ada").status_code == 200, "the others run as before"
+    assert "Function 'work' is disabled" in caplog.text
+    assert "Function 'tick' is disabled" not in caplog.text

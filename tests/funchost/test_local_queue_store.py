@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from local.funchost.queue_store import MAX_DELIVERY_COUNT_EXCEEDED, LocalQueueStore, LockLostError
 from shared.adapters.local_queue import LocalQueuePublisher
@@ -330,3 +332,51 @@ async def test_the_publisher_opens_the_file_on_first_use_and_the_probe_needs_it(
     await publisher.send(Q, [msg("p1", "S")])
     await publisher.probe(Q)
     await publisher.close()
+
+
+def test_a_batch_larger_than_one_id_lookup_still_drops_every_seen_id(store: LocalQueueStore) -> None:
+    store.send(Q, [msg("m-1199")])
+    store.send(Q, [msg(f"m-{i}") for i in range(1200)] + [msg("m-3"), msg("m-700")])
+    assert store.counts(Q)["active"] == 1200, "1199 new ids plus the one sent before; the repeats dropped"
+
+
+class TestTheSendabilityShortcut:
+    """``check_sendable`` skips encoding a message only when the SDK's exact check could find nothing."""
+
+    @given(body_size=st.integers(200_000, 262_144), texts=st.lists(st.text(max_size=300), max_size=6),
+           message_id=st.text(min_size=1, max_size=128), session=st.none() | st.text(max_size=128))
+    @settings(max_examples=60)
+    def test_a_message_it_lets_through_is_one_the_sdk_takes(self, body_size: int, texts: list[str],
+                                                            message_id: str, session: str | None) -> None:
+        from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
+
+        from shared.adapters.local_queue import MAX_MESSAGE_BYTES, _clearly_sendable
+
+        message = OutboundMessage(body=b"x" * body_size, message_id=message_id, session_id=session,
+                                  application_properties={f"p{i}": t for i, t in enumerate(texts)} | {"flag": True})
+        if _clearly_sendable(message):
+            sb = ServiceBusMessage(message.body, message_id=message_id, session_id=session,
+                                   application_properties=dict(message.application_properties))
+            ServiceBusMessageBatch(max_size_in_bytes=MAX_MESSAGE_BYTES).add_message(sb)  # raises if too large
+
+    def test_an_ordinary_planning_message_takes_the_shortcut(self) -> None:
+        from shared.adapters.local_queue import _clearly_sendable
+
+        assert _clearly_sendable(OutboundMessage(body=b"{}" * 2000, message_id="e" * 80, session_id="s" * 80,
+                                                 application_properties={"type": "task.planned", "source": "x"}))
+
+
+async def test_concurrent_sends_share_writes_and_each_stays_all_or_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    publisher = LocalQueuePublisher(tmp_path / "p.sqlite3")
+    refused = [msg("r-1"), OutboundMessage(body=b"x", message_id="m" * 129)]
+    sends = [[msg(f"a-{i}"), msg(f"b-{i}")] for i in range(20)]
+    results = await asyncio.gather(*(publisher.send(Q, batch) for batch in sends[:10]), publisher.send(Q, refused),
+                                   *(publisher.send(Q, batch) for batch in sends[10:]), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 10 + ["RejectedByQueue"] + ["NoneType"] * 10
+    await publisher.send(Q, [msg("a-3"), msg("r-1")])  # a-3 already came, r-1 never did
+    await publisher.close()
+    store = LocalQueueStore(tmp_path / "p.sqlite3")
+    assert store.counts(Q)["active"] == 41
+    store.close()

@@ -16,8 +16,6 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-import jwt
-
 from shared.app.operator.deadletters import mailbox_address
 from shared.app.operator.findings import (
     Check,
@@ -168,6 +166,8 @@ async def _last_mailbox(deps: DoctorDeps) -> str | None:
 
 def _claims(token: str) -> dict[str, Any]:
     """The token's claims, read without checking its signature: Entra just issued it to us."""
+    import jwt  # PyJWT and cryptography's x509: only the doctor needs them, not every cold start
+
     try:
         claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         return claims

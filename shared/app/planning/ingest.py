@@ -79,11 +79,12 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
     else:
         raw_events = [document]
 
-    events, violations = _check_all(raw_events, deps.settings.time_zone)
+    checked, violations = _check_all(raw_events, deps.settings.time_zone)
     if violations:
         return problem(400, "Invalid planning events",
                        f"{len(violations)} error(s); nothing was accepted",
                        errors=[v.as_dict() for v in violations])
+    events = [event for event, _ in checked]
     owners: list[Tenant | None] = [None] * len(events)
     if deps.tenants is not None:
         try:
@@ -99,7 +100,8 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
                            f"{refused[0][1].detail}; nothing was accepted",
                            errors=[ContractViolation(i, "$.source", r.detail).as_dict() for i, r in refused])
         owners = [r if isinstance(r, Tenant) else None for r in routed]
-    messages = [_message(raw, event, owner) for raw, event, owner in zip(raw_events, events, owners, strict=True)]
+    tags: dict[str, str] = {}
+    messages = [_message(event, body, tags, owner) for (event, body), owner in zip(checked, owners, strict=True)]
     try:
         await deps.queue.send(PLANNING_QUEUE, messages)
     except TransientError:
@@ -120,8 +122,10 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
     return json_reply(202, {"accepted": [event.id for event in events]})
 
 
-def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEvent], list[ContractViolation]]:
-    events: list[PlanningEvent] = []
+def _check_all(raw_events: list[Any],
+               zone: TimeZone) -> tuple[list[tuple[PlanningEvent, bytes]], list[ContractViolation]]:
+    """Each valid event with its message body (encoded once: its size is checked on the bytes that are sent)."""
+    events: list[tuple[PlanningEvent, bytes]] = []
     violations: list[ContractViolation] = []
     first_index: dict[tuple[str, str], int] = {}  # CloudEvents: source + id identify an event
     for index, raw in enumerate(raw_events):
@@ -133,25 +137,28 @@ def _check_all(raw_events: list[Any], zone: TimeZone) -> tuple[list[PlanningEven
             violations.append(ContractViolation(
                 index, "$.id", f"repeats the id of the event at index {first_index[checked.source, checked.id]}"))
             continue
-        if len(json.dumps(raw, separators=(",", ":")).encode("utf-8")) > MAX_EVENT_BYTES:
+        body = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_EVENT_BYTES:
             violations.append(ContractViolation(index, "$", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
             continue
         first_index[checked.source, checked.id] = index
-        events.append(checked)
+        events.append((checked, body))
     return events, violations
 
 
-def _message(raw: Any, event: PlanningEvent, tenant: Tenant | None) -> OutboundMessage:
+def _message(event: PlanningEvent, body: bytes, tags: dict[str, str], tenant: Tenant | None) -> OutboundMessage:
     # The entity key is (source, subject): two planning systems may use the same event id or subject,
     # so both ids carry the source, or duplicate detection would drop the second system's event; and
     # another tenant's ids are led by the tenant.
-    tag = source_tag(event.source)
+    tag = tags.get(event.source)
+    if tag is None:
+        tag = tags[event.source] = source_tag(event.source)  # once per source of the request, not per event
     scope = tenant.scope if tenant is not None else None
     properties: dict[str, str | int] = {"type": event.type, "source": event.source, "subject": event.subject}
     if tenant is not None:
         properties[TENANT_PROPERTY] = tenant.id
     return OutboundMessage(
-        body=json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        body=body,
         message_id=tenant_queue_id(scope, event.id, tag),
         session_id=tenant_queue_id(scope, event.subject, tag),
         application_properties=properties,
