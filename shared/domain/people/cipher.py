@@ -14,9 +14,6 @@ import hashlib
 import os
 from collections.abc import Sequence
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 __all__ = ["TokenCipher", "Unreadable"]
 
 _VERSION = "v1"
@@ -34,6 +31,9 @@ class TokenCipher:
     def __init__(self, keys: Sequence[bytes]) -> None:
         if not keys or any(len(k) != 32 for k in keys):
             raise ValueError("token encryption keys are 32 bytes each")
+        # Imported here: importing the app (cold start) should not load cryptography.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._first = _key_id(keys[0])
         self._keys = {_key_id(k): AESGCM(k) for k in reversed(keys)}  # the first wins a (vanishing) id clash
         self._keys[self._first] = AESGCM(keys[0])
@@ -49,6 +49,8 @@ class TokenCipher:
         aead = self._keys.get(key_id)
         if version != _VERSION or aead is None:
             raise Unreadable("sealed with a key that is not configured (any more)")
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(data)
             return aead.decrypt(raw[:12], raw[12:], bound_to.encode("utf-8"))

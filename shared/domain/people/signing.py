@@ -16,9 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 __all__ = ["STATE_LIFETIME", "SignedToken", "TokenRejected"]
 
 STATE_LIFETIME = timedelta(minutes=10)  # a person signs in within minutes; Entra's own code lives 10 minutes
@@ -46,6 +43,10 @@ class SignedToken:
     def __init__(self, keys: Sequence[bytes], purpose: str) -> None:
         if not keys:
             raise ValueError("at least one key is needed")
+        # Imported here: importing the app (cold start) should not load cryptography.
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         self._keys = [HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                            info=f"connector {purpose}".encode()).derive(key) for key in keys]
 

@@ -18,9 +18,10 @@ print(sorted({name for name in sys.modules if name.startswith(at_import)}))
 from shared.app.planning.ingest import ingest_planning_events
 from shared.bootstrap import Container
 from shared.config import QueueConnection, Settings
+from tests.fakes.tenants import InMemoryTenantStore  # the registry (a table read every 30 s) stays out of this
 
 container = Container(Settings(synchronize=True, tenant_id="t", client_id="c", client_secret="s",
-                               queue=QueueConnection(local_path=queue_path)))
+                               queue=QueueConnection(local_path=queue_path)), tenant_store=InMemoryTenantStore())
 event = {"specversion": "1.0", "id": "e1", "source": "https://p.example/x", "type": "task.planned",
          "subject": "task/1", "time": "2026-05-01T06:00:00+00:00",
          "data": {"resource": {"email": "a@contoso.com"}, "start": "2026-05-04T08:00:00",
