@@ -74,8 +74,13 @@ async def put_resource(email: str, body: bytes, deps: OperatorDeps) -> Reply:
     return json_reply(200, _resource_json(setting.mailbox, setting.active, setting.updated_at))
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 async def list_dead_letters(deps: OperatorDeps, tenant: str | None = None) -> Reply:
     """Every dead letter, or (``tenant``) the tenant's only."""
+    if tenant is not None and not _GUID.fullmatch(tenant.strip()):
+        return problem(400, "Invalid tenant", "the query parameter tenant must be a tenant's directory id (a GUID)")
     records = await deps.deadletters.list()
     if tenant:
         wanted = tenant.strip().lower()
