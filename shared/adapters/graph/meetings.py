@@ -65,8 +65,8 @@ class GraphMeetingCalendar:
     async def cancel(self, organizer: str, event_id: str, comment: str | None, *, acting: Acting) -> None:
         calendar = self._as(organizer, acting)
         user = await calendar._user(organizer)
-        await calendar._call(organizer, send_json(user.events.by_event_id(event_id).cancel, "POST",
-                                                  {"comment": comment or ""}))
+        body = {"Comment": comment or ""}  # the name as Graph documents it (and the SDK writes it)
+        await calendar._call(organizer, send_json(user.events.by_event_id(event_id).cancel, "POST", body))
 
     async def read(self, organizer: str, event_id: str, *, acting: Acting) -> Meeting:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
