@@ -4,7 +4,7 @@ the Graph simulator (local/graphsim, run in a process of its own so its cost is 
     python -m benchmarks.graphcpu [--creates 500] [--mailboxes 25] [--concurrency 8] [--profile FILE] [--top 25]
 
 Prints the process CPU time per create (and per update, find, tagged_events read, delete), the number of modules
-imported after the first create, and with ``--profile`` the top cProfile entries by own time.
+imported after the first create and the peak RSS, and with ``--profile`` the top cProfile entries by own time.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,8 @@ async def _run(args: argparse.Namespace, base_url: str, ca: str, tenant: str, ma
         before = len(sys.modules)
         await gateway.create(mailboxes[0], CONTENT, transaction_id="warm-up", source_key="warm-up")
         print(f"modules: {before} before the first create, {len(sys.modules)} after "
-              f"({sum(1 for m in sys.modules if m.startswith('msgraph.generated.models'))} msgraph models)")
+              f"({sum(1 for m in sys.modules if m.startswith('msgraph.generated.models'))} msgraph models); "
+              f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         profile = cProfile.Profile() if args.profile else None
         keys = [(mailboxes[i % len(mailboxes)], f"task/{i}") for i in range(args.creates)]
         created = await _timed("create", [
@@ -108,6 +110,7 @@ async def _run(args: argparse.Namespace, base_url: str, ca: str, tenant: str, ma
                                 for (m, _), e in zip(keys, created, strict=True)], args.concurrency)
     finally:
         await gateway.close()
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB after every request")
     if profile is not None and args.profile is not None:
         profile.dump_stats(str(args.profile))
         print(f"\ncProfile of the creates, top {args.top} by own time:")
