@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import httpx
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
+from shared.adapters.graph.raw import send_json
 from shared.adapters.graph.session import GraphAdapter, GraphSession, retry_after_seconds
 from shared.adapters.identity.factory import is_invalid_client
 from shared.app.ports.planning import CreatedEvent
@@ -74,8 +74,10 @@ class GraphCalendarGateway(GraphAdapter):
                      source_key: str) -> CreatedEvent:
         payload = {**content, "transactionId": transaction_id, **_tag(source_key)}
         user = await self._user(mailbox)
-        created = await self._call(mailbox, user.events.post(_event(payload)))
-        return CreatedEvent(str(created.id), str(created.i_cal_u_id) if created.i_cal_u_id else None)
+        created = await self._call(mailbox, send_json(user.events, "POST", payload))
+        if not created or not created.get("id"):
+            raise TransientError(f"Graph answered the create in {mailbox} without the event")
+        return CreatedEvent(str(created["id"]), str(created["iCalUId"]) if created.get("iCalUId") else None)
 
     async def ical_uid(self, mailbox: str, event_id: str) -> str | None:
         """The iCalUId of an existing event (one GET; a create's answer already carries it)."""
@@ -83,17 +85,18 @@ class GraphCalendarGateway(GraphAdapter):
 
         query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(select=["iCalUId"])
         user = await self._user(mailbox)
-        event = await self._call(mailbox, user.events.by_event_id(event_id).get(
-            request_configuration=RequestConfiguration(query_parameters=query)))
-        return str(event.i_cal_u_id) if event is not None and event.i_cal_u_id else None
+        event = await self._call(mailbox, send_json(user.events.by_event_id(event_id), "GET",
+                                                    config=RequestConfiguration(query_parameters=query)))
+        return str(event["iCalUId"]) if event is not None and event.get("iCalUId") else None
 
     async def update(self, mailbox: str, event_id: str, content: dict[str, Any], *, source_key: str) -> None:
         user = await self._user(mailbox)
-        await self._call(mailbox, user.events.by_event_id(event_id).patch(_event({**content, **_tag(source_key)})))
+        await self._call(mailbox, send_json(user.events.by_event_id(event_id), "PATCH",
+                                            {**content, **_tag(source_key)}))
 
     async def delete(self, mailbox: str, event_id: str) -> None:
         user = await self._user(mailbox)
-        await self._call(mailbox, user.events.by_event_id(event_id).delete())
+        await self._call(mailbox, send_json(user.events.by_event_id(event_id), "DELETE"))
 
     async def find(self, mailbox: str, source_key: str, *, not_before: datetime) -> str | None:
         from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
@@ -108,8 +111,8 @@ class GraphCalendarGateway(GraphAdapter):
         )
         config = RequestConfiguration(query_parameters=query)
         user = await self._user(mailbox)
-        found = await self._call(mailbox, user.events.get(request_configuration=config))
-        ids = [str(e.id) for e in (found.value or [])] if found else []
+        found = await self._call(mailbox, send_json(user.events, "GET", config=config))
+        ids = [str(e.get("id")) for e in (found.get("value") or [])] if found else []
         if len(ids) > 1:
             logger.warning("mailbox %s holds %d events tagged %s; adopting the first", mailbox, len(ids), source_key)
         return ids[0] if ids else None
@@ -131,15 +134,15 @@ class GraphCalendarGateway(GraphAdapter):
         config = RequestConfiguration(query_parameters=query)
         config.headers.add("Prefer", 'outlook.timezone="UTC"')
         builder = (await self._user(mailbox)).calendar_view
-        page = await self._call(mailbox, builder.get(request_configuration=config))
+        page = await self._call(mailbox, send_json(builder, "GET", config=config))
         found: dict[str, TaggedEvent] = {}
         while page is not None:
-            for event in page.value or []:
+            for event in page.get("value") or []:
                 tagged = _tagged(event)
                 if tagged is not None:
                     found.setdefault(tagged.id, tagged)  # a series' occurrences count once, as the series
-            link = page.odata_next_link
-            page = await self._call(mailbox, builder.with_url(link).get()) if link else None
+            link = page.get("@odata.nextLink")
+            page = await self._call(mailbox, send_json(builder.with_url(link), "GET")) if link else None
         return list(found.values())
 
     async def _user(self, mailbox: str) -> Any:
@@ -153,10 +156,10 @@ class GraphCalendarGateway(GraphAdapter):
             query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
                 filter=f"mail eq '{literal}'", select=["id"])
             config = RequestConfiguration(query_parameters=query)
-            found = await self._call(mailbox, self._client.users.get(request_configuration=config))
-            if not found or not found.value:
+            found = await self._call(mailbox, send_json(self._client.users, "GET", config=config))
+            if not found or not found.get("value"):
                 raise UnknownMailbox(f"no Microsoft 365 user has the email address {mailbox}")
-            user_id = str(found.value[0].id)
+            user_id = str(found["value"][0].get("id"))
             self._user_ids[mailbox] = user_id
             self._session.limiter.alias(user_id, mailbox)  # one mailbox, one gate, whichever name it goes by
         return self._client.users.by_user_id(user_id)
@@ -194,38 +197,32 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _tagged(event: Any) -> TaggedEvent | None:
-    """The SDK's event → what drift compares (Graph's JSON names), or None without our property."""
-    key = next((str(p.value) for p in event.single_value_extended_properties or []
-                if str(p.id).lower() == SOURCE_KEY_PROPERTY.lower() and p.value), None)
+def _tagged(event: dict[str, Any]) -> TaggedEvent | None:
+    """An event as Graph's JSON → what drift compares, or None without our property."""
+    key = next((str(p.get("value")) for p in event.get("singleValueExtendedProperties") or []
+                if str(p.get("id")).lower() == SOURCE_KEY_PROPERTY.lower() and p.get("value")), None)
     if key is None:
         return None
 
-    def when(value: Any) -> dict[str, str] | None:
-        return {"dateTime": str(value.date_time), "timeZone": str(value.time_zone or "UTC")} if value else None
+    def when(value: dict[str, Any] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return {"dateTime": str(value.get("dateTime")), "timeZone": str(value.get("timeZone") or "UTC")}
 
+    location = event.get("location")
     content = {
-        "subject": event.subject or "",
-        "start": when(event.start),
-        "end": when(event.end),
-        "isAllDay": bool(event.is_all_day),
-        "showAs": event.show_as.value if event.show_as is not None else "",
-        "categories": list(event.categories or []),
-        "location": {"displayName": (event.location.display_name if event.location else None) or ""},
+        "subject": event.get("subject") or "",
+        "start": when(event.get("start")),
+        "end": when(event.get("end")),
+        "isAllDay": bool(event.get("isAllDay")),
+        "showAs": event.get("showAs") or "",
+        "categories": list(event.get("categories") or []),
+        "location": {"displayName": (location.get("displayName") if location else None) or ""},
     }
-    event_type = event.type.value if event.type is not None else "singleInstance"
-    series = event.series_master_id if event_type in ("occurrence", "exception") else None
-    return TaggedEvent(str(series or event.id), key, content)
+    event_type = event.get("type") or "singleInstance"
+    series = event.get("seriesMasterId") if event_type in ("occurrence", "exception") else None
+    return TaggedEvent(str(series or event.get("id")), key, content)
 
 
 def _tag(source_key: str) -> dict[str, Any]:
     return {"singleValueExtendedProperties": [{"id": SOURCE_KEY_PROPERTY, "value": source_key}]}
-
-
-def _event(payload: dict[str, Any]) -> Any:
-    """Graph JSON → the SDK's Event model, through the SDK's own JSON parser."""
-    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-    from msgraph.generated.models.event import Event
-
-    node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(payload).encode("utf-8"))
-    return node.get_object_value(Event)

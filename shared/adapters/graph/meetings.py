@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.adapters.graph.calendar import GraphCalendarGateway, _event, _tag
+from shared.adapters.graph.calendar import GraphCalendarGateway, _tag
+from shared.adapters.graph.raw import send_json
 from shared.adapters.graph.session import GraphSession
 from shared.app.ports.people import Acting, DelegatedCredentials, Meeting
+from shared.errors import TransientError
 
 __all__ = ["GraphMeetingCalendar"]
 
@@ -50,23 +52,21 @@ class GraphMeetingCalendar:
         calendar = self._as(organizer, acting)
         payload = {**content, "transactionId": transaction_id, **_tag(source_key)}
         user = await calendar._user(organizer)
-        return _meeting(await calendar._call(organizer, user.events.post(_event(payload))))
+        return _meeting(await calendar._call(organizer, send_json(user.events, "POST", payload)))
 
     async def update(self, organizer: str, event_id: str, changes: dict[str, Any], *, source_key: str,
                      acting: Acting) -> Meeting:
         calendar = self._as(organizer, acting)
         user = await calendar._user(organizer)
-        patched = await calendar._call(organizer, user.events.by_event_id(event_id).patch(
-            _event({**changes, **_tag(source_key)})))
-        return _meeting(patched) if patched is not None else await self.read(organizer, event_id, acting=acting)
+        patched = await calendar._call(organizer, send_json(user.events.by_event_id(event_id), "PATCH",
+                                                            {**changes, **_tag(source_key)}))
+        return _meeting(patched) if patched else await self.read(organizer, event_id, acting=acting)
 
     async def cancel(self, organizer: str, event_id: str, comment: str | None, *, acting: Acting) -> None:
-        from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
-
         calendar = self._as(organizer, acting)
         user = await calendar._user(organizer)
-        await calendar._call(organizer, user.events.by_event_id(event_id).cancel.post(
-            CancelPostRequestBody(comment=comment or "")))
+        body = {"Comment": comment or ""}  # the name as Graph documents it (and the SDK writes it)
+        await calendar._call(organizer, send_json(user.events.by_event_id(event_id).cancel, "POST", body))
 
     async def read(self, organizer: str, event_id: str, *, acting: Acting) -> Meeting:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -75,8 +75,8 @@ class GraphMeetingCalendar:
         calendar = self._as(organizer, acting)
         query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(select=_READ)
         user = await calendar._user(organizer)
-        return _meeting(await calendar._call(organizer, user.events.by_event_id(event_id).get(
-            request_configuration=RequestConfiguration(query_parameters=query))))
+        return _meeting(await calendar._call(organizer, send_json(
+            user.events.by_event_id(event_id), "GET", config=RequestConfiguration(query_parameters=query))))
 
     async def find(self, organizer: str, source_key: str, *, not_before: datetime, acting: Acting) -> str | None:
         return await self._as(organizer, acting).find(organizer, source_key, not_before=not_before)
@@ -85,8 +85,11 @@ class GraphMeetingCalendar:
         """Nothing of its own: the clients belong to the session, which the composition root closes."""
 
 
-def _meeting(event: Any) -> Meeting:
-    online = getattr(event, "online_meeting", None)
-    return Meeting(id=str(event.id), ical_uid=str(event.i_cal_u_id) if event.i_cal_u_id else None,
-                   web_link=str(event.web_link) if event.web_link else None,
-                   join_url=str(online.join_url) if online is not None and online.join_url else None)
+def _meeting(event: dict[str, Any] | None) -> Meeting:
+    if not event or not event.get("id"):
+        raise TransientError("Graph answered without the meeting")
+    online = event.get("onlineMeeting")
+    join_url = online.get("joinUrl") if isinstance(online, dict) else None
+    return Meeting(id=str(event["id"]), ical_uid=str(event["iCalUId"]) if event.get("iCalUId") else None,
+                   web_link=str(event["webLink"]) if event.get("webLink") else None,
+                   join_url=str(join_url) if join_url else None)
