@@ -60,6 +60,7 @@ class MailboxPace:
     closed_until: float = 0.0  # no request before this instant (a throttling answer's Retry-After)
     rate: float | None = None  # requests per second it is paced to; None until it first throttles us
     next_at: float = 0.0  # the earliest instant of the next paced request
+    promised: float = 0.0  # the turn after the last one promised to a request sent to the queue
     cycle_start: float | None = None  # since when it has been busy (or since it last reopened)
     cycle_sent: int = 0  # requests sent since cycle_start
     cycle_length: float = 0.0  # the last measured cycle, about the server's window
@@ -105,6 +106,10 @@ class MailboxPacer:
                     turn = max(turn, pace.next_at)
                 wait = turn - now
                 if wait > self.max_inline_wait:
+                    if pace.rate is not None:  # behind those already sent to the queue: they come back spread out
+                        turn = max(turn, pace.promised)
+                        pace.promised = turn + 1.0 / pace.rate
+                        wait = turn - now
                     raise Throttled(f"Graph throttles mailbox bucket {label}: its turn is {wait:.1f} s away",
                                     retry_after=wait)
                 if pace.rate is not None:
