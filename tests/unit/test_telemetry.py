@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.adapters.graph.pacing import MailboxPacer
 from shared.adapters.graph.session import MailboxConcurrencyLimiter
 from shared.adapters.telemetry import COUNTERS, GAUGES, HISTOGRAMS
 from shared.app.messaging import PLANNING_QUEUE, Delivery, OutboundMessage
@@ -179,11 +180,13 @@ class TestGraphRequests:
             self, recorded: RecordedTelemetry) -> None:
         answers = iter([httpx.Response(429, headers={"Retry-After": "7"}, stream=httpx.ByteStream(b"")),
                         httpx.Response(201, stream=httpx.ByteStream(b'{"id": "E"}'))])
+        clock = [0.0]
         limiter = MailboxConcurrencyLimiter(httpx.MockTransport(lambda request: next(answers)),
-                                            telemetry=recorded.telemetry)
+                                            telemetry=recorded.telemetry, pacer=MailboxPacer(4, clock=lambda: clock[0]))
         async with httpx.AsyncClient(transport=limiter) as client:
             with recorded.telemetry.span("process planning-events"):
-                for _ in range(2):
+                for at in (0.0, 7.0):  # the second once the mailbox has reopened
+                    clock[0] = at
                     await client.post("https://graph.microsoft.com/v1.0/users/Anna@Contoso.com/events", json={})
         bucket = mailbox_bucket("anna@contoso.com")
         first, second = [s for s in recorded.spans() if s.name == "graph POST"]

@@ -14,7 +14,21 @@ The msgraph client's middleware, outermost first:
 * kiota's redirect, parameter-name, URL and user-agent handlers, as the SDK's defaults have them.
 Below them, at the transport, the limiter counts each attempt, so a sleeping retry holds no slot, and
 each attempt is a span of the current trace, with the mailbox's bucket (never its address), the status and
-Retry-After's wait, and counted in connector.graph.requests / throttled / wait_seconds.
+Retry-After's wait, and counted in connector.graph.requests / throttled / wait_seconds. The limiter also
+closes a mailbox for its Retry-After and paces it to the budget its 429s reveal (``pacing.py``).
+
+Cost per request: one token per process and lifetime (azure-identity's credentials cache it; the kiota
+authentication provider asks the cached credential on each request), one httpx pool, one middleware chain
+built once per client.
+
+Across the instances of a scale-out each process keeps its own gate and pace, and nothing is shared: with N
+instances working one mailbox, at most 4·N requests are in flight there (Graph refuses the excess with a 429
+that each instance then honours), each instance learns the rate its own requests get (a cycle measures what
+the server granted that instance, so N instances converge on about 1/N of the budget each), and after a 429
+each other instance sends at most its in-flight requests (≤ 4) before its own 429 closes the mailbox for it.
+The worst case is thus 4·(N-1) extra refused requests per throttling episode. Holding the bounds exactly would
+need one owner per mailbox (Service Bus sessions keyed by mailbox rather than by entity, or a blob lease per
+mailbox taken for a busy period); neither is worth a round trip per request at Outlook's limits.
 """
 
 from __future__ import annotations
@@ -22,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections import defaultdict
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
@@ -31,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from kiota_http.middleware.middleware import BaseMiddleware
 
+from shared.adapters.graph.pacing import MAX_INLINE_WAIT, MailboxPacer
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
 from shared.domain.mailbox_bucket import mailbox_bucket
@@ -68,15 +82,17 @@ def mailbox_of_url(url: httpx.URL | str) -> str | None:
 
 
 class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
-    """The transport under every Graph request of the process: at most ``limit`` in flight per mailbox
-    (``/users/{id or address}/...``), each held until its answer has been read in full."""
+    """The transport under every Graph request of the process: per mailbox (``/users/{id or address}/...``)
+    at most ``limit`` in flight, each held until its answer has been read in full, no request while a
+    throttling answer's Retry-After runs, and a pace learnt from the mailbox's 429s (``pacing.MailboxPacer``).
+    A request whose turn is more than ``max_inline_wait`` away raises ``Throttled`` instead of sleeping."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, limit: int = MAILBOX_CONCURRENCY,
-                 telemetry: Telemetry = NO_TELEMETRY) -> None:
+                 telemetry: Telemetry = NO_TELEMETRY, *, pacer: MailboxPacer | None = None) -> None:
         self._transport = transport
         self._limit = limit
         self._telemetry = telemetry
-        self._gates: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self._limit))
+        self.pacer = pacer if pacer is not None else MailboxPacer(limit)
         self._aliases: dict[str, str] = {}
         self._closed = False
 
@@ -93,7 +109,7 @@ class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
         if bucket is not None:
             attributes["mailbox_bucket"] = bucket
         with self._telemetry.span(f"graph {request.method}", attributes, client=True) as span:
-            response = await self._send(request, mailbox)
+            response = await self._send(request, mailbox, bucket)
             span.set("http.response.status_code", response.status_code)
             self._telemetry.graph_request(bucket, response.status_code)
             wait = retry_after_seconds(response.headers.get("retry-after"))
@@ -102,16 +118,22 @@ class MailboxConcurrencyLimiter(httpx.AsyncBaseTransport):
                 self._telemetry.graph_throttled(bucket, wait)
             return response
 
-    async def _send(self, request: httpx.Request, mailbox: str | None) -> httpx.Response:
+    async def _send(self, request: httpx.Request, mailbox: str | None, bucket: int | None) -> httpx.Response:
         if mailbox is None:
             return await self._transport.handle_async_request(request)
-        async with self._gates[mailbox]:
+        pace, paced = await self.pacer.enter(mailbox, bucket)
+        status: int | None = None
+        retry_after: float | None = None
+        try:
             response = await self._transport.handle_async_request(request)
             # The request is in flight until its answer is in: read it (undecoded) inside the gate.
             try:
                 body = b"".join([chunk async for chunk in response.aiter_raw()])
             finally:
                 await response.aclose()
+            status, retry_after = response.status_code, retry_after_seconds(response.headers.get("retry-after"))
+        finally:
+            self.pacer.leave(mailbox, pace, status, retry_after, paced)
         return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(body),
                               extensions=response.extensions, request=request)
 
@@ -144,12 +166,15 @@ class CredentialRefreshHandler(BaseMiddleware):
 
 
 class BriefRetryHandler(BaseMiddleware):
-    """Retry throttling answers whose wait is at most ``max_inline_wait`` seconds.
+    """Retry throttling answers whose wait is at most ``max_inline_wait`` seconds (the limiter's bound).
 
-    Event creates are safe to repeat because they carry a ``transactionId``.
+    The retry passes the same per-mailbox gate as any request: it leaves after the Retry-After the limiter has
+    closed the mailbox for, and if another answer has closed it for longer meanwhile (or its paced turn is
+    further away than the bound) the gate raises ``Throttled`` rather than let it reach the mailbox. Event
+    creates are safe to repeat because they carry a ``transactionId``.
     """
 
-    def __init__(self, max_retries: int = 2, max_inline_wait: float = 5.0) -> None:
+    def __init__(self, max_retries: int = 2, max_inline_wait: float = MAX_INLINE_WAIT) -> None:
         super().__init__()
         self.max_retries = max_retries
         self.max_inline_wait = max_inline_wait
@@ -237,6 +262,9 @@ class GraphSession:
         from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
 
+        from shared.adapters.graph.lean_models import use_lean_entity_deserializers
+
+        use_lean_entity_deserializers()
         settings = self.settings
         host = urlsplit(settings.graph_endpoint).hostname or ""
         auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
