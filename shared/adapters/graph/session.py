@@ -262,9 +262,6 @@ class GraphSession:
         from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
 
-        from shared.adapters.graph.lean_models import use_lean_entity_deserializers
-
-        use_lean_entity_deserializers()
         settings = self.settings
         host = urlsplit(settings.graph_endpoint).hostname or ""
         auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
