@@ -347,18 +347,22 @@ class Settlement:
 
     async def defer(self, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
         """No working credential: put the message back on ``queue`` for later instead of spending its deliveries."""
+        await self._look_again_later(queue, body, delivery, "d")
+        await self.pause.deferred(reason, self.clock(), tenant_of(delivery))
+        return "deferred"
+
+    async def _look_again_later(self, queue: str, body: bytes, delivery: Delivery, kind: str) -> None:
+        """A copy of the message, due after ``credential_wait``: counted as an attempt (a retry looks for an event
+        of ours first) and as one more deferral, not as a reschedule. ``kind`` keeps the copies' ids apart."""
         deferrals = delivery.deferrals + 1
         await self.queue.send(queue, [OutboundMessage(
             body=body,
-            message_id=queue_id(delivery.origin, f"{delivery.attempt}d{deferrals}"),
+            message_id=queue_id(delivery.origin, f"{delivery.attempt}{kind}{deferrals}"),
             session_id=delivery.session_id,
-            # Counted as an attempt (a retry looks for an event of ours first), not as a reschedule.
             application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt,
                                                                DEFERRAL_PROPERTY: deferrals}),
             scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
         )])
-        await self.pause.deferred(reason, self.clock(), tenant_of(delivery))
-        return "deferred"
 
     async def wait_for(self, user: str, queue: str, body: bytes, delivery: Delivery, reason: str) -> str:
         """Keep the message until ``user`` reconnects; without a place to keep it, look again later as a
@@ -371,15 +375,7 @@ class Settlement:
                 application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt}),
             ))
         else:
-            deferrals = delivery.deferrals + 1
-            await self.queue.send(queue, [OutboundMessage(
-                body=body,
-                message_id=queue_id(delivery.origin, f"{delivery.attempt}w{deferrals}"),
-                session_id=delivery.session_id,
-                application_properties=delivery.copy_properties(**{ATTEMPT_PROPERTY: delivery.attempt,
-                                                                   DEFERRAL_PROPERTY: deferrals}),
-                scheduled_enqueue_time=self.clock() + credential_wait(delivery.deferrals),
-            )])
+            await self._look_again_later(queue, body, delivery, "w")
         logger.info("%s message %s waits for %s to reconnect: %s", queue, delivery.message_id, user, reason)
         return "waiting"
 
