@@ -12,11 +12,10 @@ from typing import Any
 from shared.app.ports.clock import Clock
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer, OrganizerStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.rooms.registration import watched_mailbox
-from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, subscription_health
+from shared.app.rooms.registration import start_watching, watched_mailbox
+from shared.app.rooms.subscriptions import SubscriptionDeps, subscription_health
 from shared.config import Settings
-from shared.domain.rooms.client_state import ClientStateError
-from shared.errors import ConnectorError, UnknownMailbox
+from shared.errors import ConnectorError
 
 __all__ = ["OrganizerDeps", "delete_organizer", "list_organizers", "organizer_json", "put_organizer"]
 
@@ -46,20 +45,9 @@ async def put_organizer(email: str, deps: OrganizerDeps) -> Reply:
         return problem(409, "Notifications not configured", "set CONNECTOR_CLIENT_STATE_KEY (a Key Vault reference)")
     existing = await deps.organizers.get(mailbox)
     organizer = existing or Organizer(email=mailbox, activated_at=deps.clock())
-    try:
-        # A new organizer's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
-        saved = await ensure_subscription(organizer, deps.subscribing,
-                                          recreate=existing is None or not organizer.subscription_id,
-                                          reason="watching", unknown_mailbox_raises=existing is None)
-    except ClientStateError as exc:
-        return problem(400, "Invalid organizer", str(exc))
-    except UnknownMailbox as exc:
-        return problem(404, "Unknown mailbox", str(exc))
-    if saved.failure:
-        return json_reply(502, organizer_json(saved))
-    if existing is None:
-        logger.info("organizer %s watched; answers to the connector's meetings are published from now on", mailbox)
-    return json_reply(201 if existing is None else 200, organizer_json(saved))
+    return await start_watching(organizer, existing is None, deps.subscribing, reason="watching", what="organizer",
+                                render=organizer_json, announce=f"organizer {mailbox} watched; answers to the "
+                                "connector's meetings are published from now on")
 
 
 async def list_organizers(deps: OrganizerDeps) -> Reply:

@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, Room, RoomGraph, RoomStore
 from shared.app.responses import Reply, json_reply, problem
-from shared.app.rooms.subscriptions import SubscriptionDeps, ensure_subscription, queue_work, subscription_health
+from shared.app.rooms.subscriptions import (
+    Calendar,
+    SubscriptionDeps,
+    ensure_subscription,
+    queue_work,
+    subscription_health,
+)
 from shared.config import Settings
 from shared.domain.rooms.client_state import ClientStateError
 from shared.domain.rooms.notifications import RoomWork
@@ -74,19 +81,28 @@ async def put_room(email: str, body: bytes, deps: RegistrationDeps) -> Reply:
     existing = await deps.rooms.get(mailbox)
     room = existing or Room(email=mailbox, activated_at=deps.clock())
     room = replace(room, show_subject=document.get("showSubject", room.show_subject))
+    return await start_watching(room, existing is None, deps.subscribing, reason="registration", what="room",
+                                render=room_json,
+                                announce=f"room {mailbox} registered; only bookings made from now on are published")
+
+
+async def start_watching(calendar: Calendar, is_new: bool, deps: SubscriptionDeps, *, reason: str, what: str,
+                         render: Callable[[Calendar], dict[str, Any]], announce: str) -> Reply:
+    """Subscribe to a watched calendar (a room or an organizer) and answer the operator's PUT: 201 for a new one,
+    200 again, 502 when Graph refused (the calendar is kept with its failure), 400/404 for the caller's mistakes."""
     try:
-        # A new room's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
-        saved = await ensure_subscription(room, deps.subscribing, recreate=existing is None or not room.subscription_id,
-                                          reason="registration", unknown_mailbox_raises=existing is None)
+        # A new calendar's unknown mailbox is the caller's mistake: nothing is stored, the answer names it.
+        saved = await ensure_subscription(calendar, deps, recreate=is_new or not calendar.subscription_id,
+                                          reason=reason, unknown_mailbox_raises=is_new)
     except ClientStateError as exc:
-        return problem(400, "Invalid room", str(exc))
+        return problem(400, f"Invalid {what}", str(exc))
     except UnknownMailbox as exc:
         return problem(404, "Unknown mailbox", str(exc))
     if saved.failure:
-        return json_reply(502, room_json(saved))
-    if existing is None:
-        logger.info("room %s registered; only bookings made from now on are published", mailbox)
-    return json_reply(201 if existing is None else 200, room_json(saved))
+        return json_reply(502, render(saved))
+    if is_new:
+        logger.info("%s", announce)
+    return json_reply(201 if is_new else 200, render(saved))
 
 
 async def list_rooms(deps: RegistrationDeps) -> Reply:
