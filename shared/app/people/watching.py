@@ -17,7 +17,7 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer, OrganizerStore
 from shared.app.ports.rooms import RoomGraph
 from shared.app.rooms.publisher import PublisherDeps, publish
-from shared.app.rooms.subscriptions import SubscriptionDeps, on_lifecycle
+from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle
 from shared.config import Settings
 from shared.domain.people import watching
 from shared.domain.people.watching import AppointmentWatch
@@ -50,11 +50,7 @@ async def handle_organizer_work(work: RoomWork, deps: WatchDeps) -> str:
     if organizer is None:
         logger.info("work for organizer %s dropped: not watched", work.room)
         return "unknown organizer"
-    if work.subscription_id and work.subscription_id != organizer.subscription_id:
-        # A valid clientState of a subscription the organizer no longer uses (replaced or deleted).
-        deps.dropped["stale subscription"] += 1
-        logger.warning("notification of subscription %s for organizer %s dropped: not its current subscription",
-                       work.subscription_id, organizer.email)
+    if from_old_subscription(work, organizer, deps.dropped):
         return "stale subscription"
     if work.kind == "change":
         if not work.event_id:

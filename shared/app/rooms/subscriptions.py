@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -21,8 +22,8 @@ from shared.domain.rooms import client_state, renewal
 from shared.domain.rooms.notifications import RoomWork
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound, UnknownMailbox
 
-__all__ = ["Calendar", "SubscriptionDeps", "ensure_subscription", "kind_of", "notification_urls", "on_lifecycle",
-           "queue_work", "subscribe", "subscription_health", "work_message"]
+__all__ = ["Calendar", "SubscriptionDeps", "ensure_subscription", "from_old_subscription", "kind_of",
+           "notification_urls", "on_lifecycle", "queue_work", "subscribe", "subscription_health", "work_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,17 @@ async def _current(calendar: Calendar, deps: SubscriptionDeps) -> Calendar | Non
     if isinstance(calendar, Organizer):
         return await deps.organizers.get(calendar.email) if deps.organizers else None  # type: ignore[return-value]
     return await deps.rooms.get(calendar.email)
+
+
+def from_old_subscription(work: RoomWork, calendar: Room | Organizer, dropped: Counter[str]) -> bool:
+    """True (counted and logged) for work of a subscription the calendar no longer uses (replaced or deleted):
+    its clientState is valid, but it speaks for nothing the connector watches now."""
+    if not work.subscription_id or work.subscription_id == calendar.subscription_id:
+        return False
+    dropped["stale subscription"] += 1
+    logger.warning("notification of subscription %s for %s dropped: not its current subscription",
+                   work.subscription_id, calendar.email)
+    return True
 
 
 def subscription_health(calendar: Room | Organizer) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from shared.app.people.watching import WatchDeps, handle_organizer_work
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, ReservationStore, Room, RoomGraph, RoomStore
 from shared.app.rooms.publisher import PublisherDeps, publish
-from shared.app.rooms.subscriptions import SubscriptionDeps, on_lifecycle, queue_work
+from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle, queue_work
 from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
 from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
@@ -79,11 +79,7 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     if room is None:
         logger.info("work for %s dropped: the room is not registered", work.room)
         return "unknown room"
-    if work.subscription_id and work.subscription_id != room.subscription_id:
-        # A valid clientState of a subscription the room no longer uses (replaced or deleted).
-        deps.dropped["stale subscription"] += 1
-        logger.warning("notification of subscription %s for %s dropped: not the room's current subscription",
-                       work.subscription_id, room.email)
+    if from_old_subscription(work, room, deps.dropped):
         return "stale subscription"
     if work.kind == "change":
         assert work.event_id and work.change_type
