@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from local.processes import stop_process
+
 CONTENT = {"subject": "Boiler service", "body": {"contentType": "html", "content": "<p>Boiler service</p>"},
            "start": {"dateTime": "2026-05-04T08:00:00", "timeZone": "W. Europe Standard Time"},
            "end": {"dateTime": "2026-05-04T09:00:00", "timeZone": "W. Europe Standard Time"},
@@ -125,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             asyncio.run(_run(args, base_url, ca, tenant, mailboxes))
         finally:
-            process.terminate()
-            process.wait(10)
+            stop_process(process)
     return 0
 
 

@@ -51,6 +51,7 @@ import httpx
 from aiohttp import web
 
 from local.graphsim.tls import create_tls
+from local.processes import stop_process
 from shared.domain.tagging import SOURCE_KEY_PROPERTY
 
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -314,15 +315,7 @@ class RunningStub:
             return str(response.raise_for_status().json()["access_token"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_process(self.process)
 
 
 def start_stub(state_dir: Path, limits: Limits | None = None) -> RunningStub:

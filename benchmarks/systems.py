@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from benchmarks.graphstub import ROOT, RunningStub
+from local.processes import stop_process
 from local.stack import LocalStack
 
 
@@ -147,12 +148,4 @@ class Minimal(System):
         return {"minimal (one process)": self.process.pid}
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        stop_process(self.process)

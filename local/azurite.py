@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from local.processes import stop_process
 from shared.config import AZURITE_TABLES
 
 __all__ = ["RunningAzurite", "free_port", "start_azurite"]
@@ -44,12 +45,7 @@ class RunningAzurite:
         return AZURITE_TABLES.replace("127.0.0.1:10002", f"127.0.0.1:{self.port}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 def azurite_command() -> str:
