@@ -18,7 +18,7 @@ from shared.adapters.graph.subscriptions import call_graph, from_json
 from shared.app.ports.availability import ScheduleRequest
 from shared.app.ports.people import DelegatedCredentials
 
-__all__ = ["GraphScheduleReader", "NoDelegatedConnections"]
+__all__ = ["GraphScheduleReader"]
 
 
 def _wall(request: ScheduleRequest, which: str) -> dict[str, str]:
@@ -64,26 +64,3 @@ class GraphScheduleReader(GraphAdapter):
         answer = json.loads(raw) if raw else {}
         value = answer.get("value") if isinstance(answer, dict) else None
         return [s for s in value if isinstance(s, dict)] if isinstance(value, list) else []
-
-class NoDelegatedConnections:
-    """``DelegatedCredentials`` of a deployment without delegated connections: nobody is connected, so a request
-    ``asUser`` is answered as one whose person must (re)connect."""
-
-    def for_user(self, user: str) -> Any:
-        return _NotConnected(user)
-
-    async def is_connected(self, user: str) -> bool:
-        return False
-
-
-class _NotConnected:
-    def __init__(self, user: str) -> None:
-        self._user = user
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from shared.errors import NeedsReconnect
-
-        raise NeedsReconnect(self._user, "this deployment keeps no delegated connections")
-
-    async def close(self) -> None:
-        return None

@@ -152,14 +152,9 @@ async def test_twenty_people_and_five_rooms_in_one_round_trip(world: World, caps
         print(f"\navailability of 20 people and 5 rooms over 5 days: {elapsed * 1000:.0f} ms")
 
 
-async def test_without_delegated_connections_as_a_person_is_a_409(world: World) -> None:
-    from shared.adapters.graph.schedule import NoDelegatedConnections
-
-    session = GraphSession(sim_settings(world.sim))
-    try:
-        deps = AvailabilityDeps(reader=GraphScheduleReader(session, NoDelegatedConnections()))
-        reply = await find_availability(json.dumps({"people": [BEN], "asUser": ANNA, "start": "2026-06-01T13:00:00Z",
-                                                    "end": "2026-06-01T16:00:00Z", "timeZone": "UTC"}).encode(), deps)
-    finally:
-        await session.close()
-    assert reply.status == 409 and reply.json()["reason"] == "this deployment keeps no delegated connections"
+async def test_as_a_person_who_is_not_connected_is_a_409_with_the_reason(world: World) -> None:
+    reply = await find_availability(json.dumps({"people": [BEN], "asUser": ANNA, "start": "2026-06-01T13:00:00Z",
+                                                "end": "2026-06-01T16:00:00Z", "timeZone": "UTC"}).encode(),
+                                    world.deps)
+    assert reply.status == 409 and reply.json()["reason"] == "AADSTS50173: the provided grant has expired"
+    assert world.delegated.issued == [] and world.schedule_requests() == []
