@@ -303,7 +303,7 @@ class Container:
         # The stores a purge empties of the tenant's rows: every store keyed by tenant.
         purgeables: tuple[PurgeableStore, ...] = (self.mappings(), self.deadletters(), store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
-                          clock=self.clock, credential_state=self.state())
+                          clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 
     def tenant_lookup(self) -> TenantLookup:
         return RegisteredTenants(self.settings, self.tenant_store())

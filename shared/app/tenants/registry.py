@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -48,6 +49,8 @@ class TenantDeps:
     purgeables: tuple[PurgeableStore, ...]  # the registry's own store among them
     clock: Clock
     credential_state: CredentialStateStore | None = None  # the default tenant's credential health
+    # Told after this instance changed the registry, so its routing reads it again at once (others within 30 s).
+    changed: Callable[[], None] = lambda: None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -110,13 +113,19 @@ async def list_tenants(deps: TenantDeps) -> Reply:
     return json_reply(200, {"value": [await tenant_json(t, deps) for t in tenants]})
 
 
-async def get_tenant(segment: str, deps: TenantDeps) -> Reply:
+async def _find(segment: str, deps: TenantDeps) -> Tenant | Reply:
+    """The tenant the path names, or the answer for a malformed id (400) or an unknown tenant (404)."""
     tenant_id = tenant_id_of(segment)
     if isinstance(tenant_id, Reply):
         return tenant_id
     tenant = await known_tenant(tenant_id, deps)
-    if tenant is None:
-        return await _not_found(tenant_id, deps)
+    return tenant if tenant is not None else await _not_found(tenant_id, deps)
+
+
+async def get_tenant(segment: str, deps: TenantDeps) -> Reply:
+    tenant = await _find(segment, deps)
+    if isinstance(tenant, Reply):
+        return tenant
     return json_reply(200, await tenant_json(tenant, deps))
 
 
@@ -144,6 +153,7 @@ async def put_tenant(segment: str, body: bytes, deps: TenantDeps) -> Reply:
     except ConcurrencyConflict:
         return problem(409, "Changed meanwhile", f"tenant {wanted.id} was changed by another request; send the "
                                                  "PUT again")
+    deps.changed()
     logger.info("tenant %s %s with %d sources", saved.id, "updated" if existing else "registered",
                 len(saved.sources))
     shown = await known_tenant(saved.id, deps) or saved
@@ -151,16 +161,15 @@ async def put_tenant(segment: str, body: bytes, deps: TenantDeps) -> Reply:
 
 
 async def delete_tenant(segment: str, deps: TenantDeps, *, purge: bool) -> Reply:
-    tenant_id = tenant_id_of(segment)
-    if isinstance(tenant_id, Reply):
-        return tenant_id
-    tenant = await known_tenant(tenant_id, deps)
-    if tenant is None:
-        return await _not_found(tenant_id, deps)
+    tenant = await _find(segment, deps)
+    if isinstance(tenant, Reply):
+        return tenant
+    tenant_id = tenant.id
     if purge and tenant.default:
         return problem(409, "Default tenant", f"tenant {tenant_id} is the settings' tenant "
                                               "(CALENDAR_MSGRAPH_TENANT_GUID): it can be stopped, never purged")
     await _stop(tenant, deps)
+    deps.changed()
     document: dict[str, Any] = {"tenantId": tenant_id, "state": STOPPED, "purge": None}
     if purge:
         record = await purge_tenant(tenant_id, deps.purgeables, deps.store, deps.clock)

@@ -155,6 +155,19 @@ class TestCache:
         assert (await container.tenant_cache.by_source(SOURCE_B)).id == B  # type: ignore[union-attr]
         assert registry.reads == 2
 
+    async def test_a_change_made_through_this_instance_routes_at_once(self, world: FakeWorld) -> None:
+        from shared.app.tenants.registry import put_tenant
+        from shared.bootstrap.lazy import Lazy
+
+        registry = Registry()
+        container = services(world, registry)
+        container.tenant_store = Lazy.given(registry.store)
+        assert (await container.tenant_cache.by_source(SOURCE_B)).id == DEFAULT  # type: ignore[union-attr]
+        body = {"displayName": "Fabrikam", "sources": [SOURCE_B],
+                "credential": {"kind": "secret", "secretName": "fabrikam-secret"}}
+        assert (await put_tenant(B, json.dumps(body).encode(), container.tenants())).status == 201
+        assert (await container.tenant_cache.by_source(SOURCE_B)).id == B  # type: ignore[union-attr]
+
     async def test_an_unreadable_registry_keeps_the_list_read_before(self, world: FakeWorld) -> None:
         registry = Registry()
         await register_b(registry)
