@@ -1,6 +1,7 @@
 """A tiny booking-system stand-in for the demo and the end-to-end tests: receives the connector's
 outbound webhook, verifies each delivery with the ``standardwebhooks`` package (as a real receiver
-would), deduplicates on ``webhook-id`` and can be told to fail the next N deliveries."""
+would), deduplicates on ``webhook-id`` and can be told to fail the next N deliveries. It also serves the
+page a person returns to after connecting their calendar (any GET; ``returns`` keeps each path and query)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,18 @@ class BookingReceiver:
     events: list[dict[str, Any]] = field(default_factory=list)  # verified, first delivery of each id
     attempts: list[dict[str, Any]] = field(default_factory=list)  # every delivery: id, status
     fail_next: int = 0
+    returns: list[str] = field(default_factory=list)  # GETs: a person back from connecting (path and query)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks/calendar"
+        return f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/hooks/calendar"
 
     def stop(self) -> None:
         if self.server is not None:
@@ -79,6 +85,16 @@ def start_booking_receiver(secret: str | None = None) -> BookingReceiver:
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            with receiver.lock:
+                receiver.returns.append(self.path)
+            page = b"Back in the booking system. You can close this window."
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
 
     receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=receiver.server.serve_forever, name="booking-receiver", daemon=True).start()

@@ -144,7 +144,10 @@ class LocalStack:
             self.booking = start_booking_receiver(webhook_secret)
             webhook_secret = self.booking.secret
             env.update({"CONNECTOR_OUTBOUND_WEBHOOK_URL": self.booking.url,
-                        "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": webhook_secret})
+                        "CONNECTOR_OUTBOUND_WEBHOOK_SECRET": webhook_secret,
+                        # ... and the page a recruiter returns to after connecting (the people demo).
+                        "CONNECTOR_CONNECT_RETURN_URLS": f"{env['CONNECTOR_CONNECT_RETURN_URLS']},"
+                                                         f"{self.booking.base_url}/"})
         if uses_simulator:
             # The simulator's tenant and app are the given ones, so given credentials match it.
             tenant = given.get("CALENDAR_MSGRAPH_TENANT_GUID") or str(uuid.uuid4())
@@ -331,7 +334,10 @@ def _demo(stack: LocalStack) -> None:
     demo_rotation_and_doctor(stack, next(iter(stack.users), None))  # ends with the doctor's report
     from local.demo_drift import demo_drift
 
-    demo_drift(stack)  # last: an event deleted by hand, and its repair
+    demo_drift(stack)  # an event deleted by hand, and its repair
+    from local.demo_people import demo_people
+
+    demo_people(stack)  # last: a recruiter connects, books an interview, a colleague declines, free slots
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -235,7 +235,7 @@ class GraphSession:
         """A GraphServiceClient acting with another async token credential (a person's delegated connection),
         over the same pool and per-mailbox limiter as every other request of the process. The credential's
         ``get_token`` decides the scopes it asks for; cache the client per credential if you call this often."""
-        return self._build_client(credential)
+        return self._build_client(credential, token_of=_AzureCoreTokens(credential))
 
     async def close(self) -> None:
         owned, self._owned = self._owned, []
@@ -248,7 +248,7 @@ class GraphSession:
         # trust_env off: a proxy from the environment would get a transport of its own, past the limiter.
         return httpx.AsyncClient(transport=self.limiter, timeout=httpx.Timeout(30.0, connect=10.0), trust_env=False)
 
-    def _build_client(self, credential: Any) -> Any:
+    def _build_client(self, credential: Any, token_of: Any = None) -> Any:
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
@@ -264,7 +264,8 @@ class GraphSession:
 
         settings = self.settings
         host = urlsplit(settings.graph_endpoint).hostname or ""
-        auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes), allowed_hosts=[host])
+        auth = AzureIdentityAuthenticationProvider(token_of or credential, scopes=list(settings.scopes),
+                                                   allowed_hosts=[host])
         http = self._httpx()
         self._owned.append(http)
         middleware: list[BaseMiddleware] = [
@@ -280,6 +281,20 @@ class GraphSession:
         adapter = GraphRequestAdapter(auth, client=client)
         adapter.base_url = settings.graph_endpoint
         return GraphServiceClient(request_adapter=adapter)
+
+
+class _AzureCoreTokens:
+    """kiota's authentication provider takes a token only as azure-core's ``AccessToken`` (an isinstance check; any
+    other object becomes an empty Authorization header): a person's credential returns the port's own token type."""
+
+    def __init__(self, credential: Any) -> None:
+        self._credential = credential
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = await self._credential.get_token(*scopes, **kwargs)
+        return token if isinstance(token, AccessToken) else AccessToken(token.token, int(token.expires_on))
 
 
 def _secret_credential(settings: Settings) -> Any:
