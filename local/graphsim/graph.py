@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -51,8 +52,9 @@ ROUTES = [
 ]
 
 
-def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
+def match_route(path: str, routes: Sequence[Route] | None = None) -> tuple[Route, dict[str, str]] | None:
+    """The first of ``routes`` (this module's Graph routes by default) matching ``path``, with its parameters."""
+    for route in ROUTES if routes is None else routes:
         m = route.pattern.fullmatch(path)
         if m:
             return route, m.groupdict()

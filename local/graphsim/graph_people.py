@@ -21,6 +21,7 @@ from starlette.routing import Route as HttpRoute
 
 from .errors import GraphError
 from .graph import Route, _json_body
+from .graph import match_route as graph_match_route
 from .state import SimState
 
 ROUTES = [Route("sendMail", re.compile(r"/users/(?P<u>[^/]+)/sendMail/?", re.I), frozenset({"POST"}), True)]
@@ -32,11 +33,7 @@ _CALENDAR_WRITE = {"Calendars.ReadWrite"}
 
 
 def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        m = route.pattern.fullmatch(path)
-        if m:
-            return route, m.groupdict()
-    return None
+    return graph_match_route(path, ROUTES)
 
 
 def resolve_me(path: str, claims: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from . import subscriptions as subs
 from .delta import DeltaHandlers
 from .errors import GraphError, json_response
 from .graph import Route, _json_body
+from .graph import match_route as graph_match_route
 
 PLACES_PAGE = 100  # Graph's default for /places
 
@@ -36,11 +37,7 @@ NAMES = {r.name for r in ROUTES}
 
 
 def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        m = route.pattern.fullmatch(path)
-        if m:
-            return route, m.groupdict()
-    return None
+    return graph_match_route(path, ROUTES)
 
 
 class RoomHandlers(DeltaHandlers):

@@ -17,7 +17,6 @@ scheduleinformation, freebusyerror; limits in shared/graph/facts.md §4).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import datetime, timedelta
@@ -28,7 +27,8 @@ from starlette.responses import Response
 
 from . import recurrence, zones
 from .errors import GraphError, json_response
-from .graph import Route
+from .graph import Route, _json_body
+from .graph import match_route as graph_match_route
 
 MAX_SCHEDULES = 100
 MAX_WINDOW_DAYS = 62
@@ -43,11 +43,7 @@ NAMES = {r.name for r in ROUTES}
 
 
 def match_route(path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        m = route.pattern.fullmatch(path)
-        if m:
-            return route, m.groupdict()
-    return None
+    return graph_match_route(path, ROUTES)
 
 
 def _invalid_interval() -> GraphError:
@@ -57,14 +53,7 @@ def _invalid_interval() -> GraphError:
 
 
 def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header "
-                         "is set and payload is of valid JSON format.")
-    return {str(k).lower(): v for k, v in body.items()}
+    return {str(k).lower(): v for k, v in _json_body(raw).items()}  # getSchedule's parameter names ignore case
 
 
 def _when(value: Any, name: str) -> datetime:
