@@ -66,7 +66,10 @@ class StoredDelegatedCredentials:
         return _UserCredential(self, user.strip().lower())
 
     async def is_connected(self, user: str) -> bool:
-        connection = await self._deps.connections.get(user.strip().lower())
+        user = user.strip().lower()
+        if self._fresh(user) is not None:  # a token in memory: connected a moment ago, no table read needed
+            return True
+        connection = await self._deps.connections.get(user)
         return connection is not None and connection.state == CONNECTED
 
     def forget(self, user: str, token: str | None = None) -> None:
