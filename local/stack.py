@@ -256,7 +256,7 @@ class LocalStack:
                                          "Graph simulator: an operator's access token for the connector's API")
             return given
         body = {"audience": f"api://{self.env['CALENDAR_MSGRAPH_CLIENT_ID']}", "roles": list(roles),
-                "user": "operator@contoso.com"} | claims
+                "user": "operator@contoso.com", "tenant": self.env["CALENDAR_MSGRAPH_TENANT_GUID"]} | claims
         with httpx.Client(verify=ssl.create_default_context(cafile=str(self.simulator.ca_path)), timeout=30) as sim:
             response = sim.post(f"{self.simulator.base_url}/_sim/operator-tokens", json=body)
             response.raise_for_status()

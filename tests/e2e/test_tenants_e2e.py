@@ -1,0 +1,165 @@
+"""End to end, tenants: two customer organisations registered through the operator routes (onboarded through the
+consent link and its callback), each with its own source, mailboxes and credential in the Key Vault. Tenant A's
+mailbox is flooded with 429s and then its credential is revoked, while tenant B's events land; A's land once it
+is restored; and no mailbox is ever written with another tenant's token.
+
+Waits are on states (what landed, what the simulator answered), never on durations."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import ssl
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from local.stack import LocalStack
+from shared.app.tenants.consent import CALLBACK_PATH
+from tests.e2e.conftest import dead_letters_of, wait_for
+
+pytestmark = pytest.mark.e2e
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Customer:
+    tenant: str
+    source: str
+    mailbox: str
+    secret: str
+
+
+def client_id(stack: LocalStack) -> str:
+    return stack.env["CALENDAR_MSGRAPH_CLIENT_ID"]
+
+
+def onboard(stack: LocalStack, name: str) -> Customer:
+    """What a vendor does for a new customer: register the tenant, send the consent link to its administrator
+    (who accepts), keep the credential in the Key Vault."""
+    assert stack.simulator is not None and stack.vault is not None
+    sim = stack.simulator.state
+    tenant, secret = str(uuid.uuid4()), secrets.token_urlsafe(24)
+    customer = Customer(tenant, f"https://planning.example.com/{name}-{tenant[:8]}", f"planner@{name}.example",
+                        secret)
+    sim.tenancy.add_tenant(tenant)
+    user = sim.find_user(customer.mailbox) or sim.add_user(customer.mailbox, f"Planner of {name}")
+    sim.tenancy.assign(user["id"], tenant)
+    sim.tenancy.multi_tenant(client_id(stack), [stack.env["CONNECTOR_PUBLIC_BASE_URL"] + CALLBACK_PATH])
+    secret_name = f"{name}-graph-secret"
+    stack.vault.state.set_secret(secret_name, secret, content_type="text/plain")
+    put = stack.admin("PUT", f"/api/manage/tenants/{tenant}", json={
+        "displayName": name.title(), "sources": [customer.source],
+        "credential": {"kind": "secret", "secretName": secret_name}})
+    assert put.status_code == 201, put.text
+    link = stack.admin("GET", f"/api/manage/tenants/{tenant}/consent-url")
+    assert link.status_code == 200, link.text
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(stack.simulator.ca_path))) as browser:
+        answer = browser.get(link.json()["url"])
+    assert answer.status_code == 302, answer.text
+    with stack.client() as browser:
+        page = browser.get(answer.headers["location"])
+    assert page.status_code == 200, page.text
+    sim.tenancy.add_secret(tenant, client_id(stack), secret)  # the customer's credential for the app
+    shown = stack.admin("GET", f"/api/manage/tenants/{tenant}").json()
+    assert shown["consent"]["status"] == "granted"
+    return customer
+
+
+def planned(customer: Customer, title: str, hour: int) -> dict[str, Any]:
+    return {"specversion": "1.0", "id": f"tenants-{next(_ids)}", "source": customer.source, "type": "task.planned",
+            "subject": f"task/{title.replace(' ', '-')}", "time": "2026-05-01T06:00:00Z", "sequence": "1",
+            "data": {"resource": {"email": customer.mailbox}, "start": f"2026-05-04T{hour:02d}:00:00",
+                     "end": f"2026-05-04T{hour + 1:02d}:00:00", "timeZone": "Europe/Berlin", "title": title}}
+
+
+def subjects(stack: LocalStack, customer: Customer) -> list[str]:
+    return sorted(e["subject"] for e in stack.calendar(customer.mailbox))
+
+
+def answers(stack: LocalStack, customer: Customer, status: int) -> int:
+    """How many of Graph's answers for the customer's mailbox had that status."""
+    assert stack.simulator is not None
+    user = stack.simulator.state.find_user(customer.mailbox)
+    assert user is not None
+    return sum(1 for r in stack.simulator.state.requests() if r["mailbox"] == user["id"] and r["status"] == status)
+
+
+@pytest.fixture
+def two(stack: LocalStack) -> Iterator[tuple[Customer, Customer]]:
+    customers = (onboard(stack, "fabrikam"), onboard(stack, "tailspin"))
+    yield customers
+    for customer in customers:
+        stack.admin("DELETE", f"/api/manage/tenants/{customer.tenant}", params={"purge": "true"})
+
+
+class TestIsolation:
+    def test_a_throttled_then_revoked_tenant_waits_while_the_other_lands_then_lands_itself(
+            self, stack: LocalStack, two: tuple[Customer, Customer]) -> None:
+        assert stack.simulator is not None
+        sim = stack.simulator.state
+        a, b = two
+        posted: list[dict[str, Any]] = []
+
+        def post(*events: dict[str, Any]) -> None:
+            posted.extend(events)
+            response = stack.post_events(list(events))
+            assert response.status_code == 202, response.text
+
+        # 1. Tenant A's mailbox answers every request with 429.
+        sim.add_fault(429, mailbox=a.mailbox, retry_after=1, count=1_000_000)
+        post(planned(a, "A throttled", 8), planned(b, "B first", 8))
+        wait_for(lambda: subjects(stack, b) == ["B first"] and answers(stack, a, 429) >= 2, timeout=120,
+                 message="B's event landed while A was refused twice")
+        assert subjects(stack, a) == []
+
+        # 2. A's credential is revoked: its secret removed, the token it holds refused.
+        sim.clear_faults()
+        sim.tenancy.remove_secrets(a.tenant, client_id(stack))
+        sim.add_fault(401, mailbox=a.mailbox, error_code="InvalidAuthenticationToken", count=1_000_000)
+        post(planned(a, "A revoked", 9), planned(b, "B second", 9))
+        assert stack.host is not None
+        wait_for(lambda: subjects(stack, b) == ["B first", "B second"]
+                 and f"tenant {a.tenant} paused" in stack.host.output, timeout=120,
+                 message="B's second event landed while A paused for its credential")
+        assert subjects(stack, a) == []
+        assert stack.admin("GET", "/api/manage/credentials").json()["worker"]["state"] == "running", \
+            "the default tenant is not paused by A's credential"
+
+        # 3. A's credential is restored: its events land, each once.
+        sim.clear_faults()
+        sim.tenancy.add_secret(a.tenant, client_id(stack), a.secret)
+        wait_for(lambda: subjects(stack, a) == ["A revoked", "A throttled"], timeout=180,
+                 message="A's events landed after its credential came back")
+        stack.wait_until_drained(timeout=120)
+        assert subjects(stack, a) == ["A revoked", "A throttled"]
+        assert subjects(stack, b) == ["B first", "B second"]
+        assert dead_letters_of(stack, posted) == []
+
+        # 4. Every mailbox request carried a token of the mailbox's own tenant.
+        owners = {sim.find_user(c.mailbox)["id"]: c.tenant for c in two}  # type: ignore[index]
+        seen = [r for r in sim.requests() if r["mailbox"] in owners]
+        assert seen and all(r["tid"] == owners[r["mailbox"]] for r in seen)
+        assert not [r for r in sim.requests() if r["status"] == 403]
+
+    def test_a_mailbox_of_another_tenant_is_refused_by_graph(self, stack: LocalStack,
+                                                             two: tuple[Customer, Customer]) -> None:
+        """A source of tenant B naming a mailbox of tenant A: written with B's token, Graph refuses it (403), so
+        it is dead-lettered with the reason and A's mailbox stays untouched."""
+        assert stack.simulator is not None
+        a, b = two
+        stray = planned(b, "Stray", 10) | {"data": planned(b, "Stray", 10)["data"] | {
+            "resource": {"email": a.mailbox}}}
+        assert stack.post_events([stray]).status_code == 202
+        stack.wait_until_drained(timeout=120)
+        assert subjects(stack, a) == []
+        [dead] = dead_letters_of(stack, [stray])
+        assert dead["tenant"] == b.tenant
+        user = stack.simulator.state.find_user(a.mailbox)
+        assert user is not None
+        refused = [r for r in stack.simulator.state.requests() if r["mailbox"] == user["id"]]
+        assert refused and all(r["status"] == 403 and r["tid"] == b.tenant for r in refused)
