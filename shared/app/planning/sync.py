@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement
+from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement, tenant_of
 from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.planning.drift import DRIFT_PROPERTY
 from shared.app.ports.clock import Clock
@@ -91,7 +91,8 @@ async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps)
     Raises only to ask for redelivery."""
     outcome = await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _sync(body, delivery, deps))
     if counted := _OUTCOMES.get(outcome):
-        deps.telemetry.event_processed(counted)
+        with deps.telemetry.for_tenant(tenant_of(delivery)):
+            deps.telemetry.event_processed(counted)
     return outcome
 
 
