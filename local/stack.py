@@ -291,7 +291,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
+def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin", users: Mapping[str, str] | None = None) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -301,7 +301,7 @@ def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
         instant = datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=ZoneInfo("UTC"))
         return instant.astimezone(tz).strftime("%a %d %b %H:%M")
 
-    for mailbox, name in stack.users.items():
+    for mailbox, name in (stack.users if users is None else users).items():
         events = stack.calendar(mailbox)
         print(f"\n{name} <{mailbox}>: {len(events)} event(s)")
         rows = [("Start", "End", "Show as", "Subject", "Location")]
@@ -335,6 +335,9 @@ def _demo(stack: LocalStack) -> None:
     from local.demo_drift import demo_drift
 
     demo_drift(stack)  # an event deleted by hand, and its repair
+    from local.demo_tenants import demo_tenants
+
+    demo_tenants(stack)  # two customer organisations side by side, each with its own token and calendars
     from local.demo_people import demo_people
 
     demo_people(stack)  # last: a recruiter connects, books an interview, a colleague declines, free slots

@@ -7,74 +7,20 @@ Waits are on states (what landed, what the simulator answered), never on duratio
 
 from __future__ import annotations
 
-import itertools
-import secrets
-import ssl
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
+from local.demo_tenants import Customer, onboard, planned
 from local.stack import LocalStack
-from shared.app.tenants.consent import CALLBACK_PATH
 from tests.e2e.conftest import dead_letters_of, wait_for
 
 pytestmark = pytest.mark.e2e
-_ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Customer:
-    tenant: str
-    source: str
-    mailbox: str
-    secret: str
 
 
 def client_id(stack: LocalStack) -> str:
     return stack.env["CALENDAR_MSGRAPH_CLIENT_ID"]
-
-
-def onboard(stack: LocalStack, name: str) -> Customer:
-    """What a vendor does for a new customer: register the tenant, send the consent link to its administrator
-    (who accepts), keep the credential in the Key Vault."""
-    assert stack.simulator is not None and stack.vault is not None
-    sim = stack.simulator.state
-    tenant, secret = str(uuid.uuid4()), secrets.token_urlsafe(24)
-    customer = Customer(tenant, f"https://planning.example.com/{name}-{tenant[:8]}", f"planner@{name}.example",
-                        secret)
-    sim.tenancy.add_tenant(tenant)
-    user = sim.find_user(customer.mailbox) or sim.add_user(customer.mailbox, f"Planner of {name}")
-    sim.tenancy.assign(user["id"], tenant)
-    sim.tenancy.multi_tenant(client_id(stack), [stack.env["CONNECTOR_PUBLIC_BASE_URL"] + CALLBACK_PATH])
-    secret_name = f"{name}-graph-secret"
-    stack.vault.state.set_secret(secret_name, secret, content_type="text/plain")
-    put = stack.admin("PUT", f"/api/manage/tenants/{tenant}", json={
-        "displayName": name.title(), "sources": [customer.source],
-        "credential": {"kind": "secret", "secretName": secret_name}})
-    assert put.status_code == 201, put.text
-    link = stack.admin("GET", f"/api/manage/tenants/{tenant}/consent-url")
-    assert link.status_code == 200, link.text
-    with httpx.Client(verify=ssl.create_default_context(cafile=str(stack.simulator.ca_path))) as browser:
-        answer = browser.get(link.json()["url"])
-    assert answer.status_code == 302, answer.text
-    with stack.client() as browser:
-        page = browser.get(answer.headers["location"])
-    assert page.status_code == 200, page.text
-    sim.tenancy.add_secret(tenant, client_id(stack), secret)  # the customer's credential for the app
-    shown = stack.admin("GET", f"/api/manage/tenants/{tenant}").json()
-    assert shown["consent"]["status"] == "granted"
-    return customer
-
-
-def planned(customer: Customer, title: str, hour: int) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": f"tenants-{next(_ids)}", "source": customer.source, "type": "task.planned",
-            "subject": f"task/{title.replace(' ', '-')}", "time": "2026-05-01T06:00:00Z", "sequence": "1",
-            "data": {"resource": {"email": customer.mailbox}, "start": f"2026-05-04T{hour:02d}:00:00",
-                     "end": f"2026-05-04T{hour + 1:02d}:00:00", "timeZone": "Europe/Berlin", "title": title}}
 
 
 def subjects(stack: LocalStack, customer: Customer) -> list[str]:
@@ -92,6 +38,8 @@ def answers(stack: LocalStack, customer: Customer, status: int) -> int:
 @pytest.fixture
 def two(stack: LocalStack) -> Iterator[tuple[Customer, Customer]]:
     customers = (onboard(stack, "fabrikam"), onboard(stack, "tailspin"))
+    for customer in customers:
+        assert stack.admin("GET", f"/api/manage/tenants/{customer.tenant}").json()["consent"]["status"] == "granted"
     yield customers
     for customer in customers:
         stack.admin("DELETE", f"/api/manage/tenants/{customer.tenant}", params={"purge": "true"})
@@ -163,3 +111,13 @@ class TestIsolation:
         assert user is not None
         refused = [r for r in stack.simulator.state.requests() if r["mailbox"] == user["id"]]
         assert refused and all(r["status"] == 403 and r["tid"] == b.tenant for r in refused)
+
+
+def test_the_demo_serves_two_tenants_side_by_side(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    from local.demo_tenants import demo_tenants
+
+    demo_tenants(stack)
+    printed = capsys.readouterr().out
+    assert "Fabrikam boiler check" in printed and "Tailspin hangar audit" in printed
+    fabrikam, tailspin = printed.split("Tenant Fabrikam")[1].split("Tenant Tailspin")
+    assert "Tailspin hangar" not in fabrikam and "Fabrikam boiler" not in tailspin
