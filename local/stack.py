@@ -256,7 +256,7 @@ class LocalStack:
                                          "Graph simulator: an operator's access token for the connector's API")
             return given
         body = {"audience": f"api://{self.env['CALENDAR_MSGRAPH_CLIENT_ID']}", "roles": list(roles),
-                "user": "operator@contoso.com"} | claims
+                "user": "operator@contoso.com", "tenant": self.env["CALENDAR_MSGRAPH_TENANT_GUID"]} | claims
         with httpx.Client(verify=ssl.create_default_context(cafile=str(self.simulator.ca_path)), timeout=30) as sim:
             response = sim.post(f"{self.simulator.base_url}/_sim/operator-tokens", json=body)
             response.raise_for_status()
@@ -291,7 +291,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
+def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin", users: Mapping[str, str] | None = None) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -301,7 +301,7 @@ def print_calendars(stack: LocalStack, zone: str = "Europe/Berlin") -> None:
         instant = datetime.fromisoformat(value["dateTime"][:19]).replace(tzinfo=ZoneInfo("UTC"))
         return instant.astimezone(tz).strftime("%a %d %b %H:%M")
 
-    for mailbox, name in stack.users.items():
+    for mailbox, name in (stack.users if users is None else users).items():
         events = stack.calendar(mailbox)
         print(f"\n{name} <{mailbox}>: {len(events)} event(s)")
         rows = [("Start", "End", "Show as", "Subject", "Location")]
@@ -335,6 +335,9 @@ def _demo(stack: LocalStack) -> None:
     from local.demo_drift import demo_drift
 
     demo_drift(stack)  # an event deleted by hand, and its repair
+    from local.demo_tenants import demo_tenants
+
+    demo_tenants(stack)  # two customer organisations side by side, each with its own token and calendars
     from local.demo_people import demo_people
 
     demo_people(stack)  # last: a recruiter connects, books an interview, a colleague declines, free slots

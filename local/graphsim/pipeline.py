@@ -89,6 +89,7 @@ class GraphPipeline:
     async def _handle(self, request: Request, path: str, entry: dict[str, Any]) -> Response:
         claims = self._authenticate(request)
         request.state.claims = claims
+        entry["tid"] = str(claims.get("tid", "")).lower()  # the token's tenant, for isolation checks
         path = graph_people.resolve_me(path, claims)
         # Room routes first: /users/delta would otherwise match /users/{u}.
         found = (graph_rooms.match_route(path) or graph_people.match_route(path) or schedule.match_route(path)

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 SCOPE = "m365-calendar-connector"
 TRACE_HEADERS = ("traceparent", "tracestate")
+# The tenant of the work in hand (``for_tenant``), for the metrics' ``tenant``; None: the settings' tenant.
+_TENANT: ContextVar[str | None] = ContextVar("connector_tenant", default=None)
 
 # The names of docs/telemetry-names.md (tests/unit/test_telemetry.py compares them with the document).
 COUNTERS = {
@@ -101,6 +104,14 @@ class OpenTelemetry:
         self._propagator.inject(carrier)
         return carrier
 
+    @contextmanager
+    def for_tenant(self, tenant: str | None) -> Iterator[None]:
+        token = _TENANT.set(tenant)
+        try:
+            yield
+        finally:
+            _TENANT.reset(token)
+
     # -- counters and the histogram
 
     def events_accepted(self, source: str, count: int) -> None:
@@ -150,10 +161,10 @@ class OpenTelemetry:
     # -- helpers
 
     def _add(self, name: str, value: float, **attributes: str) -> None:
-        self._counters[name].add(value, {"tenant": self._tenant, **attributes})
+        self._counters[name].add(value, {"tenant": _TENANT.get() or self._tenant, **attributes})
 
     def _gauge(self, name: str, value: float, labels: dict[str, str] | None = None, **attributes: str) -> None:
-        key = tuple(sorted((labels or {"tenant": self._tenant, **attributes}).items()))
+        key = tuple(sorted((labels or {"tenant": _TENANT.get() or self._tenant, **attributes}).items()))
         with self._lock:
             self._gauge_values[name][key] = float(value)
 

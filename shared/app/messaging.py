@@ -269,7 +269,7 @@ class Settlement:
         """The span of processing one message, in the trace its sender started; records the queue lag."""
         if delivery.enqueued_at is not None:
             self.telemetry.queue_lag(queue, (self.clock() - delivery.enqueued_at).total_seconds())
-        with self.telemetry.span(f"process {queue}", {
+        with self.telemetry.for_tenant(tenant_of(delivery)), self.telemetry.span(f"process {queue}", {
             "messaging.destination.name": queue, "messaging.message.id": delivery.message_id,
             "messaging.delivery_count": delivery.delivery_count, "connector.attempt": delivery.attempt,
         }, carrier=delivery.application_properties) as span:

@@ -285,8 +285,8 @@ def schedule_reader(session: GraphSession, delegated: DelegatedCredentials) -> S
     return GraphScheduleReader(session, delegated)
 
 def tenant_calendars(settings: Settings, session: GraphSession, secrets: SecretStore | None,
-                     clock: Clock) -> TenantGraphClients:
+                     clock: Clock, delegated: Callable[[], DelegatedCredentials] | None = None) -> TenantGraphClients:
     """The Graph clients of the registered tenants (one credential provider each, built on first use)."""
     from shared.adapters.graph.tenants import TenantGraphClients
 
-    return TenantGraphClients(settings, session, secrets, clock)
+    return TenantGraphClients(settings, session, secrets, clock, delegated)

@@ -87,6 +87,9 @@ class _OnFirstUse:
     def calendar(self, tenant: Tenant) -> CalendarGateway:
         return self._lazy().calendar(tenant)
 
+    def meetings(self, tenant: Tenant) -> MeetingCalendar:
+        return self._lazy().meetings(tenant)
+
 
 class Container:
     """One per event loop in the Functions worker (the SDKs' connections belong to the loop that opened them)."""
@@ -183,7 +186,7 @@ class Container:
                                           else (lambda: self.tenant_store().list()), self.clock)
         # The other tenants' Graph clients, each with a token requested for its tenant, over the one session.
         self.tenant_calendars: Lazy[TenantCalendars] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
-            settings, self.graph_session(), self.secrets(), self.clock))
+            settings, self.graph_session(), self.secrets(), self.clock, self.delegated))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -296,7 +299,9 @@ class Container:
         return AppointmentDeps(settings=self.settings, meetings=self.meetings(), delegated=self.delegated(),
                                mappings=self.mappings(), publisher=self.publisher(), settle=self.settlement(),
                                clock=self.clock, organizers=self.organizer_stores().organizers,
-                               watches=self.organizer_stores().watches)
+                               watches=self.organizer_stores().watches,
+                               tenants=self.tenant_cache if self.settings.tenant_id else None,
+                               tenant_calendars=_OnFirstUse(self.tenant_calendars))
 
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()

@@ -157,6 +157,19 @@ class TestMetrics:
         assert outcomes == {"written", "unchanged", "dead_lettered"}
         assert recorded.points("connector.deadletters.recorded") == [({"tenant": "t", "queue": PLANNING_QUEUE}, 1)]
 
+    async def test_a_messages_tenant_is_the_tenant_of_its_metrics(self, recorded: RecordedTelemetry) -> None:
+        """The work of another tenant counts under that tenant, not the settings'."""
+        world = FakeWorld()
+        other = "22222222-2222-2222-2222-222222222222"
+        deps = _sync_deps(world, recorded)
+        delivery = Delivery("m-other", 1, "task/9", {"tenant": other})
+        await in_fresh_context(sync_planning_message(b"not json", delivery, deps))
+        assert recorded.points("connector.events.processed") == [({"tenant": other, "outcome": "dead_lettered"}, 1)]
+        assert recorded.points("connector.deadletters.recorded") == [({"tenant": other, "queue": PLANNING_QUEUE}, 1)]
+        with recorded.telemetry.for_tenant(None):
+            recorded.telemetry.event_processed("written")
+        assert ({"tenant": "t", "outcome": "written"}, 1) in recorded.points("connector.events.processed")
+
     def test_gauges_report_the_last_value_told(self, recorded: RecordedTelemetry) -> None:
         t = recorded.telemetry
         t.subscriptions(healthy=3, failing=2)

@@ -30,16 +30,19 @@ class _ActingCalendar(GraphCalendarGateway):
 
 
 class GraphMeetingCalendar:
-    def __init__(self, session: GraphSession, delegated: DelegatedCredentials) -> None:
+    def __init__(self, session: GraphSession, delegated: DelegatedCredentials, app_client: Any = None) -> None:
+        """``app_client``: the msgraph client of the app's token (a tenant's own, ``TenantGraphClients``); None:
+        the session's (the default tenant's)."""
         self._session = session
         self._delegated = delegated
+        self._app_client = app_client
         self._app: _ActingCalendar | None = None
         self._people: dict[str, _ActingCalendar] = {}
 
     def _as(self, organizer: str, acting: Acting) -> _ActingCalendar:
         if acting == "application":
             if self._app is None:
-                self._app = _ActingCalendar(self._session, self._session.client)
+                self._app = _ActingCalendar(self._session, self._app_client or self._session.client)
             return self._app
         calendar = self._people.get(organizer)
         if calendar is None:  # one client per person, over the session's pool and limiter

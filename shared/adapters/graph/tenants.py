@@ -10,18 +10,22 @@ for its own messages only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from shared.adapters.graph.calendar import GraphCalendarGateway
+from shared.adapters.graph.meetings import GraphMeetingCalendar
 from shared.adapters.graph.session import GraphSession
 from shared.adapters.identity.factory import AzureIdentityFactory
 from shared.adapters.identity.graph_credential import GraphCredentialProvider
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import SecretStore
+from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway
 from shared.config import Settings
 from shared.domain.tenants.model import Tenant, TenantId
+from shared.errors import ConfigurationError
 
 __all__ = ["TenantGraphClients", "tenant_settings"]
 
@@ -47,16 +51,19 @@ class _TenantCalendar(GraphCalendarGateway):
 
 
 class TenantGraphClients:
-    """``TenantCalendars``: one provider and one calendar gateway per tenant, built lazily, closed with the
-    process's session."""
+    """``TenantCalendars``: one provider, one calendar gateway and one meeting calendar per tenant, built lazily,
+    closed with the process's session."""
 
-    def __init__(self, settings: Settings, session: GraphSession, secrets: SecretStore | None, clock: Clock) -> None:
+    def __init__(self, settings: Settings, session: GraphSession, secrets: SecretStore | None, clock: Clock,
+                 delegated: Callable[[], DelegatedCredentials] | None = None) -> None:
         self._settings = settings
         self._session = session
         self._secrets = secrets
         self._clock = clock
+        self._delegated = delegated
         self._providers: dict[TenantId, tuple[Tenant, GraphCredentialProvider]] = {}
         self._calendars: dict[TenantId, CalendarGateway] = {}
+        self._meetings: dict[TenantId, MeetingCalendar] = {}
         self._retired: list[GraphCredentialProvider] = []
 
     def provider(self, tenant: Tenant) -> GraphCredentialProvider:
@@ -69,6 +76,7 @@ class TenantGraphClients:
         if known is not None:  # the credential was changed in the registry: a new provider (the old closes later)
             self._retired.append(known[1])
             self._calendars.pop(tenant.id, None)
+            self._meetings.pop(tenant.id, None)
         self._providers[tenant.id] = (tenant, provider)
         return provider
 
@@ -79,8 +87,19 @@ class TenantGraphClients:
             calendar = self._calendars[tenant.id] = _TenantCalendar(self._session, self._session.client_for(provider))
         return calendar
 
+    def meetings(self, tenant: Tenant) -> MeetingCalendar:
+        """The tenant's meetings: with the app's token requested for the tenant, or the organizer's connection."""
+        if self._delegated is None:
+            raise ConfigurationError("tenants", "no delegated connections to write meetings with")
+        provider = self.provider(tenant)
+        meetings = self._meetings.get(tenant.id)
+        if meetings is None:
+            meetings = self._meetings[tenant.id] = GraphMeetingCalendar(
+                self._session, self._delegated(), app_client=self._session.client_for(provider))
+        return meetings
+
     async def close(self) -> None:
         providers = [p for _, p in self._providers.values()] + self._retired
-        self._providers, self._calendars, self._retired = {}, {}, []
+        self._providers, self._calendars, self._meetings, self._retired = {}, {}, {}, []
         for provider in providers:
             await provider.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -24,8 +25,10 @@ from shared.app.people.watching import expect_connector_write
 from shared.app.ports.clock import Clock
 from shared.app.ports.organizers import AppointmentWatchStore, OrganizerStore
 from shared.app.ports.people import Acting, DelegatedCredentials, Meeting, MeetingCalendar
-from shared.app.ports.planning import MappingStore
+from shared.app.ports.planning import MappingStore, TenantCalendars
+from shared.app.ports.tenants import TenantLookup
 from shared.app.rooms.publisher import PublisherDeps
+from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.people.appointments import (
     appointment_desired,
@@ -38,7 +41,7 @@ from shared.domain.planning.contract import check_event
 from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.rooms.outbound_events import parse_graph_time
-from shared.errors import InvalidMessage, NotFound
+from shared.errors import ConfigurationError, InvalidMessage, NotFound
 
 __all__ = ["AppointmentDeps", "acting_for", "is_appointment", "sync_appointment_message"]
 
@@ -57,6 +60,8 @@ class AppointmentDeps:
     # Watched organizers: a move the connector makes is recorded first, so it is not reported as an Outlook move.
     organizers: OrganizerStore | None = None
     watches: AppointmentWatchStore | None = None
+    tenants: TenantLookup | None = None  # None: one tenant, the settings'
+    tenant_calendars: TenantCalendars | None = None  # the other tenants' meetings (each with its own token)
 
 
 def is_appointment(delivery: Delivery) -> bool:
@@ -70,9 +75,25 @@ def is_appointment(delivery: Delivery) -> bool:
 async def sync_appointment_message(body: bytes, delivery: Delivery, deps: AppointmentDeps) -> str:
     """Apply one appointment event (or read a meeting back for its join link) and settle the message."""
     if written.READBACK_PROPERTY in delivery.application_properties:
-        return await deps.settle.settle(PLANNING_QUEUE, body, delivery,
-                                        lambda: written.read_back(body, delivery, _written_deps(deps)))
-    return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _sync(body, delivery, deps))
+        return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _in_tenant(
+            delivery, deps, lambda scope, acting: written.read_back(body, delivery, _written_deps(acting), scope)))
+    return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _in_tenant(
+        delivery, deps, lambda scope, acting: _sync(body, delivery, acting, scope)))
+
+
+async def _in_tenant(delivery: Delivery, deps: AppointmentDeps,
+                     handle: Callable[[str | None, AppointmentDeps], Awaitable[str]]) -> str:
+    """Run ``handle`` in the message's tenant (``acting_tenant``): the tenant's keys and its meetings, written
+    with a token requested for that tenant."""
+    tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
+    if isinstance(tenant, str):
+        logger.info("message %s acknowledged without writing: %s", delivery.message_id, tenant)
+        return "tenant stopped"
+    if tenant is None:
+        return await handle(None, deps)
+    if deps.tenant_calendars is None:
+        raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
+    return await handle(tenant.id, replace(deps, meetings=deps.tenant_calendars.meetings(tenant)))
 
 
 async def acting_for(organizer: str, deps: AppointmentDeps) -> Acting:
@@ -83,7 +104,7 @@ async def acting_for(organizer: str, deps: AppointmentDeps) -> Acting:
     return "application"
 
 
-async def _sync(body: bytes, delivery: Delivery, deps: AppointmentDeps) -> str:
+async def _sync(body: bytes, delivery: Delivery, deps: AppointmentDeps, scope: str | None = None) -> str:
     try:
         raw = json.loads(body)
     except ValueError as exc:
@@ -92,11 +113,12 @@ async def _sync(body: bytes, delivery: Delivery, deps: AppointmentDeps) -> str:
     if isinstance(checked, list):
         raise InvalidMessage("invalid appointment event: " + "; ".join(f"{v.path}: {v.message}" for v in checked))
     event = checked
+    key = replace(event.key, tenant=scope)
     if not deps.settings.synchronize:
         return "not synchronized"
     desired = appointment_desired(event, deps.settings.time_zone)
-    mapping = await deps.mappings.get(event.key)
-    plan = decide(event.key, desired, event.version, mapping)
+    mapping = await deps.mappings.get(key)
+    plan = decide(key, desired, event.version, mapping)
     if plan.mapping is None:
         logger.info("message %s for %s is %s; nothing written", delivery.message_id, event.subject, plan.reason)
         return plan.reason
@@ -104,7 +126,7 @@ async def _sync(body: bytes, delivery: Delivery, deps: AppointmentDeps) -> str:
     stored, meeting = await _execute(event, plan, before, delivery, deps)
     await deps.mappings.save(replace(stored, applied=body.decode("utf-8") if desired is not None else None))
     if meeting is not None and desired is not None:
-        await written.announce(event.key, desired.mailbox, meeting, bool(desired.content.get("isOnlineMeeting")),
+        await written.announce(key, desired.mailbox, meeting, bool(desired.content.get("isOnlineMeeting")),
                                _written_deps(deps))
     logger.info("message %s delivery %d for %s: %s", delivery.message_id, delivery.delivery_count, event.subject,
                 plan.reason, extra={"message_id": delivery.message_id, "delivery_count": delivery.delivery_count,
@@ -125,7 +147,7 @@ async def _execute(event: PlanningEvent, plan: Plan, before: dict[str, Any] | No
     """Run the plan; return the mapping to store and, when the meeting is new or just went online, what Graph
     said of it (for ``appointment.written``)."""
     assert plan.mapping is not None
-    key, stored, announced = event.key, plan.mapping, None
+    key, stored, announced = plan.mapping.key, plan.mapping, None  # the key scoped to the event's tenant
     meetings = deps.meetings
     for op in plan.operations:
         acting = await acting_for(op.mailbox, deps)

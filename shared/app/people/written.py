@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, Delivery, OutboundMessage, queue_id, source_tag
+from shared.app.messaging import PLANNING_QUEUE, TENANT_PROPERTY, Delivery, OutboundMessage, source_tag
 from shared.app.ports.clock import Clock
 from shared.app.ports.people import Acting, Meeting, MeetingCalendar
 from shared.app.ports.planning import MappingStore
@@ -25,6 +25,7 @@ from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.config import Settings
 from shared.domain.planning.model import EntityKey
 from shared.domain.rooms.outbound_events import cloud_event
+from shared.domain.tenants.keys import tenant_queue_id
 from shared.errors import InvalidMessage, NotFound
 
 __all__ = ["READBACK_PROPERTY", "READBACK_WAITS", "WRITTEN", "WrittenDeps", "announce", "read_back",
@@ -60,11 +61,12 @@ async def announce(key: EntityKey, organizer: str, meeting: Meeting, online: boo
     await _publish(key, meeting, deps)
 
 
-async def read_back(body: bytes, delivery: Delivery, deps: WrittenDeps) -> str:
-    """One scheduled read of a new online meeting, waiting for Graph's join link."""
+async def read_back(body: bytes, delivery: Delivery, deps: WrittenDeps, tenant: str | None = None) -> str:
+    """One scheduled read of a new online meeting, waiting for Graph's join link (``tenant``: the appointment's,
+    None for the default tenant)."""
     try:
         job = json.loads(body)
-        key = EntityKey(str(job["source"]), str(job["subject"]))
+        key = EntityKey(str(job["source"]), str(job["subject"]), tenant)
         organizer, event_id, attempt = str(job["organizer"]), str(job["eventId"]), int(job["attempt"])
     except (ValueError, KeyError, TypeError):
         raise InvalidMessage("invalid join-link read-back: it names source, subject, organizer, eventId, attempt") \
@@ -94,16 +96,17 @@ async def _schedule(key: EntityKey, organizer: str, event_id: str, attempt: int,
     tag = source_tag(key.source)
     await deps.publisher.queue.send(PLANNING_QUEUE, [OutboundMessage(
         body=json.dumps(job).encode("utf-8"), content_type="application/json",
-        message_id=queue_id("readback", event_id, str(attempt)),
+        message_id=tenant_queue_id(key.tenant, "readback", event_id, str(attempt)),
         # The appointment's session: a later update or cancellation is handled after the read, in order.
-        session_id=queue_id(key.subject, tag),
-        application_properties={READBACK_PROPERTY: attempt, "subject": key.subject, "source": key.source},
+        session_id=tenant_queue_id(key.tenant, key.subject, tag),
+        application_properties={READBACK_PROPERTY: attempt, "subject": key.subject, "source": key.source,
+                                **({TENANT_PROPERTY: key.tenant} if key.tenant else {})},
         scheduled_enqueue_time=deps.clock() + timedelta(seconds=READBACK_WAITS[attempt - 1]),
     )])
 
 
 async def _publish(key: EntityKey, meeting: Meeting, deps: WrittenDeps) -> None:
-    source = f"urn:m365-calendar-connector:{deps.settings.tenant_id or 'local'}:people"
+    source = f"urn:m365-calendar-connector:{key.tenant or deps.settings.tenant_id or 'local'}:people"
     event = cloud_event(WRITTEN, key.subject, written_data(meeting), source=source,
                         version_key=f"{key.value}\n{meeting.id}\n{meeting.join_url or ''}", now=deps.clock())
     await publish([event], deps.publisher)

@@ -115,8 +115,10 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
         logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
         return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
                        f"nothing was accepted: {exc}")
-    for source, count in Counter(event.source for event in events).items():
-        deps.telemetry.events_accepted(source, count)
+    for (tenant, source), count in Counter((owner.id if owner else None, event.source)
+                                           for event, owner in zip(events, owners, strict=True)).items():
+        with deps.telemetry.for_tenant(tenant):
+            deps.telemetry.events_accepted(source, count)
     logger.info("accepted %d planning event(s)", len(events),
                 extra={"accepted": len(events), "planning_ids": [event.id for event in events][:20]})
     return json_reply(202, {"accepted": [event.id for event in events]})

@@ -45,6 +45,7 @@ from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStor
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.app.ports.tenants import TenantLookup
+from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.planning.coalesce import APPLY, Recent, Wait
 from shared.domain.planning.contract import check_event
@@ -90,7 +91,8 @@ async def sync_planning_message(body: bytes, delivery: Delivery, deps: SyncDeps)
     Raises only to ask for redelivery."""
     outcome = await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _sync(body, delivery, deps))
     if counted := _OUTCOMES.get(outcome):
-        deps.telemetry.event_processed(counted)
+        with deps.telemetry.for_tenant(tenant_of(delivery)):
+            deps.telemetry.event_processed(counted)
     return outcome
 
 
@@ -169,19 +171,14 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
 
 
 async def _for_tenant(delivery: Delivery, deps: SyncDeps) -> tuple[str | None, SyncDeps] | str:
-    """The scope of the message's keys and the deps acting in its tenant (the tenant's own calendar gateway,
-    so every Graph request carries a token requested for that tenant); a sentence when its tenant is stopped
-    or gone. The default tenant (and a message from before there were tenants) keeps today's path."""
-    tenant_id = tenant_of(delivery)
-    if tenant_id is None or deps.tenants is None or tenant_id == (deps.settings.tenant_id or "").strip().lower():
-        return None, deps
-    tenant = await deps.tenants.by_id(tenant_id)
-    if tenant is None or tenant.stopped:
-        return f"tenant {tenant_id} is {'stopped' if tenant else 'not registered'}"
-    if tenant.default:
-        return None, deps
+    """The scope of the message's keys and the deps acting in its tenant (``acting_tenant``: the tenant's own
+    calendar gateway, so every Graph request carries a token requested for that tenant); a sentence when its
+    tenant is stopped or gone."""
+    tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
+    if tenant is None or isinstance(tenant, str):
+        return tenant if isinstance(tenant, str) else (None, deps)
     if deps.tenant_calendars is None:
-        raise ConfigurationError("tenants", f"no Graph client for tenant {tenant_id}")
+        raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
     return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant))
 
 

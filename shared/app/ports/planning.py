@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.app.ports.people import MeetingCalendar
 from shared.app.ports.tenants import PurgeableStore
 from shared.domain.planning.drift import TaggedEvent
 from shared.domain.planning.model import EntityKey, Mapping
@@ -61,6 +62,10 @@ class TenantCalendars(Protocol):
     tenant (its registered credential), over the process's one pool and per-mailbox limiter."""
 
     def calendar(self, tenant: Tenant) -> CalendarGateway: ...
+
+    def meetings(self, tenant: Tenant) -> MeetingCalendar:
+        """The tenant's meetings: the app's token requested for that tenant, or the organizer's connection."""
+        ...
 
 
 class MappingStore(PurgeableStore, Protocol):

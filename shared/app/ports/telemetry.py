@@ -42,6 +42,11 @@ class Telemetry(Protocol):
         """The current span's W3C trace context (``traceparent``, ``tracestate``), for a message's properties."""
         ...
 
+    def for_tenant(self, tenant: str | None) -> AbstractContextManager[None]:
+        """Inside the block, every metric's ``tenant`` is ``tenant`` (the message's or the event's; None: the
+        settings' tenant)."""
+        ...
+
     # -- counters and the histogram
 
     def events_accepted(self, source: str, count: int) -> None: ...
@@ -90,6 +95,10 @@ class NoTelemetry:
 
     def trace_context(self) -> dict[str, str]:
         return {}
+
+    @contextmanager
+    def for_tenant(self, tenant: str | None) -> Iterator[None]:
+        yield
 
     def events_accepted(self, source: str, count: int) -> None:
         pass

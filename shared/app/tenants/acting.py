@@ -1,0 +1,30 @@
+"""Which tenant a queued message acts in: the one rule the workers that write to Graph follow.
+
+A message carries its tenant (``messaging.TENANT_PROPERTY``, set at ingest). The default tenant, and a message
+from before there were tenants, keep today's path: the process's own Graph client and unscoped keys. Any other
+registered tenant gets its own Graph client (a token requested for that tenant) and keys scoped by it; a message
+of a stopped or unknown tenant is acknowledged without writing.
+"""
+
+from __future__ import annotations
+
+from shared.app.messaging import Delivery, tenant_of
+from shared.app.ports.tenants import TenantLookup
+from shared.config import Settings
+from shared.domain.tenants.model import Tenant
+
+__all__ = ["DEFAULT", "acting_tenant"]
+
+DEFAULT = None  # the default tenant: the process's own client, keys unscoped
+
+
+async def acting_tenant(delivery: Delivery, settings: Settings, tenants: TenantLookup | None) -> Tenant | None | str:
+    """The registered tenant (not the default) the message acts in; None for the default tenant; a sentence for
+    the log when its tenant is stopped or not registered (the message is then acknowledged without writing)."""
+    tenant_id = tenant_of(delivery)
+    if tenant_id is None or tenants is None or tenant_id == (settings.tenant_id or "").strip().lower():
+        return DEFAULT
+    tenant = await tenants.by_id(tenant_id)
+    if tenant is None or tenant.stopped:
+        return f"tenant {tenant_id} is {'stopped' if tenant else 'not registered'}"
+    return DEFAULT if tenant.default else tenant
