@@ -86,9 +86,6 @@ async def _in_tenant(delivery: Delivery, deps: AppointmentDeps,
     """Run ``handle`` in the message's tenant (``acting_tenant``): the tenant's keys and its meetings, written
     with a token requested for that tenant."""
     tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
-    if isinstance(tenant, str):
-        logger.info("message %s acknowledged without writing: %s", delivery.message_id, tenant)
-        return "tenant stopped"
     if tenant is None:
         return await handle(None, deps)
     if deps.tenant_calendars is None:

@@ -109,11 +109,7 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
     if isinstance(checked, list):
         raise _invalid("; ".join(f"{v.path}: {v.message}" for v in checked))
     event = checked
-    scoped = await _for_tenant(delivery, deps)
-    if isinstance(scoped, str):
-        logger.info("message %s acknowledged without writing: %s", delivery.message_id, scoped)
-        return "tenant stopped"
-    scope, deps = scoped
+    scope, deps = await _for_tenant(delivery, deps)
     if not settings.synchronize:
         logger.info("message %s acknowledged without writing: CALENDAR_MSGRAPH_SYNCHRONIZE is false",
                     delivery.message_id)
@@ -170,13 +166,12 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
     return "coalesced"
 
 
-async def _for_tenant(delivery: Delivery, deps: SyncDeps) -> tuple[str | None, SyncDeps] | str:
+async def _for_tenant(delivery: Delivery, deps: SyncDeps) -> tuple[str | None, SyncDeps]:
     """The scope of the message's keys and the deps acting in its tenant (``acting_tenant``: the tenant's own
-    calendar gateway, so every Graph request carries a token requested for that tenant); a sentence when its
-    tenant is stopped or gone."""
+    calendar gateway, so every Graph request carries a token requested for that tenant)."""
     tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
-    if tenant is None or isinstance(tenant, str):
-        return tenant if isinstance(tenant, str) else (None, deps)
+    if tenant is None:
+        return None, deps
     if deps.tenant_calendars is None:
         raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
     return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant))

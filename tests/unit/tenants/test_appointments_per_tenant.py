@@ -79,8 +79,10 @@ class TestAppointmentsPerTenant:
         [written] = world.written()
         assert written["source"] == f"urn:m365-calendar-connector:{B}:people"
 
-    async def test_a_stopped_tenants_appointment_is_acknowledged_without_writing(self) -> None:
+    async def test_a_stopped_tenants_appointment_is_dead_lettered_without_writing(self) -> None:
         world = await world_with_b()
         await world.registry.set_state(B, "stopped")
-        assert await world.deliver_as(scheduled(), B) == "tenant stopped"
+        assert await world.deliver_as(scheduled(), B) == "dead-lettered"
         assert world.theirs.live() == [] and world.meetings.live() == []
+        [record] = world.deadletters.records.values()
+        assert record.reason.startswith(f"tenant {B} is stopped; replay this message")

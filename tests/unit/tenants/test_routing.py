@@ -202,7 +202,7 @@ class TestSyncPerTenant:
         keys = sorted(world.mappings.rows, key=lambda k: k.tenant or "")
         assert [k.tenant for k in keys] == [None, B]
 
-    async def test_a_stopped_tenants_queued_event_is_not_written(self, world: FakeWorld) -> None:
+    async def test_a_stopped_tenants_queued_event_is_dead_lettered_not_written(self, world: FakeWorld) -> None:
         registry = Registry()
         await register_b(registry)
         container = services(world, registry, {B: FakeCalendar()})
@@ -211,8 +211,10 @@ class TestSyncPerTenant:
         world.advance(TTL.total_seconds())
         message = world.queue.sent[0][1]
         delivery = Delivery(message.message_id, 1, message.session_id, dict(message.application_properties))
-        assert await sync_planning_message(message.body, delivery, container.sync()) == "tenant stopped"
+        assert await sync_planning_message(message.body, delivery, container.sync()) == "dead-lettered"
         assert world.mappings.rows == {}
+        [record] = world.deadletters.records.values()
+        assert record.tenant == B and f"tenant {B} is stopped" in record.reason
 
 
 class TestPausePerTenant:
