@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.rooms.outbound_events import ReservationState
+from shared.domain.tenants.model import Tenant
 
 __all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "Outbox", "OutboxItem", "OwnWrites", "Room",
-           "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore",
-           "WebhookSender"]
+           "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "TenantRoomClients",
+           "UserStore", "WebhookSender"]
 
 
 @dataclass(frozen=True)
@@ -189,3 +190,12 @@ class WebhookSender(Protocol):
     async def send(self, event: dict[str, Any]) -> None:
         """Deliver one CloudEvent; raises ``TransientError`` (retry) or ``PermanentError``."""
         ...
+
+
+class TenantRoomClients(Protocol):
+    """The Graph clients of a tenant other than the default for its watched calendars: every request with a token
+    requested for that tenant, over the process's one pool and per-mailbox limiter."""
+
+    def room_graph(self, tenant: Tenant) -> RoomGraph: ...
+
+    def subscriptions(self, tenant: Tenant) -> SubscriptionGateway: ...
