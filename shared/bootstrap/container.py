@@ -321,7 +321,10 @@ class Container:
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()
         # The stores a purge empties of the tenant's rows: every store keyed by tenant.
-        purgeables: tuple[PurgeableStore, ...] = (self.mappings(), self.deadletters(), store)
+        rooms, organizers = self.room_stores(), self.organizer_stores()
+        purgeables: tuple[PurgeableStore, ...] = (
+            self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
+            organizers.watches, store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 

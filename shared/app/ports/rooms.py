@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.domain.tenants.model import Tenant
 
@@ -111,7 +112,9 @@ class RoomGraph(Protocol):
         ...
 
 
-class RoomStore(Protocol):
+class RoomStore(PurgeableStore, Protocol):
+    """Every tenant's rooms; another tenant's are keyed ``tenant_key(tenant, email)`` (``rooms.tenancy``)."""
+
     async def get(self, email: str) -> Room | None: ...
 
     async def save(self, room: Room) -> Room:
@@ -123,7 +126,7 @@ class RoomStore(Protocol):
     async def list(self) -> list[Room]: ...
 
 
-class ReservationStore(Protocol):
+class ReservationStore(PurgeableStore, Protocol):
     async def get(self, room: str, event_id: str) -> ReservationState | None: ...
 
     async def save(self, state: ReservationState) -> None: ...

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer
 from shared.app.ports.rooms import ReservationStore, Room
+from shared.app.ports.tenants import PurgeableStore
 from shared.app.responses import Reply, problem
 from shared.domain.people.watching import AppointmentWatch
 from shared.domain.rooms.outbound_events import ReservationState
@@ -40,7 +41,20 @@ def in_tenant(tenant: TenantId | None, email: str) -> str:
     return tenant_key(tenant, email)
 
 
-class _CalendarStore(Protocol[C]):
+class _Purges:
+    """A tenant's view purges what its store of every tenant holds for the tenant named."""
+
+    _inner: PurgeableStore
+
+    @property
+    def purge_name(self) -> str:
+        return self._inner.purge_name
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        return await self._inner.purge(tenant_id)
+
+
+class _CalendarStore(PurgeableStore, Protocol[C]):
     async def get(self, email: str) -> C | None: ...
 
     async def save(self, calendar: C) -> C: ...
@@ -50,7 +64,7 @@ class _CalendarStore(Protocol[C]):
     async def list(self) -> list[C]: ...
 
 
-class ScopedCalendars(Generic[C]):
+class ScopedCalendars(_Purges, Generic[C]):
     """``RoomStore`` or ``OrganizerStore`` of one tenant over the store of every tenant's calendars."""
 
     def __init__(self, inner: _CalendarStore[C], tenant: TenantId) -> None:
@@ -74,8 +88,10 @@ class ScopedCalendars(Generic[C]):
         return [self._out(c) for c in await self._inner.list() if unscoped(c.email)[0] == self._tenant]
 
 
-class ScopedReservations:
+class ScopedReservations(_Purges):
     """``ReservationStore`` of one tenant's rooms."""
+
+    _inner: ReservationStore
 
     def __init__(self, inner: ReservationStore, tenant: TenantId) -> None:
         self._inner, self._tenant = inner, tenant
@@ -88,8 +104,10 @@ class ScopedReservations:
         await self._inner.save(replace(state, room=in_tenant(self._tenant, state.room)))
 
 
-class ScopedWatches:
+class ScopedWatches(_Purges):
     """``AppointmentWatchStore`` of one tenant's organizers."""
+
+    _inner: AppointmentWatchStore
 
     def __init__(self, inner: AppointmentWatchStore, tenant: TenantId) -> None:
         self._inner, self._tenant = inner, tenant
