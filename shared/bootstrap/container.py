@@ -33,7 +33,7 @@ from shared.app.planning.sync import SyncDeps
 from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
-from shared.app.ports.credentials import CredentialStateStore, SecretStore
+from shared.app.ports.credentials import CredentialProvider, CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar, ReconnectMailer, TokenAuthority
 from shared.app.ports.planning import (
@@ -80,6 +80,8 @@ async def _no_rows() -> list[Tenant]:
 
 class TenantClients(TenantCalendars, TenantRoomClients, Protocol):
     """Every Graph client of a tenant other than the default (``shared.adapters.graph.tenants``)."""
+
+    def provider(self, tenant: Tenant) -> CredentialProvider: ...
 
 
 class _OnFirstUse:
@@ -284,7 +286,10 @@ class Container:
         return DoctorDeps(settings=self.settings, credentials=self.credentials(), mappings=self.mappings(),
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
                           rooms=self.room_stores().rooms if rooms else None, clock=self.clock,
-                          telemetry=self.telemetry)
+                          telemetry=self.telemetry,
+                          tenants=(self.tenant_lookup() if not self._no_registry else self.tenant_cache)
+                          if self.settings.tenant_id else None,
+                          tenant_credentials=lambda tenant: self.tenant_calendars().provider(tenant))
 
     def breaker(self) -> BreakerDeps:
         return BreakerDeps(store=self.breakers(), mappings=self.mappings(), limits=self.settings.breaker,
