@@ -55,14 +55,15 @@ async def manage_deadletter(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_doctor")
 @manage_route(bp, "manage/doctor", ["GET"])
 async def manage_doctor(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await doctor.doctor_reply((await container()).doctor(), mailbox=req.params.get("mailbox")))
+    return _http(await doctor.doctor_reply((await container()).doctor(), mailbox=req.params.get("mailbox"),
+                                           tenant=req.params.get("tenant")))
 
 
 @bp.function_name("manage_status")
 @manage_route(bp, "manage/status", ["GET"])
 async def manage_status(req: func.HttpRequest) -> func.HttpResponse:
     deps = await container()
-    return _http(await status.status_reply(deps.doctor(), deps.breakers()))
+    return _http(await status.status_reply(deps.doctor(), deps.breakers(), req.params.get("tenant")))
 
 
 @bp.function_name("manage_breakers")

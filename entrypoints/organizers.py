@@ -22,7 +22,7 @@ async def manage_organizers(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_organizer")
 @manage_route(bp, "manage/organizers/{email}", ["PUT", "DELETE"])
 async def manage_organizer(req: func.HttpRequest) -> func.HttpResponse:
-    email, deps = req.route_params["email"], (await container()).organizers()
+    email, deps, tenant = req.route_params["email"], (await container()).organizers(), req.params.get("tenant")
     if req.method == "DELETE":
-        return _http(await organizers.delete_organizer(email, deps))
-    return _http(await organizers.put_organizer(email, deps))
+        return _http(await organizers.delete_organizer(email, deps, tenant))
+    return _http(await organizers.put_organizer(email, deps, tenant))

@@ -78,17 +78,17 @@ async def manage_rooms_available(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_room")
 @manage_route(bp, "manage/rooms/{email}", ["PUT", "DELETE"])
 async def manage_room(req: func.HttpRequest) -> func.HttpResponse:
-    email, deps = req.route_params["email"], (await container()).registration()
+    email, deps, tenant = req.route_params["email"], (await container()).registration(), req.params.get("tenant")
     if req.method == "DELETE":
-        return _http(await registration.delete_room(email, deps))
-    return _http(await registration.put_room(email, req.get_body(), deps))
+        return _http(await registration.delete_room(email, deps, tenant))
+    return _http(await registration.put_room(email, req.get_body(), deps, tenant))
 
 
 @bp.function_name("manage_room_backfill")
 @manage_route(bp, "manage/rooms/{email}/backfill", ["POST"])
 async def manage_room_backfill(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await registration.start_backfill(req.route_params["email"], req.params.get("from"),
-                                                   (await container()).registration()))
+                                                   (await container()).registration(), req.params.get("tenant")))
 
 
 @bp.function_name("reservations_feed")

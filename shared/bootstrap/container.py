@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
@@ -33,7 +33,7 @@ from shared.app.planning.sync import SyncDeps
 from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
-from shared.app.ports.credentials import CredentialStateStore, SecretStore
+from shared.app.ports.credentials import CredentialProvider, CredentialStateStore, SecretStore
 from shared.app.ports.operator import HealthProbes, OperatorAuth
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar, ReconnectMailer, TokenAuthority
 from shared.app.ports.planning import (
@@ -44,7 +44,7 @@ from shared.app.ports.planning import (
     ResourceStore,
     TenantCalendars,
 )
-from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, WebhookSender
+from shared.app.ports.rooms import RoomGraph, SubscriptionGateway, TenantRoomClients, WebhookSender
 from shared.app.ports.telemetry import Telemetry
 from shared.app.ports.tenants import PurgeableStore, TenantLookup, TenantRegistryStore
 from shared.app.rooms.intake import IntakeDeps
@@ -78,10 +78,16 @@ async def _no_rows() -> list[Tenant]:
     return []
 
 
-class _OnFirstUse:
-    """``TenantCalendars`` built when a message of another tenant than the default first needs one."""
+class TenantClients(TenantCalendars, TenantRoomClients, Protocol):
+    """Every Graph client of a tenant other than the default (``shared.adapters.graph.tenants``)."""
 
-    def __init__(self, lazy: Lazy[TenantCalendars]) -> None:
+    def provider(self, tenant: Tenant) -> CredentialProvider: ...
+
+
+class _OnFirstUse:
+    """``TenantClients`` built when a message of another tenant than the default first needs one."""
+
+    def __init__(self, lazy: Lazy[TenantClients]) -> None:
         self._lazy = lazy
 
     def calendar(self, tenant: Tenant) -> CalendarGateway:
@@ -89,6 +95,12 @@ class _OnFirstUse:
 
     def meetings(self, tenant: Tenant) -> MeetingCalendar:
         return self._lazy().meetings(tenant)
+
+    def room_graph(self, tenant: Tenant) -> RoomGraph:
+        return self._lazy().room_graph(tenant)
+
+    def subscriptions(self, tenant: Tenant) -> SubscriptionGateway:
+        return self._lazy().subscriptions(tenant)
 
 
 class Container:
@@ -110,7 +122,7 @@ class Container:
                  token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None,
                  schedules: ScheduleReader | None = None,
 
-                 tenant_calendars: TenantCalendars | None = None) -> None:
+                 tenant_calendars: TenantClients | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -181,11 +193,11 @@ class Container:
                                     owned=False)
         # The tenants as the request path sees them: the registry read at most every 30 s (in memory between).
         # With fake stores given and no registry, there is no Table Storage: the default tenant only.
-        no_registry = tenant_store is None and mappings is not None
+        no_registry = self._no_registry = tenant_store is None and mappings is not None
         self.tenant_cache = CachedTenants(settings, (lambda: _no_rows()) if no_registry
                                           else (lambda: self.tenant_store().list()), self.clock)
         # The other tenants' Graph clients, each with a token requested for its tenant, over the one session.
-        self.tenant_calendars: Lazy[TenantCalendars] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
+        self.tenant_calendars: Lazy[TenantClients] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
             settings, self.graph_session(), self.secrets(), self.clock, self.delegated))
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
@@ -231,10 +243,15 @@ class Container:
     def intake(self) -> IntakeDeps:
         return IntakeDeps(settings=self.settings, queue=self.queue(), dropped=self.dropped, telemetry=self.telemetry)
 
-    def subscribing(self) -> SubscriptionDeps:
+    def subscribing(self, *, fresh: bool = False) -> SubscriptionDeps:
+        """``fresh``: another tenant is looked up in the registry itself (an operator's request), not the cache."""
+        tenants: TenantLookup | None = None
+        if self.settings.tenant_id:
+            tenants = self.tenant_lookup() if fresh and not self._no_registry else self.tenant_cache
         return SubscriptionDeps(settings=self.settings, rooms=self.room_stores().rooms,
                                 subscriptions=self.subscriptions(), queue=self.queue(), clock=self.clock,
-                                organizers=self.organizer_stores().organizers)
+                                organizers=self.organizer_stores().organizers, tenants=tenants,
+                                tenant_clients=_OnFirstUse(self.tenant_calendars))
 
     def publisher(self) -> PublisherDeps:
         stores = self.room_stores()
@@ -243,7 +260,7 @@ class Container:
 
     def registration(self) -> RegistrationDeps:
         return RegistrationDeps(settings=self.settings, rooms=self.room_stores().rooms, graph=self.room_graph(),
-                                subscribing=self.subscribing(), clock=self.clock, dropped=self.dropped)
+                                subscribing=self.subscribing(fresh=True), clock=self.clock, dropped=self.dropped)
 
     def upkeep(self) -> UpkeepDeps:
         stores = self.room_stores()
@@ -269,7 +286,10 @@ class Container:
         return DoctorDeps(settings=self.settings, credentials=self.credentials(), mappings=self.mappings(),
                           resources=self.resources(), deadletters=self.deadletters(), health=self.health(),
                           rooms=self.room_stores().rooms if rooms else None, clock=self.clock,
-                          telemetry=self.telemetry)
+                          telemetry=self.telemetry,
+                          tenants=(self.tenant_lookup() if not self._no_registry else self.tenant_cache)
+                          if self.settings.tenant_id else None,
+                          tenant_credentials=lambda tenant: self.tenant_calendars().provider(tenant))
 
     def breaker(self) -> BreakerDeps:
         return BreakerDeps(store=self.breakers(), mappings=self.mappings(), limits=self.settings.breaker,
@@ -306,7 +326,10 @@ class Container:
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()
         # The stores a purge empties of the tenant's rows: every store keyed by tenant.
-        purgeables: tuple[PurgeableStore, ...] = (self.mappings(), self.deadletters(), store)
+        rooms, organizers = self.room_stores(), self.organizer_stores()
+        purgeables: tuple[PurgeableStore, ...] = (
+            self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
+            organizers.watches, store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 
@@ -316,7 +339,7 @@ class Container:
     def organizers(self) -> OrganizerDeps:
         stores = self.organizer_stores()
         return OrganizerDeps(settings=self.settings, organizers=stores.organizers, watches=stores.watches,
-                             subscribing=self.subscribing(), clock=self.clock, dropped=self.dropped)
+                             subscribing=self.subscribing(fresh=True), clock=self.clock, dropped=self.dropped)
 
     def organizer_watch(self) -> WatchDeps:
         stores = self.organizer_stores()

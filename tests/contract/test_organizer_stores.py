@@ -9,7 +9,9 @@ import pytest
 
 from shared.adapters.tables.organizers import OrganizerTables
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer, OrganizerStore
+from shared.app.rooms.tenancy import ScopedCalendars, ScopedWatches
 from shared.domain.people.watching import AppointmentWatch
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict
 from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
 from tests.fakes.organizers import InMemoryAppointmentWatches, InMemoryOrganizers
@@ -67,3 +69,28 @@ class TestAppointmentWatches:
         await tables.watches.forget("rita@contoso.com")
         assert await tables.watches.get("rita@contoso.com", "AAMk=/+-_") is None
         assert await tables.watches.list("otto@contoso.com")
+
+
+class TestTenants:
+    A = TenantId("11111111-1111-1111-1111-111111111111")
+    B = TenantId("22222222-2222-2222-2222-222222222222")
+
+    async def test_organizers_and_watches_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        views = [(tables.organizers, tables.watches, "default")] + [
+            (ScopedCalendars(tables.organizers, t), ScopedWatches(tables.watches, t), t) for t in (self.A, self.B)]
+        for organizers, watches, name in views:
+            await organizers.save(Organizer(email="rita@contoso.com", activated_at=NOW, subscription_id=name))
+            await watches.save(AppointmentWatch(organizer="rita@contoso.com", event_id="E1", appointment_id=name))
+        for organizers, watches, name in views:
+            found = await organizers.get("Rita@Contoso.com")
+            assert found is not None and found.subscription_id == name and found.email == "rita@contoso.com"
+            [watch] = await watches.list("rita@contoso.com")
+            assert watch.appointment_id == name and watch.organizer == "rita@contoso.com"
+        assert len(await tables.organizers.list()) == 3
+        assert await tables.organizers.purge(self.A) == 1 and await tables.watches.purge(self.A) == 1
+        assert await tables.organizers.purge(self.A) == 0 and await tables.watches.purge(self.A) == 0
+        assert await views[1][0].get("rita@contoso.com") is None and await views[1][1].list("rita@contoso.com") == []
+        for organizers, watches, name in (views[0], views[2]):
+            found = await organizers.get("rita@contoso.com")
+            assert found is not None and found.subscription_id == name
+            assert [w.appointment_id for w in await watches.list("rita@contoso.com")] == [name]

@@ -20,7 +20,9 @@ from shared.app.ports.rooms import (
     RoomStore,
     UserStore,
 )
+from shared.app.rooms.tenancy import ScopedCalendars, ScopedReservations
 from shared.domain.rooms.outbound_events import ReservationState
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict
 from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
 from tests.fakes.rooms import (
@@ -147,3 +149,37 @@ class TestUsers:
                                       round_id="r1", baseline=True, step=3, updated_at=datetime(2026, 5, 1, tzinfo=UTC))
         await tables.users.set_cursor(in_progress)
         assert await tables.users.cursor() == in_progress
+
+
+class TestTenants:
+    """Two tenants' rooms of one address are two rows (``rooms.tenancy``), and a purge takes one tenant's only."""
+
+    A = TenantId("11111111-1111-1111-1111-111111111111")
+    B = TenantId("22222222-2222-2222-2222-222222222222")
+
+    async def test_rooms_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        of_a, of_b = ScopedCalendars(tables.rooms, self.A), ScopedCalendars(tables.rooms, self.B)
+        await tables.rooms.save(Room(email="r@contoso.com", activated_at=NOW, subscription_id="default"))
+        await of_a.save(Room(email="r@contoso.com", activated_at=NOW, subscription_id="a"))
+        saved = await of_b.save(Room(email="R@contoso.com".lower(), activated_at=NOW, subscription_id="b"))
+        assert saved.email == "r@contoso.com"
+        assert [(r.email, r.subscription_id) for r in await of_a.list()] == [("r@contoso.com", "a")]
+        loaded = await of_b.get("R@Contoso.com")
+        assert loaded is not None and loaded.subscription_id == "b" and loaded.email == "r@contoso.com"
+        await of_b.save(replace(loaded, failure="x"))  # its etag holds through the view
+        assert await of_a.purge(self.A) == 1
+        assert await tables.rooms.purge(self.A) == 0
+        assert await of_a.get("r@contoso.com") is None
+        assert sorted(r.subscription_id or "" for r in await tables.rooms.list()) == ["b", "default"]
+
+    async def test_reservation_state_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        of_a, of_b = ScopedReservations(tables.reservations, self.A), ScopedReservations(tables.reservations, self.B)
+        for store, key in ((tables.reservations, "default"), (of_a, "a"), (of_b, "b")):
+            await store.save(ReservationState(room="r@contoso.com", event_id="E1", change_key=key))
+        for store, key in ((tables.reservations, "default"), (of_a, "a"), (of_b, "b")):
+            state = await store.get("r@contoso.com", "E1")
+            assert state is not None and state.change_key == key and state.room == "r@contoso.com"
+        assert await tables.reservations.purge(self.A) == 1
+        assert await of_a.get("r@contoso.com", "E1") is None
+        assert await of_b.get("r@contoso.com", "E1") is not None
+        assert await tables.reservations.get("r@contoso.com", "E1") is not None

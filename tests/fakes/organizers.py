@@ -9,12 +9,17 @@ from dataclasses import dataclass, field, replace
 from shared.app.ports.organizers import Organizer
 from shared.domain.people.watching import AppointmentWatch
 from shared.errors import ConcurrencyConflict
+from tests.fakes.rooms import _purge
 
 
 @dataclass
 class InMemoryOrganizers:
     rows: dict[str, Organizer] = field(default_factory=dict)
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+    purge_name: str = "organizers"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key)
 
     async def get(self, email: str) -> Organizer | None:
         return self.rows.get(email.lower())
@@ -37,6 +42,10 @@ class InMemoryOrganizers:
 @dataclass
 class InMemoryAppointmentWatches:
     rows: dict[tuple[str, str], AppointmentWatch] = field(default_factory=dict)
+    purge_name: str = "appointmentwatch"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key[0])
 
     async def get(self, organizer: str, event_id: str) -> AppointmentWatch | None:
         return self.rows.get((organizer.lower(), event_id))

@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
 from shared.domain.rooms.outbound_events import ReservationState
+from shared.domain.tenants.keys import tenant_of_key
 from shared.errors import ConcurrencyConflict, NotFound, PermanentError, TransientError
 
 ANNA = "anna@contoso.com"
@@ -172,6 +173,10 @@ class FakeSubscriptions:
 class InMemoryRooms:
     rows: dict[str, Room] = field(default_factory=dict)
     _etags: itertools.count = field(default_factory=lambda: itertools.count(1))
+    purge_name: str = "rooms"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key)
 
     async def get(self, email: str) -> Room | None:
         return self.rows.get(email.lower())
@@ -194,6 +199,10 @@ class InMemoryRooms:
 @dataclass
 class InMemoryReservations:
     rows: dict[tuple[str, str], ReservationState] = field(default_factory=dict)
+    purge_name: str = "reservations"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key[0])
 
     async def get(self, room: str, event_id: str) -> ReservationState | None:
         return self.rows.get((room, event_id))
@@ -285,3 +294,11 @@ class FakeWebhook:
             self.fail_next -= 1
             raise TransientError("booking-system webhook answered 503")
         self.sent.append(event)
+
+
+def _purge(rows: dict[Any, Any], tenant_id: str, scoped: Any) -> int:
+    """Remove the rows whose scoped key (``tenant_key``) belongs to the tenant; how many went."""
+    gone = [key for key in rows if tenant_of_key(scoped(key))[0] == tenant_id]
+    for key in gone:
+        del rows[key]
+    return len(gone)

@@ -12,22 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.adapters.graph.calendar import GraphCalendarGateway
 from shared.adapters.graph.meetings import GraphMeetingCalendar
-from shared.adapters.graph.session import GraphSession
+from shared.adapters.graph.rooms import GraphRoomReader
+from shared.adapters.graph.session import GraphAdapter, GraphSession
+from shared.adapters.graph.subscriptions import GraphSubscriptionGateway
 from shared.adapters.identity.factory import AzureIdentityFactory
 from shared.adapters.identity.graph_credential import GraphCredentialProvider
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import SecretStore
 from shared.app.ports.people import DelegatedCredentials, MeetingCalendar
 from shared.app.ports.planning import CalendarGateway
+from shared.app.ports.rooms import RoomGraph, SubscriptionGateway
 from shared.config import Settings
 from shared.domain.tenants.model import Tenant, TenantId
 from shared.errors import ConfigurationError
 
 __all__ = ["TenantGraphClients", "tenant_settings"]
+
+A = TypeVar("A", bound=GraphAdapter)
 
 
 def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
@@ -50,9 +55,16 @@ class _TenantCalendar(GraphCalendarGateway):
         self._client = client
 
 
+def _over(kind: type[A], session: GraphSession, client: Any) -> A:
+    """A Graph adapter of the process's session that sends its requests through ``client`` (a tenant's)."""
+    adapter = kind(session)
+    adapter._client = client
+    return adapter
+
+
 class TenantGraphClients:
-    """``TenantCalendars``: one provider, one calendar gateway and one meeting calendar per tenant, built lazily,
-    closed with the process's session."""
+    """``TenantCalendars`` and ``TenantRoomClients``: one provider per tenant and, over it, its calendar gateway,
+    meeting calendar, room reader and subscriptions gateway, built lazily, closed with the process's session."""
 
     def __init__(self, settings: Settings, session: GraphSession, secrets: SecretStore | None, clock: Clock,
                  delegated: Callable[[], DelegatedCredentials] | None = None) -> None:
@@ -64,6 +76,7 @@ class TenantGraphClients:
         self._providers: dict[TenantId, tuple[Tenant, GraphCredentialProvider]] = {}
         self._calendars: dict[TenantId, CalendarGateway] = {}
         self._meetings: dict[TenantId, MeetingCalendar] = {}
+        self._adapters: dict[tuple[type[GraphAdapter], TenantId], GraphAdapter] = {}
         self._retired: list[GraphCredentialProvider] = []
 
     def provider(self, tenant: Tenant) -> GraphCredentialProvider:
@@ -77,6 +90,7 @@ class TenantGraphClients:
             self._retired.append(known[1])
             self._calendars.pop(tenant.id, None)
             self._meetings.pop(tenant.id, None)
+            self._adapters = {key: a for key, a in self._adapters.items() if key[1] != tenant.id}
         self._providers[tenant.id] = (tenant, provider)
         return provider
 
@@ -98,8 +112,26 @@ class TenantGraphClients:
                 self._session, self._delegated(), app_client=self._session.client_for(provider))
         return meetings
 
+    def _adapter(self, kind: type[A], tenant: Tenant) -> A:
+        provider = self.provider(tenant)
+        adapter = self._adapters.get((kind, tenant.id))
+        if adapter is None:
+            adapter = self._adapters[(kind, tenant.id)] = _over(kind, self._session, self._session.client_for(provider))
+        assert isinstance(adapter, kind)
+        return adapter
+
+    def room_graph(self, tenant: Tenant) -> RoomGraph:
+        """The tenant's rooms and watched organizers read with a token requested for the tenant."""
+        return self._adapter(GraphRoomReader, tenant)
+
+    def subscriptions(self, tenant: Tenant) -> SubscriptionGateway:
+        """The tenant's subscriptions: made, renewed, listed and deleted with a token requested for the tenant
+        (Graph lists an app's subscriptions per tenant)."""
+        return self._adapter(GraphSubscriptionGateway, tenant)
+
     async def close(self) -> None:
         providers = [p for _, p in self._providers.values()] + self._retired
         self._providers, self._calendars, self._meetings, self._retired = {}, {}, {}, []
+        self._adapters = {}
         for provider in providers:
             await provider.close()

@@ -11,9 +11,10 @@ from typing import Any
 
 from azure.data.tables import UpdateMode
 
-from shared.adapters.tables.stores import TableStores, _encode, _get_chunks, _put_chunks
+from shared.adapters.tables.stores import TableStores, _delete_scoped, _encode, _get_chunks, _put_chunks
 from shared.app.ports.organizers import Organizer
 from shared.domain.people.watching import AppointmentWatch
+from shared.domain.tenants.model import TenantId
 from shared.errors import NotFound
 
 __all__ = ["OrganizerTables"]
@@ -34,8 +35,15 @@ class OrganizerTables:
 
 
 class TableOrganizerStore:
+    purge_name = "organizers"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("organizers")
+        return await _delete_scoped(self._stores, table, "Email", tenant_id, "organizers of a tenant",
+                                    partition="organizer")
 
     @staticmethod
     def _organizer(e: Any) -> Organizer:  # a TableEntity: a dict with .metadata
@@ -77,8 +85,14 @@ class TableOrganizerStore:
 
 
 class TableAppointmentWatchStore:
+    purge_name = "appointmentwatch"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("appointmentwatch")
+        return await _delete_scoped(self._stores, table, "Organizer", tenant_id, "appointment state of a tenant")
 
     @staticmethod
     def _state(e: Any) -> AppointmentWatch:

@@ -12,9 +12,10 @@ from typing import Any
 
 from azure.data.tables import UpdateMode
 
-from shared.adapters.tables.stores import TableStores, _encode
+from shared.adapters.tables.stores import TableStores, _delete_scoped, _encode
 from shared.app.ports.rooms import BackfillJob, DirectoryCursor, OutboxItem, Room
 from shared.domain.rooms.outbound_events import ReservationState
+from shared.domain.tenants.model import TenantId
 from shared.errors import NotFound
 
 __all__ = ["RoomTables"]
@@ -51,8 +52,15 @@ class _OrderedKeys:
 
 
 class TableRoomStore:
+    purge_name = "rooms"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        """The tenant's rooms (their subscriptions lapse at Graph within days)."""
+        table = await self._stores.table("rooms")
+        return await _delete_scoped(self._stores, table, "Email", tenant_id, "rooms of a tenant", partition="room")
 
     @staticmethod
     def _room(e: Any) -> Room:  # a TableEntity: a dict with .metadata
@@ -104,8 +112,14 @@ class TableRoomStore:
 
 
 class TableReservationStore:
+    purge_name = "reservations"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("reservations")
+        return await _delete_scoped(self._stores, table, "Room", tenant_id, "reservation state of a tenant")
 
     async def get(self, room: str, event_id: str) -> ReservationState | None:
         table = await self._stores.table("reservations")

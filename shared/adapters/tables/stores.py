@@ -137,6 +137,23 @@ async def _delete_where(stores: TableStores, table: TableClient, query: str, ten
     return len(keys)
 
 
+async def _delete_scoped(stores: TableStores, table: TableClient, column: str, tenant_id: str, what: str,
+                         partition: str | None = None) -> int:
+    """Delete the rows whose ``column`` holds a key of the tenant (``tenant_key``: its id and a space lead it);
+    how many went. Idempotent."""
+    query = f"{column} ge @lo and {column} lt @hi"
+    lo, hi = f"{tenant_id} ", f"{tenant_id}!"  # "!" follows the space: every key the tenant's id and a space lead
+    if partition is not None:
+        query = f"PartitionKey eq '{partition}' and {query}"
+    with stores.errors(what):
+        keys = [(e["PartitionKey"], e["RowKey"]) async for e in table.query_entities(
+            query, parameters={"lo": lo, "hi": hi}, select=["PartitionKey", "RowKey"])]
+        for partition_key, row in keys:
+            with suppress(NotFound):
+                await table.delete_entity(partition_key, row)
+    return len(keys)
+
+
 class TableMappingStore:
     """Mapping rows, plus one row naming the mailbox written most recently (the doctor's sample).
 

@@ -1,7 +1,9 @@
 """The doctor: checks a deployment in order and prints one line each, ✓ or ✗ with the exact fix.
 
-    python -m entrypoints.doctor [--json] [--mailbox someone@contoso.com]     (exit 1 on any ✗)
-    GET /api/manage/doctor[?mailbox=...]
+    python -m entrypoints.doctor [--json] [--mailbox someone@contoso.com] [--tenant <id>]   (exit 1 on any ✗)
+    GET /api/manage/doctor[?mailbox=...][&tenant=...]
+
+With a tenant: its token (requested in its directory with its registered credential), its rooms, its dead letters.
 
 Order: settings; a Graph token; the token's roles against the enabled features; access to mailboxes (the
 one given, else a sample: the mailbox written most recently and each registered room, so an Exchange
@@ -26,6 +28,7 @@ from shared.app.operator.findings import (
     assess_room,
     gather,
 )
+from shared.app.operator.tenant_report import in_tenant
 from shared.app.responses import Reply, json_reply, problem
 from shared.errors import ConnectorError
 
@@ -95,7 +98,11 @@ async def run_checks(deps: DoctorDeps, *, mailbox: str | None = None) -> list[Ch
     return checks
 
 
-async def doctor_reply(deps: DoctorDeps, mailbox: str | None = None) -> Reply:
+async def doctor_reply(deps: DoctorDeps, mailbox: str | None = None, tenant: str | None = None) -> Reply:
+    scoped = await in_tenant(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     if mailbox is not None:
         checked = mailbox_address(mailbox)
         if checked is None:
@@ -158,6 +165,8 @@ def _dead_letters(found: Findings) -> list[Check]:
 
 
 async def _last_mailbox(deps: DoctorDeps) -> str | None:
+    if deps.tenant is not None:
+        return None  # the sample is the deployment's, of any tenant: a tenant's report checks its rooms
     try:
         return await deps.mappings.last_mailbox()
     except Exception:

@@ -15,12 +15,15 @@ from typing import Any
 
 from shared.app.credentials.runtime import CredentialRuntime
 from shared.app.ports.clock import Clock
+from shared.app.ports.credentials import CredentialProvider
 from shared.app.ports.operator import HealthProbes
-from shared.app.ports.planning import DeadLetterStore, MappingStore, ResourceStore
+from shared.app.ports.planning import DeadLetterRecord, DeadLetterStore, MappingStore, ResourceStore
 from shared.app.ports.rooms import Room, RoomStore
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
+from shared.app.ports.tenants import TenantLookup
 from shared.config import Settings
 from shared.domain.credentials.policy import days_left
+from shared.domain.tenants.model import Tenant
 
 __all__ = ["PROBE_TIMEOUT_SECONDS", "Check", "CredentialAssessment", "DoctorDeps", "Finding", "Findings",
            "assess_credential", "assess_room", "gather", "short"]
@@ -40,6 +43,11 @@ class DoctorDeps:
     clock: Clock
     probe_timeout: float = PROBE_TIMEOUT_SECONDS  # seconds each probe may take
     telemetry: Telemetry = NO_TELEMETRY  # the status tells the gauges what it read
+    # One tenant's report (``tenant_report``): the tenant (None: the deployment's), how to find another tenant,
+    # and its credential (a token requested in its directory).
+    tenant: str | None = None
+    tenants: TenantLookup | None = None
+    tenant_credentials: Callable[[Tenant], CredentialProvider] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ async def gather(deps: DoctorDeps) -> Findings:
         observe(health.queue, lambda _: "reachable"),
         observe(health.queue_stats, lambda stats: f"{len(stats)} queue(s) read" if stats else "not available"),
         observe(room_list, lambda found: f"{len(found)} room(s)"),
-        observe(deps.deadletters.list, lambda found: f"{len(found)} message(s)"),
+        observe(lambda: _dead_letters(deps), lambda found: f"{len(found)} message(s)"),
     ]
     if secrets is not None:
         probes.append(observe(vault, lambda v: f"secret '{v.name}' version {v.version}"))
@@ -103,6 +111,15 @@ async def gather(deps: DoctorDeps) -> Findings:
     return Findings(token=token, vault=vault_found[0] if vault_found else None, credential_state=state,
                     table_storage=tables, queue=queue, queue_stats=stats, rooms=room_found, dead_letters=dead,
                     checked_at=deps.clock())
+
+
+async def _dead_letters(deps: DoctorDeps) -> list[DeadLetterRecord]:
+    """Every dead letter, or one tenant's (a record that names none is the default tenant's)."""
+    found = await deps.deadletters.list()
+    if deps.tenant is None:
+        return found
+    default = (deps.settings.tenant_id or "").strip().lower()
+    return [r for r in found if (r.tenant or default).lower() == deps.tenant]
 
 
 async def _observe(action: Callable[[], Awaitable[Any]], detail: Callable[[Any], str], deps: DoctorDeps) -> Finding:

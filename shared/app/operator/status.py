@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.app.operator.findings import DoctorDeps, Findings, assess_credential, assess_room, gather
 from shared.app.operator.gauges import tell_breakers, tell_queues
+from shared.app.operator.tenant_report import in_tenant
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.operator import QueueStats
 from shared.app.responses import Reply, json_reply
@@ -30,8 +31,12 @@ def health_reply() -> Reply:
     return json_reply(200, {"status": "ok", "version": version()})
 
 
-async def status_reply(deps: DoctorDeps, breakers: BreakerStore | None = None) -> Reply:
-    return json_reply(200, await status_document(deps, breakers))
+async def status_reply(deps: DoctorDeps, breakers: BreakerStore | None = None, tenant: str | None = None) -> Reply:
+    """The status; with ``tenant``, that tenant's token, rooms and dead letters (400 malformed, 404 unknown)."""
+    scoped = await in_tenant(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    return json_reply(200, await status_document(scoped, breakers))
 
 
 async def status_document(deps: DoctorDeps, breakers: BreakerStore | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from shared.app.ports.people import Acting, DelegatedCredentials, Meeting, Meeti
 from shared.app.ports.planning import MappingStore, TenantCalendars
 from shared.app.ports.tenants import TenantLookup
 from shared.app.rooms.publisher import PublisherDeps
+from shared.app.rooms.tenancy import ScopedCalendars, ScopedWatches
 from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.people.appointments import (
@@ -90,7 +91,11 @@ async def _in_tenant(delivery: Delivery, deps: AppointmentDeps,
         return await handle(None, deps)
     if deps.tenant_calendars is None:
         raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
-    return await handle(tenant.id, replace(deps, meetings=deps.tenant_calendars.meetings(tenant)))
+    # The tenant's watched organizers: a move written here is expected in its own rows.
+    organizers = ScopedCalendars(deps.organizers, tenant.id) if deps.organizers is not None else None
+    watches = ScopedWatches(deps.watches, tenant.id) if deps.watches is not None else None
+    return await handle(tenant.id, replace(deps, meetings=deps.tenant_calendars.meetings(tenant),
+                                           organizers=organizers, watches=watches))
 
 
 async def acting_for(organizer: str, deps: AppointmentDeps) -> Acting:

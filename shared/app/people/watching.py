@@ -76,7 +76,8 @@ async def process_appointment_event(organizer: Organizer, event_id: str, deps: W
     state = await deps.watches.get(organizer.email, event_id)
     decision = watching.decide(event, state, organizer=organizer.email, zone=deps.settings.time_zone)
     if decision.publications:
-        source = f"urn:m365-calendar-connector:{deps.settings.tenant_id or 'local'}:appointments"
+        tenant = deps.subscribing.tenant or deps.settings.tenant_id or "local"
+        source = f"urn:m365-calendar-connector:{tenant}:appointments"
         now = deps.clock()
         assert decision.state is not None
         subject = f"appointment/{decision.state.appointment_id}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.people.watching import AppointmentWatch
 
 __all__ = ["AppointmentWatchStore", "Organizer", "OrganizerStore"]
@@ -26,7 +27,7 @@ class Organizer:
     etag: str | None = None
 
 
-class OrganizerStore(Protocol):
+class OrganizerStore(PurgeableStore, Protocol):
     async def get(self, email: str) -> Organizer | None: ...
 
     async def save(self, organizer: Organizer) -> Organizer:
@@ -38,7 +39,7 @@ class OrganizerStore(Protocol):
     async def list(self) -> list[Organizer]: ...
 
 
-class AppointmentWatchStore(Protocol):
+class AppointmentWatchStore(PurgeableStore, Protocol):
     async def get(self, organizer: str, event_id: str) -> AppointmentWatch | None: ...
 
     async def save(self, state: AppointmentWatch) -> None:

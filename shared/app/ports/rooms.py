@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.rooms.outbound_events import ReservationState
+from shared.domain.tenants.model import Tenant
 
 __all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "Outbox", "OutboxItem", "OwnWrites", "Room",
-           "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "UserStore",
-           "WebhookSender"]
+           "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "TenantRoomClients",
+           "UserStore", "WebhookSender"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ class RoomGraph(Protocol):
         ...
 
 
-class RoomStore(Protocol):
+class RoomStore(PurgeableStore, Protocol):
+    """Every tenant's rooms; another tenant's are keyed ``tenant_key(tenant, email)`` (``rooms.tenancy``)."""
+
     async def get(self, email: str) -> Room | None: ...
 
     async def save(self, room: Room) -> Room:
@@ -122,7 +126,7 @@ class RoomStore(Protocol):
     async def list(self) -> list[Room]: ...
 
 
-class ReservationStore(Protocol):
+class ReservationStore(PurgeableStore, Protocol):
     async def get(self, room: str, event_id: str) -> ReservationState | None: ...
 
     async def save(self, state: ReservationState) -> None: ...
@@ -189,3 +193,12 @@ class WebhookSender(Protocol):
     async def send(self, event: dict[str, Any]) -> None:
         """Deliver one CloudEvent; raises ``TransientError`` (retry) or ``PermanentError``."""
         ...
+
+
+class TenantRoomClients(Protocol):
+    """The Graph clients of a tenant other than the default for its watched calendars: every request with a token
+    requested for that tenant, over the process's one pool and per-mailbox limiter."""
+
+    def room_graph(self, tenant: Tenant) -> RoomGraph: ...
+
+    def subscriptions(self, tenant: Tenant) -> SubscriptionGateway: ...

@@ -23,9 +23,11 @@ from shared.app.rooms.subscriptions import (
     queue_work,
     subscription_health,
 )
+from shared.app.rooms.tenancy import for_operator, unscoped
 from shared.config import Settings
 from shared.domain.rooms.client_state import ClientStateError
 from shared.domain.rooms.notifications import RoomWork
+from shared.domain.tenants.model import Tenant
 from shared.errors import ConnectorError, UnknownMailbox
 
 __all__ = ["RegistrationDeps", "available_rooms", "delete_room", "list_rooms", "put_room", "room_json",
@@ -45,11 +47,14 @@ class RegistrationDeps:
     dropped: Counter[str]  # notifications dropped by this instance, listed with the rooms
 
 
-def room_json(room: Room) -> dict[str, Any]:
+def room_json(room: Room, tenant: str | None = None) -> dict[str, Any]:
+    """The room as the operator API shows it; ``tenant`` None: the room's email says (a stored key)."""
     job = room.backfill
     health = subscription_health(room)
+    scope, email = unscoped(room.email)
     return {
-        "email": room.email,
+        "email": email,
+        "tenant": tenant or scope,
         "displayName": room.display_name,
         **health,
         "activatedAt": room.activated_at.isoformat(),
@@ -66,7 +71,22 @@ def watched_mailbox(email: str) -> str | None:
     return mailbox if _EMAIL.match(mailbox) else None
 
 
-async def put_room(email: str, body: bytes, deps: RegistrationDeps) -> Reply:
+async def in_tenant(tenant: str | None, deps: RegistrationDeps) -> RegistrationDeps | Reply:
+    """The dependencies acting in the tenant an operator's ``?tenant=`` names (400/409 naming a tenant that
+    cannot be used); unchanged for the default tenant."""
+    def scope(subscribing: SubscriptionDeps, tenant: Tenant) -> RegistrationDeps:
+        assert subscribing.tenant_clients is not None  # subscribing_for raised otherwise
+        return replace(deps, rooms=subscribing.rooms, graph=subscribing.tenant_clients.room_graph(tenant),
+                       subscribing=subscribing)
+
+    return await for_operator(tenant, deps, deps.subscribing, scope)
+
+
+async def put_room(email: str, body: bytes, deps: RegistrationDeps, tenant: str | None = None) -> Reply:
+    scoped = await in_tenant(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     mailbox = watched_mailbox(email)
     if mailbox is None:
         return problem(400, "Invalid room", "the path must end with the room's email address")
@@ -82,7 +102,7 @@ async def put_room(email: str, body: bytes, deps: RegistrationDeps) -> Reply:
     room = existing or Room(email=mailbox, activated_at=deps.clock())
     room = replace(room, show_subject=document.get("showSubject", room.show_subject))
     return await start_watching(room, existing is None, deps.subscribing, reason="registration", what="room",
-                                render=room_json,
+                                render=lambda saved: room_json(saved, deps.subscribing.tenant),
                                 announce=f"room {mailbox} registered; only bookings made from now on are published")
 
 
@@ -110,7 +130,11 @@ async def list_rooms(deps: RegistrationDeps) -> Reply:
     return json_reply(200, {"value": [room_json(r) for r in rooms], "droppedNotifications": dict(deps.dropped)})
 
 
-async def delete_room(email: str, deps: RegistrationDeps) -> Reply:
+async def delete_room(email: str, deps: RegistrationDeps, tenant: str | None = None) -> Reply:
+    scoped = await in_tenant(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     mailbox = watched_mailbox(email)
     room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
@@ -133,7 +157,11 @@ async def available_rooms(deps: RegistrationDeps) -> Reply:
     return json_reply(200, {"value": [{k: r.get(k) for k in keys if k in r} for r in rooms]})
 
 
-async def start_backfill(email: str, start: str | None, deps: RegistrationDeps) -> Reply:
+async def start_backfill(email: str, start: str | None, deps: RegistrationDeps, tenant: str | None = None) -> Reply:
+    scoped = await in_tenant(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     mailbox = watched_mailbox(email)
     room = await deps.rooms.get(mailbox) if mailbox else None
     if room is None:
@@ -148,5 +176,6 @@ async def start_backfill(email: str, start: str | None, deps: RegistrationDeps) 
 
     job = BackfillJob(id=uuid.uuid4().hex[:12], start=first.isoformat(), status="queued")
     await deps.rooms.save(replace(room, backfill=job))
-    await queue_work(RoomWork("backfill", room.email, backfill_from=job.start, job_id=job.id), deps.subscribing.queue)
+    await queue_work(RoomWork("backfill", room.email, backfill_from=job.start, job_id=job.id,
+                                     tenant=deps.subscribing.tenant), deps.subscribing.queue)
     return json_reply(202, {"room": room.email, "backfill": {"id": job.id, "from": job.start, "status": job.status}})

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from shared.app.messaging import GRAPH_QUEUE, MessageQueue, OutboundMessage, queue_id
+from shared.app.messaging import GRAPH_QUEUE, TENANT_PROPERTY, MessageQueue, OutboundMessage, queue_id
 from shared.app.ports.clock import Clock
 from shared.app.ports.organizers import Organizer, OrganizerStore
-from shared.app.ports.rooms import Room, RoomStore, SubscriptionGateway
+from shared.app.ports.rooms import Room, RoomStore, SubscriptionGateway, TenantRoomClients
+from shared.app.ports.tenants import TenantLookup
 from shared.config import Settings
 from shared.domain.rooms import client_state, renewal
 from shared.domain.rooms.notifications import RoomWork
@@ -36,6 +37,10 @@ class SubscriptionDeps:
     queue: MessageQueue
     clock: Clock
     organizers: OrganizerStore | None = None  # None: this deployment's container watches no organizers
+    # The tenant these dependencies act in (None: the default tenant), how to find another, and its Graph clients.
+    tenant: str | None = None
+    tenants: TenantLookup | None = None
+    tenant_clients: TenantRoomClients | None = None
 
 
 Calendar = TypeVar("Calendar", Room, Organizer)  # a watched calendar
@@ -91,9 +96,9 @@ def subscription_health(calendar: Room | Organizer) -> dict[str, Any]:
     }
 
 
-def _resync_work(calendar: Room | Organizer) -> RoomWork:
+def _resync_work(calendar: Room | Organizer, tenant: str | None) -> RoomWork:
     kind = kind_of(calendar)
-    return RoomWork("resync", calendar.email, calendar=None if kind == client_state.ROOM else kind)
+    return RoomWork("resync", calendar.email, calendar=None if kind == client_state.ROOM else kind, tenant=tenant)
 
 
 def notification_urls(settings: Settings) -> tuple[str, str]:
@@ -108,7 +113,8 @@ def notification_urls(settings: Settings) -> tuple[str, str]:
 def work_message(work: RoomWork, *, unique: str = "") -> OutboundMessage:
     """The ``graph-notifications`` message carrying ``work`` (``unique`` sets it apart from a repeat)."""
     return OutboundMessage(body=work.to_json(), message_id=queue_id(work.message_id, unique) if unique
-                           else work.message_id, session_id=work.session_id, content_type="application/json")
+                           else work.message_id, session_id=work.session_id, content_type="application/json",
+                           application_properties={TENANT_PROPERTY: work.tenant} if work.tenant else {})
 
 
 async def queue_work(work: RoomWork, queue: MessageQueue, *, unique: str = "") -> None:
@@ -121,7 +127,7 @@ async def subscribe(room: Calendar, deps: SubscriptionDeps) -> Calendar:
     kind = kind_of(room)
     if not keys:
         raise ConnectorError(f"setting CONNECTOR_CLIENT_STATE_KEY is not set: {kind}s cannot be subscribed")
-    state = client_state.mint(keys[0], room.email, kind=kind)
+    state = client_state.mint(keys[0], room.email, kind=kind, tenant=deps.tenant)
     notify, lifecycle = notification_urls(deps.settings)
     gateway = deps.subscriptions
     info = await gateway.create(room.email, notification_url=notify, lifecycle_url=lifecycle, client_state=state,
@@ -160,7 +166,7 @@ async def ensure_subscription(room: Calendar, deps: SubscriptionDeps, *, recreat
         saved = await _save(room, deps)
         if recreated:
             # Nothing was notified between the loss and now: fetch the gap.
-            await queue_work(_resync_work(room), deps.queue, unique=saved.subscription_id or "")
+            await queue_work(_resync_work(room, deps.tenant), deps.queue, unique=saved.subscription_id or "")
         return saved
     except ConcurrencyConflict:
         # Another instance (the timer, or a lifecycle message) changed the room meanwhile: its write wins;

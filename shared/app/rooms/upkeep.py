@@ -12,14 +12,17 @@ from typing import Any
 
 from shared.app.operator.gauges import GaugeDeps, refresh_gauges
 from shared.app.ports.clock import Clock
-from shared.app.ports.rooms import DeltaPage, DirectoryCursor, RoomGraph, RoomStore, UserStore
+from shared.app.ports.organizers import Organizer
+from shared.app.ports.rooms import DeltaPage, DirectoryCursor, Room, RoomGraph, RoomStore, UserStore
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import Calendar, SubscriptionDeps, ensure_subscription, kind_of, queue_work
+from shared.app.rooms.tenancy import subscribing_for, unscoped
 from shared.config import Settings
 from shared.domain.rooms.directory import decide_user
 from shared.domain.rooms.notifications import RoomWork
 from shared.domain.rooms.outbound_events import cloud_event
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConnectorError, NotFound
 
 __all__ = ["DIRECTORY_SESSION", "UpkeepDeps", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
@@ -51,20 +54,27 @@ async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
     if deps.gauges is not None:
         await refresh_gauges(deps.gauges)
     counts = {"rooms": 0, "failing": 0, "organizers": 0}
-    try:
-        # One listing finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
-        # and tells Graph's expiry of the others, which decides: it may be earlier than the one stored.
-        live: dict[str, datetime] | None = await deps.subscribing.subscriptions.live()
-    except ConnectorError as exc:
-        logger.warning("could not list the subscriptions (%s); renewing by the stored expiry only", exc)
-        live = None
-    for room in await deps.rooms.list():
-        counts["rooms"] += 1
-        counts["failing"] += await _keep_alive(room, live, deps)
     organizers = deps.subscribing.organizers
+    # Each tenant's calendars with its own Graph client (the default tenant's first, listed even without any).
+    rooms: dict[TenantId | None, list[Room]] = {None: []}
+    organizers_of: dict[TenantId | None, list[Organizer]] = {}
+    for room in await deps.rooms.list():
+        tenant, mailbox = unscoped(room.email)
+        rooms.setdefault(tenant, []).append(replace(room, email=mailbox))
     for organizer in await organizers.list() if organizers is not None else []:
-        counts["organizers"] += 1
-        counts["failing"] += await _keep_alive(organizer, live, deps)
+        tenant, mailbox = unscoped(organizer.email)
+        organizers_of.setdefault(tenant, []).append(replace(organizer, email=mailbox))
+    for tenant in sorted(rooms.keys() | organizers_of.keys(), key=lambda t: t or ""):
+        subscribing = await _subscribing_in(tenant, deps.subscribing)
+        if subscribing is None:
+            continue
+        live = await _live(subscribing, tenant)
+        for room in rooms.get(tenant, []):
+            counts["rooms"] += 1
+            counts["failing"] += await _keep_alive(room, live, subscribing)
+        for organizer in organizers_of.get(tenant, []):
+            counts["organizers"] += 1
+            counts["failing"] += await _keep_alive(organizer, live, subscribing)
     watched = counts["rooms"] + counts["organizers"]
     deps.telemetry.subscriptions(healthy=watched - counts["failing"], failing=counts["failing"])
     logger.info("subscription timer: %d room(s), %d organizer(s), %d failing", counts["rooms"],
@@ -73,7 +83,31 @@ async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
     return counts
 
 
-async def _keep_alive(calendar: Calendar, live: dict[str, datetime] | None, deps: UpkeepDeps) -> bool:
+async def _subscribing_in(tenant_id: str | None, deps: SubscriptionDeps) -> SubscriptionDeps | None:
+    """The subscription dependencies of a tenant's calendars (its own Graph client); None, logged, for a tenant
+    stopped or no longer registered (its subscriptions lapse within days; a purge removes its rows)."""
+    if tenant_id is None:
+        return deps
+    tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
+    if tenant is None or tenant.stopped:
+        logger.warning("tenant %s is %s: its rooms' and organizers' subscriptions are not renewed", tenant_id,
+                       "stopped" if tenant else "not registered")
+        return None
+    return subscribing_for(deps, tenant)
+
+
+async def _live(deps: SubscriptionDeps, tenant: str | None) -> dict[str, datetime] | None:
+    """One listing per tenant finds subscriptions that vanished early (deleted, or lost without a lifecycle event)
+    and tells Graph's expiry of the others, which decides: it may be earlier than the one stored."""
+    try:
+        return await deps.subscriptions.live()
+    except ConnectorError as exc:
+        logger.warning("could not list the subscriptions%s (%s); renewing by the stored expiry only",
+                       f" of tenant {tenant}" if tenant else "", exc)
+        return None
+
+
+async def _keep_alive(calendar: Calendar, live: dict[str, datetime] | None, deps: SubscriptionDeps) -> bool:
     """Renew, or recreate what Graph no longer holds; True when the calendar is left failing."""
     missing = live is not None and calendar.subscription_id is not None and calendar.subscription_id not in live
     if missing:
@@ -81,7 +115,7 @@ async def _keep_alive(calendar: Calendar, live: dict[str, datetime] | None, deps
                        calendar.subscription_id)
     elif live is not None and calendar.subscription_id is not None:
         calendar = _with_graphs_expiry(calendar, live[calendar.subscription_id])
-    result = await ensure_subscription(calendar, deps.subscribing, recreate=missing,
+    result = await ensure_subscription(calendar, deps, recreate=missing,
                                        reason="subscription missing" if missing else "timer")
     return result.failure is not None  # ensure_subscription logged why, on this run as on every run
 

@@ -20,6 +20,7 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, ReservationStore, Room, RoomGraph, RoomStore
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle, queue_work
+from shared.app.rooms.tenancy import ScopedReservations, ScopedWatches, subscribing_for
 from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
 from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
@@ -70,6 +71,11 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     if work.kind == "directory":
         counts = await sync_users_directory(deps.upkeep, work)
         return f"directory step: {counts['read']} read, {counts['published']} published"
+    acting = await in_tenant(work.tenant, deps)
+    if isinstance(acting, str):
+        logger.warning("work for %s dropped: %s", work.room, acting)
+        return acting
+    deps = acting
     if work.calendar == ORGANIZER:
         if deps.organizers is None:
             logger.warning("work for organizer %s dropped: organizers are not wired in", work.room)
@@ -91,6 +97,29 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     if work.kind == "backfill":
         return await backfill(room, work, deps)
     raise InvalidMessage(f"unknown room work kind {work.kind!r}")
+
+
+async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps | str:
+    """The worker's dependencies acting in the work's tenant (from its clientState): the tenant's stores and Graph
+    clients; unchanged for the default tenant; a sentence when the tenant is stopped or not registered (the work
+    is then acknowledged without a Graph call)."""
+    subscribing = deps.subscribing
+    if not tenant_id or tenant_id == (deps.settings.tenant_id or "").strip().lower():
+        return deps
+    tenant = await subscribing.tenants.by_id(tenant_id) if subscribing.tenants is not None else None
+    if tenant is None or tenant.stopped:
+        return f"tenant {tenant_id} is {'stopped' if tenant else 'not registered'}"
+    if tenant.scope is None:
+        return deps
+    scoped = subscribing_for(subscribing, tenant)
+    assert subscribing.tenant_clients is not None  # subscribing_for raised otherwise
+    graph = subscribing.tenant_clients.room_graph(tenant)
+    organizers = deps.organizers
+    if organizers is not None and scoped.organizers is not None:
+        organizers = replace(organizers, organizers=scoped.organizers, graph=graph, subscribing=scoped,
+                             watches=ScopedWatches(organizers.watches, tenant.id))
+    return replace(deps, rooms=scoped.rooms, reservations=ScopedReservations(deps.reservations, tenant.id),
+                   graph=graph, subscribing=scoped, organizers=organizers)
 
 
 async def process_event(room: Room, event_id: str, deps: WorkerDeps, *, deleted: bool = False,
@@ -120,7 +149,7 @@ async def process_event(room: Room, event_id: str, deps: WorkerDeps, *, deleted:
         subject = reservations.reservation_subject(room.email, stored.ical_uid, event_id)
         payload = data if data is not None else _cancelled_data(room.email, stored)
         version = (event or {}).get("changeKey") or "cancelled"
-        cloud_event = reservations.cloud_event(decision.type, subject, payload, source=_source(deps.settings),
+        cloud_event = reservations.cloud_event(decision.type, subject, payload, source=_source(deps),
                                                version_key=f"{event_id}\n{version}", now=deps.clock())
         await publish([cloud_event], deps.publisher)
     if decision.state is not None:
@@ -141,8 +170,8 @@ def _cancelled_data(room: str, state: reservations.ReservationState) -> dict[str
     return {"room": room, "graph": {"eventId": state.event_id, "iCalUId": state.ical_uid, "changeKey": None}}
 
 
-def _source(settings: Settings) -> str:
-    tenant = settings.tenant_id or "local"
+def _source(deps: WorkerDeps) -> str:
+    tenant = deps.subscribing.tenant or deps.settings.tenant_id or "local"
     return f"urn:m365-calendar-connector:{tenant}:rooms"
 
 

@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.domain.queue_ids import queue_id
 from shared.domain.rooms import client_state
+from shared.domain.tenants.keys import tenant_queue_id
 
 __all__ = ["Intake", "RoomWork", "parse_collection", "parse_items"]
 
@@ -43,6 +43,7 @@ class RoomWork:
     chain: str | None = None
     version: str | None = None  # what tells one notified change from the next (see ``_version``)
     calendar: str | None = None  # whose calendar: None a room's, "organizer" a watched organizer's
+    tenant: str | None = None  # the calendar's tenant (from its clientState); None: the default tenant
 
     def to_json(self) -> bytes:
         payload = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -64,13 +65,15 @@ class RoomWork:
         gets a different next link from Graph, yet queues the same next step, which the queue drops.
         """
         if self.step:
-            return hashlib.sha256(f"{self.kind}\n{self.room}\n{self.chain}\n{self.step}".encode()).hexdigest()[:40]
+            named = f"{self.kind}\n{self.room}\n{self.chain}\n{self.step}" + (f"\n{self.tenant}" if self.tenant else "")
+            return hashlib.sha256(named.encode()).hexdigest()[:40]
         return hashlib.sha256(self.to_json()).hexdigest()[:40]
 
     @property
     def session_id(self) -> str:
-        """The room's session: its work is serialised (a mailbox address may exceed Service Bus's 128)."""
-        return queue_id(self.room)
+        """The room's session: its work is serialised (a mailbox address may exceed Service Bus's 128); another
+        tenant's is led by its id."""
+        return tenant_queue_id(self.tenant, self.room)
 
 
 @dataclass
@@ -107,10 +110,10 @@ def parse_items(items: list[Any], keys: tuple[bytes, ...], *, lifecycle: bool) -
         if found is None:
             intake.forged += 1
             continue
-        kind, room = found
-        work = _work(item, room, lifecycle)
-        if work is not None and kind != client_state.ROOM:
-            work = replace(work, calendar=kind)
+        work = _work(item, found.mailbox, lifecycle)
+        if work is not None and (found.kind != client_state.ROOM or found.tenant):
+            work = replace(work, calendar=None if found.kind == client_state.ROOM else found.kind,
+                           tenant=found.tenant)
         if work is None:
             intake.malformed += 1
         else:

@@ -32,7 +32,8 @@ async def test_an_operator_registers_lists_stops_and_purges_a_tenant(stage: Stag
     assert typo.status_code == 400
     purged = await tenant(request("DELETE", f"/api/manage/tenants/{A}", params={"purge": "true"},
                                   route_params={"tenantId": A}))
-    assert json.loads(purged.get_body())["purge"]["stores"] == ["mappings", "deadletters", "tenants"]
+    assert json.loads(purged.get_body())["purge"]["stores"] == [
+        "mappings", "deadletters", "rooms", "reservations", "organizers", "appointmentwatch", "tenants"]
     gone = await tenant(request("GET", f"/api/manage/tenants/{A}", route_params={"tenantId": A}))
     assert gone.status_code == 404
 

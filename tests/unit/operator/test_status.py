@@ -7,6 +7,7 @@ import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,53 @@ async def test_a_tripped_breaker_shows_and_degrades_the_status(creds: Credential
     assert document["failing"] == ["breakers"] and document["status"] == "degraded"
     assert document["breakers"] == [{"source": "https://planning.example.com/omd", "state": "tripped",
                                      "since": NOW.isoformat(timespec="seconds"), "reason": "250 deletes"}]
+
+
+class TestTenantReport:
+    """``?tenant=``: the tenant's token (its own provider), rooms and dead letters; 400 malformed, 404 unknown."""
+
+    B = "22222222-2222-2222-2222-222222222222"
+
+    async def deps_with_b(self, world: FakeWorld, creds: CredentialWorld, asked: list[str]) -> Any:
+        from shared.app.ports.planning import DeadLetterRecord
+        from shared.app.tenants.directory import RegisteredTenants
+        from shared.domain.tenants.model import CredentialRef, Tenant, TenantId
+        from tests.fakes.tenants import InMemoryTenantStore
+
+        deps = services(world, creds).doctor(rooms=False)
+        registry = InMemoryTenantStore()
+        await registry.save(Tenant(TenantId(self.B), "Fabrikam", ("https://planning.example/b",),
+                                   CredentialRef("secret", "fabrikam-secret")))
+
+        def provider(tenant: Tenant) -> Any:
+            asked.append(tenant.id)
+            return deps.credentials.provider
+
+        rooms = Rooms([Room(email="r@contoso.com", activated_at=NOW),
+                       Room(email=f"{self.B} r@fabrikam.com", activated_at=NOW)])
+        for tenant in (None, self.B, self.B):
+            await world.deadletters.add(DeadLetterRecord(f"d{len(world.deadletters.records)}", PLANNING_QUEUE, "m",
+                                                         None, "{}", "why", 10, NOW, tenant))
+        return replace(deps, tenants=RegisteredTenants(deps.settings, registry), tenant_credentials=provider,
+                       rooms=rooms)
+
+    async def test_the_status_and_the_doctor_of_one_tenant(self, creds: CredentialWorld) -> None:
+        world, asked = FakeWorld(), []
+        deps = await self.deps_with_b(world, creds, asked)
+        reply = await status.status_reply(deps, tenant=self.B)
+        assert reply.status == 200 and asked == [self.B]
+        assert [r["email"] for r in reply.json()["rooms"]] == ["r@fabrikam.com"]
+        checks = (await doctor.doctor_reply(deps, tenant=self.B.upper())).json()["checks"]
+        [dead] = [c for c in checks if c["name"] == "dead letters"]
+        assert dead["detail"] == "2 message(s)"
+        everyone = (await doctor.doctor_reply(deps)).json()["checks"]
+        assert [c["detail"] for c in everyone if c["name"] == "dead letters"] == ["3 message(s)"]
+
+    async def test_a_malformed_or_unknown_tenant_is_refused(self, creds: CredentialWorld) -> None:
+        deps = await self.deps_with_b(FakeWorld(), creds, [])
+        assert (await status.status_reply(deps, tenant="fabrikam")).status == 400
+        assert (await doctor.doctor_reply(deps, tenant="fabrikam")).status == 400
+        unknown = "44444444-4444-4444-4444-444444444444"
+        reply = await status.status_reply(deps, tenant=unknown)
+        assert reply.status == 404 and unknown in reply.json()["detail"]
+        assert (await doctor.doctor_reply(deps, tenant=unknown)).status == 404

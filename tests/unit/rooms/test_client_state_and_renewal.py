@@ -36,6 +36,32 @@ class TestClientState:
         with pytest.raises(client_state.ClientStateError):
             client_state.mint(KEY, "x" * 100 + "@contoso.com")
 
+    def test_an_old_format_state_still_verifies_as_the_default_tenants(self) -> None:
+        # Minted before there were tenants: r1~nonce~mac~mailbox, the MAC over version, nonce and mailbox.
+        nonce = "AAAAAAAAAAAAAAAA"
+        mac = client_state._mac(KEY, nonce, "r@contoso.com", "r1")
+        old = f"r1~{nonce}~{mac}~r@contoso.com"
+        assert client_state.identify((KEY,), old) == ("room", "r@contoso.com", None)
+        assert client_state.verify((KEY,), old) == "r@contoso.com"
+        assert client_state.mint(KEY, "r@contoso.com", nonce) == old  # the default tenant's are minted so still
+
+    def test_a_tenants_state_carries_its_tenant_inside_the_mac(self) -> None:
+        tenant = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+        value = client_state.mint(KEY, "Boss@Fabrikam.com", kind=client_state.ORGANIZER, tenant=tenant)
+        assert len(value) <= client_state.MAX_LENGTH and tenant not in value
+        assert client_state.identify((KEY,), value) == ("organizer", "boss@fabrikam.com", tenant)
+        other = client_state.mint(KEY, "boss@fabrikam.com", tenant="6f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+        moved = value.replace(value.split("~")[3], other.split("~")[3])  # another tenant, this MAC
+        assert client_state.identify((KEY,), moved) is None
+        assert client_state.identify((KEY,), value.replace("o2~", "o1~", 1)) is None
+        assert client_state.verify((KEY,), value) is None  # an organizer's, not a room's
+
+    def test_a_tenants_room_keeps_room_for_a_long_mailbox(self) -> None:
+        tenant = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+        mailbox = "x" * 50 + "@contoso.com"
+        assert client_state.identify((KEY,), client_state.mint(KEY, mailbox, tenant=tenant)) == (
+            "room", mailbox, tenant)
+
 
 class TestRenewal:
     now = datetime(2026, 5, 1, tzinfo=UTC)
