@@ -22,6 +22,7 @@ from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle, queue_work
 from shared.app.rooms.tenancy import ScopedReservations, ScopedWatches, subscribing_for
 from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
+from shared.app.tenants.acting import tenant_named
 from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
 from shared.domain.rooms.client_state import ORGANIZER
@@ -71,11 +72,7 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     if work.kind == "directory":
         counts = await sync_users_directory(deps.upkeep, work)
         return f"directory step: {counts['read']} read, {counts['published']} published"
-    acting = await in_tenant(work.tenant, deps)
-    if isinstance(acting, str):
-        logger.warning("work for %s dropped: %s", work.room, acting)
-        return acting
-    deps = acting
+    deps = await in_tenant(work.tenant, deps)
     if work.calendar == ORGANIZER:
         if deps.organizers is None:
             logger.warning("work for organizer %s dropped: organizers are not wired in", work.room)
@@ -99,17 +96,13 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
     raise InvalidMessage(f"unknown room work kind {work.kind!r}")
 
 
-async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps | str:
+async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps:
     """The worker's dependencies acting in the work's tenant (from its clientState): the tenant's stores and Graph
-    clients; unchanged for the default tenant; a sentence when the tenant is stopped or not registered (the work
-    is then acknowledged without a Graph call)."""
+    clients; unchanged for the default tenant. A stopped or unregistered tenant's work goes to the dead-letter list
+    (``tenant_named``), to be replayed once the tenant is active again."""
     subscribing = deps.subscribing
-    if not tenant_id or tenant_id == (deps.settings.tenant_id or "").strip().lower():
-        return deps
-    tenant = await subscribing.tenants.by_id(tenant_id) if subscribing.tenants is not None else None
-    if tenant is None or tenant.stopped:
-        return f"tenant {tenant_id} is {'stopped' if tenant else 'not registered'}"
-    if tenant.scope is None:
+    tenant = await tenant_named(tenant_id or None, deps.settings, subscribing.tenants)
+    if tenant is None or tenant.scope is None:
         return deps
     scoped = subscribing_for(subscribing, tenant)
     assert subscribing.tenant_clients is not None  # subscribing_for raised otherwise

@@ -15,7 +15,7 @@ from shared.config import Settings
 from shared.domain.tenants.model import Tenant
 from shared.errors import PermanentError
 
-__all__ = ["DEFAULT", "acting_tenant"]
+__all__ = ["DEFAULT", "acting_tenant", "tenant_named"]
 
 DEFAULT = None  # the default tenant: the process's own client, keys unscoped
 
@@ -23,7 +23,11 @@ DEFAULT = None  # the default tenant: the process's own client, keys unscoped
 async def acting_tenant(delivery: Delivery, settings: Settings, tenants: TenantLookup | None) -> Tenant | None:
     """The registered tenant (not the default) the message acts in; None for the default tenant. Raises
     ``PermanentError`` (dead letter) when its tenant is stopped or not registered."""
-    tenant_id = tenant_of(delivery)
+    return await tenant_named(tenant_of(delivery), settings, tenants)
+
+
+async def tenant_named(tenant_id: str | None, settings: Settings, tenants: TenantLookup | None) -> Tenant | None:
+    """``acting_tenant`` for work that names its tenant itself (a room's clientState)."""
     if tenant_id is None or tenants is None or tenant_id == (settings.tenant_id or "").strip().lower():
         return DEFAULT
     tenant = await tenants.by_id(tenant_id)

@@ -145,7 +145,7 @@ class TestRoomsOfATenant:
         assert world.subscriptions.calls == ["create", "renew"]
         assert world.their_subs.calls == ["create", "create", "renew", "renew"]
 
-    async def test_a_stopped_tenants_work_is_acknowledged_without_graph(self, world: TenantRoomWorld) -> None:
+    async def test_a_stopped_tenants_work_is_dead_lettered_without_graph(self, world: TenantRoomWorld) -> None:
         services = world.services()
         row = await registered_in_b(world, services)
         stopped = await world.registry.get(B)
@@ -153,8 +153,10 @@ class TestRoomsOfATenant:
         await world.registry.save(replace(stopped, state=STOPPED))
         services = world.services()
         await notify(services, notification(row.subscription_id, row.client_state, "created", "E1"))
-        assert await run_graph_queue(world, services) == [f"tenant {B} is stopped"]
+        assert await run_graph_queue(world, services) == ["dead-lettered"]
         assert world.their_graph.gets == 0
+        [record] = world.deadletters.records.values()  # kept for a replay once the tenant runs again
+        assert record.tenant == B and f"tenant {B} is stopped" in record.reason
 
 
 class TestOrganizersOfATenant:
