@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.app.messaging import MessageQueue, WaitingWork
+from shared.app.messaging import MessageQueue
+from shared.app.people.tenancy import ParkedWork
 from shared.app.ports.availability import ScheduleReader
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.clock import Clock
@@ -259,7 +260,7 @@ def people_stores(tables: TableStores) -> PeopleStores:
     return PeopleStores(connections=TableConnectionStore(tables), attempts=TableConnectAttempts(tables))
 
 
-def waiting_work(tables: TableStores, queue: MessageQueue) -> WaitingWork:
+def waiting_work(tables: TableStores, queue: MessageQueue) -> ParkedWork:
     from shared.adapters.tables.people import TableWaitingWork
 
     return TableWaitingWork(tables, queue)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
-from shared.app.messaging import MessageQueue, Settlement, TracedQueue, WaitingWork
+from shared.app.messaging import MessageQueue, Settlement, TracedQueue
 from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
 from shared.app.operator.doctor import DoctorDeps
@@ -25,6 +25,7 @@ from shared.app.people.availability import AvailabilityDeps
 from shared.app.people.delegated import StoredDelegatedCredentials
 from shared.app.people.lifecycle import PeopleDeps
 from shared.app.people.organizers import OrganizerDeps
+from shared.app.people.tenancy import ParkedWork
 from shared.app.people.watching import WatchDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
@@ -118,7 +119,7 @@ class Container:
                  meetings: MeetingCalendar | None = None, delegated: DelegatedCredentials | None = None,
                  tenant_store: TenantRegistryStore | None = None,
                  organizer_stores: OrganizerStores | None = None,
-                 people_stores: PeopleStores | None = None, waiting: WaitingWork | None = None,
+                 people_stores: PeopleStores | None = None, waiting: ParkedWork | None = None,
                  token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None,
                  schedules: ScheduleReader | None = None,
 
@@ -329,7 +330,7 @@ class Container:
         rooms, organizers = self.room_stores(), self.organizer_stores()
         purgeables: tuple[PurgeableStore, ...] = (
             self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
-            organizers.watches, store)
+            organizers.watches, self.people_stores().connections, self.waiting(), store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from shared.app.messaging import OutboundMessage
+from shared.app.people.tenancy import ScopedConnections, ScopedWaiting
 from shared.app.ports.people import ConnectAttempt
 from shared.domain.people.connections import CONNECTED, NEEDS_RECONNECT, Connection
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict
 from tests.contract.conftest import FAKE_AND_TABLES, table_stores_of
 from tests.fakes.connections import InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
@@ -88,3 +90,41 @@ class TestWaitingWork:
         assert queue.sent[0][1].application_properties == {"connector-attempt": 1}
         assert await waiting.release(ANNA) == 0
         assert await waiting.release("ben@contoso.com") == 1
+
+
+class TestTenants:
+    A = TenantId("11111111-1111-1111-1111-111111111111")
+    B = TenantId("22222222-2222-2222-2222-222222222222")
+
+    async def test_connections_of_two_tenants_and_a_purge_of_one(self, stores: Any) -> None:
+        inner = stores[0]
+        views = [(inner, "default")] + [(ScopedConnections(inner, t), t) for t in (self.A, self.B)]
+        for store, name in views:
+            await store.save(connection(account=name))
+        for store, name in views:
+            found = await store.get(ANNA.upper())
+            assert found is not None and found.account == name and found.user == ANNA
+            assert sorted(c.account for c in await store.list()) == ([name] if store is not inner else
+                                                                    sorted(["default", self.A, self.B]))
+            if store is not inner:  # an update through the view keeps the tenant's row
+                found = await store.save(replace(found, reason="seen"))
+                assert found.user == ANNA and (await store.get(ANNA)).reason == "seen"
+        assert await views[1][0].purge(self.A) == 1 and await inner.purge(self.A) == 0
+        assert await views[1][0].get(ANNA) is None
+        assert [(await s.get(ANNA)).account for s, _ in (views[0], views[2])] == ["default", self.B]
+        await views[2][0].delete(ANNA)
+        assert (await inner.get(ANNA)).account == "default"
+
+    async def test_parked_work_of_two_tenants_and_a_purge_of_one(self, stores: Any) -> None:
+        inner, queue = stores[2], stores[3]
+        views = [(inner, "default")] + [(ScopedWaiting(inner, t), t) for t in (self.A, self.B)]
+        for store, name in views:
+            for n in (1, 2):
+                await store.park(ANNA, "planning-events", OutboundMessage(body=f"{name}-{n}".encode(),
+                                                                          message_id=f"m{n}"))
+        assert await inner.purge(self.A) == 2 and await views[1][0].purge(self.A) == 0
+        assert await views[1][0].release(ANNA) == 0
+        assert await views[2][0].release(ANNA.upper()) == 2
+        assert await inner.release(ANNA) == 2
+        assert [m.body for _, m in queue.sent] == [f"{self.B}-1".encode(), f"{self.B}-2".encode(),
+                                                  b"default-1", b"default-2"]

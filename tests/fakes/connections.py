@@ -13,7 +13,9 @@ from urllib.parse import urlencode
 from shared.app.messaging import MessageQueue, OutboundMessage
 from shared.app.ports.people import AuthorizeRequest, ConnectAttempt, Redemption, SilentToken
 from shared.domain.people.connections import Connection
+from shared.domain.tenants.keys import tenant_of_key
 from shared.errors import ConcurrencyConflict
+from tests.fakes.rooms import _purge
 
 _etags = itertools.count(1)
 
@@ -23,6 +25,10 @@ class InMemoryConnectionStore:
     rows: dict[str, Connection] = field(default_factory=dict)
     writes: int = 0
     reads: int = 0
+    purge_name: str = "connections"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key)
 
     async def get(self, user: str) -> Connection | None:
         self.reads += 1
@@ -69,6 +75,11 @@ class InMemoryWaitingWork:
     queue: MessageQueue
     parked: dict[str, dict[str, tuple[int, str, OutboundMessage]]] = field(default_factory=dict)
     _order: itertools.count = field(default_factory=itertools.count)
+    purge_name: str = "waiting"
+
+    async def purge(self, tenant_id: str) -> int:
+        return sum(len(self.parked.pop(user)) for user in
+                   [user for user in self.parked if tenant_of_key(user)[0] == tenant_id])
 
     async def park(self, user: str, queue: str, message: OutboundMessage) -> None:
         self.parked.setdefault(user.lower(), {}).setdefault(message.message_id, (next(self._order), queue, message))

@@ -7,6 +7,10 @@ the tenant can join every key in one place.
   write.
 * ``{prefix}waiting``: messages parked for a person until they reconnect (``WaitingWork``): partition = the
   person, row = the message id (parking it again keeps one), released in the order they were parked.
+
+A person of a tenant other than the default is ``tenant_key(tenant, user)`` here (``shared/app/people/tenancy.py``),
+in the key and in the ``User`` column, so ``purge`` removes a tenant's connections and parked work by a range
+query on that column.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.tables.stores import _encode, _get_chunks, _put_chunks
+from shared.adapters.tables.stores import _delete_scoped, _encode, _get_chunks, _put_chunks
 from shared.app.messaging import MessageQueue, OutboundMessage
 from shared.app.ports.people import ConnectAttempt
 from shared.domain.people.connections import Connection
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, NotFound
 
 if TYPE_CHECKING:
@@ -38,9 +43,16 @@ def _when(value: str | None) -> datetime | None:
 
 class TableConnectionStore:
     _PARTITION = "connection"
+    purge_name = "connections"
 
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        """The tenant's people's connections (their sealed token caches with them)."""
+        table = await self._stores.table("connections")
+        return await _delete_scoped(self._stores, table, "User", tenant_id, "connections of a tenant",
+                                    partition=self._PARTITION)
 
     @classmethod
     def _key(cls, user: str) -> tuple[str, str]:
@@ -133,9 +145,16 @@ class TableConnectAttempts:
 class TableWaitingWork:
     """``WaitingWork``: ``release`` sends each parked message back onto its queue, oldest first, and removes it."""
 
+    purge_name = "waiting"
+
     def __init__(self, stores: TableStores, queue: MessageQueue) -> None:
         self._stores = stores
         self._queue = queue
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        """The tenant's people's parked work (dropped, not sent: the tenant is gone)."""
+        table = await self._stores.table("waiting")
+        return await _delete_scoped(self._stores, table, "User", tenant_id, "parked work of a tenant")
 
     @staticmethod
     def _key(user: str, message_id: str = "") -> tuple[str, str]:

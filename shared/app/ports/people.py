@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.people.connections import Connection
 
 __all__ = ["Acting", "AuthorizeRequest", "ConnectAttempt", "ConnectAttempts", "ConnectionStore", "DelegatedCredentials",
@@ -74,8 +75,9 @@ class MeetingCalendar(Protocol):
 # -- delegated connections
 
 
-class ConnectionStore(Protocol):
-    """One row per person (``Connection``), written with ETags."""
+class ConnectionStore(PurgeableStore, Protocol):
+    """One row per person (``Connection``), written with ETags; a tenant's rows are keyed ``tenant_key``
+    (``shared/app/people/tenancy.py``), so a purge removes them."""
 
     async def get(self, user: str) -> Connection | None: ...
 

@@ -1,0 +1,72 @@
+"""People of a tenant other than the default: their delegated connections and their parked work.
+
+A connection belongs to the tenant of the scheduling system's request: its row is keyed
+``tenant_key(tenant.scope, user)`` (the default tenant's keys unchanged), and so is the person's parked work. As
+with rooms (``shared/app/rooms/tenancy.py``), the use cases stay as they are: they are handed views of the stores
+*for* the tenant, which scope every key they are given and strip the scope from what they return; a purge of the
+tenant removes the rows of every tenant's store that its id leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+from shared.app.messaging import OutboundMessage, WaitingWork
+from shared.app.ports.people import ConnectionStore
+from shared.app.ports.tenants import PurgeableStore
+from shared.app.rooms.tenancy import _Purges
+from shared.domain.people.connections import Connection
+from shared.domain.tenants.keys import tenant_key, tenant_of_key
+from shared.domain.tenants.model import TenantId
+
+__all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting"]
+
+
+class ParkedWork(WaitingWork, PurgeableStore, Protocol):
+    """``WaitingWork`` of every tenant's people, which a purge empties of one tenant's."""
+
+
+def _user(tenant: TenantId, user: str) -> str:
+    return tenant_key(tenant, user.strip().lower())
+
+
+class ScopedConnections(_Purges):
+    """``ConnectionStore`` of one tenant's people over the store of every tenant's connections."""
+
+    _inner: ConnectionStore
+
+    def __init__(self, inner: ConnectionStore, tenant: TenantId) -> None:
+        self._inner, self._tenant = inner, tenant
+
+    @staticmethod
+    def _out(connection: Connection) -> Connection:
+        return replace(connection, user=tenant_of_key(connection.user)[1])
+
+    async def get(self, user: str) -> Connection | None:
+        found = await self._inner.get(_user(self._tenant, user))
+        return None if found is None else self._out(found)
+
+    async def save(self, connection: Connection) -> Connection:
+        return self._out(await self._inner.save(replace(connection, user=_user(self._tenant, connection.user))))
+
+    async def delete(self, user: str) -> None:
+        await self._inner.delete(_user(self._tenant, user))
+
+    async def list(self) -> list[Connection]:
+        return [self._out(c) for c in await self._inner.list() if tenant_of_key(c.user)[0] == self._tenant]
+
+
+class ScopedWaiting(_Purges):
+    """``WaitingWork`` of one tenant's people: parked and released under the tenant's key of the person."""
+
+    _inner: ParkedWork
+
+    def __init__(self, inner: ParkedWork, tenant: TenantId) -> None:
+        self._inner, self._tenant = inner, tenant
+
+    async def park(self, user: str, queue: str, message: OutboundMessage) -> None:
+        await self._inner.park(_user(self._tenant, user), queue, message)
+
+    async def release(self, user: str) -> int:
+        return await self._inner.release(_user(self._tenant, user))
