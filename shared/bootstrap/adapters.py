@@ -47,6 +47,7 @@ from shared.app.ports.rooms import (
 from shared.app.ports.telemetry import Telemetry
 from shared.app.ports.tenants import TenantRegistryStore
 from shared.config import Settings
+from shared.domain.tenants.model import TenantId
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -266,10 +267,11 @@ def waiting_work(tables: TableStores, queue: MessageQueue) -> ParkedWork:
     return TableWaitingWork(tables, queue)
 
 
-def token_authority(settings: Settings, secrets: SecretStore | None) -> TokenAuthority:
+def token_authority(settings: Settings, secrets: SecretStore | None, tenant: str | None = None) -> TokenAuthority:
+    """Entra for people of the settings' directory, or of ``tenant``'s (the same multi-tenant application)."""
     from shared.adapters.identity.delegated import MsalTokenAuthority, client_credential
 
-    return MsalTokenAuthority(settings, client_credential(settings, secrets))
+    return MsalTokenAuthority(settings, client_credential(settings, secrets), tenant)
 
 
 def reconnect_mailer(settings: Settings, session: Callable[[], GraphSession]) -> ReconnectMailer | None:
@@ -286,7 +288,8 @@ def schedule_reader(session: GraphSession, delegated: DelegatedCredentials) -> S
     return GraphScheduleReader(session, delegated)
 
 def tenant_calendars(settings: Settings, session: GraphSession, secrets: SecretStore | None,
-                     clock: Clock, delegated: Callable[[], DelegatedCredentials] | None = None) -> TenantGraphClients:
+                     clock: Clock, delegated: Callable[[TenantId], DelegatedCredentials] | None = None,
+                     ) -> TenantGraphClients:
     """The Graph clients of the registered tenants (one credential provider each, built on first use)."""
     from shared.adapters.graph.tenants import TenantGraphClients
 

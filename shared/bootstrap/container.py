@@ -25,7 +25,7 @@ from shared.app.people.availability import AvailabilityDeps
 from shared.app.people.delegated import StoredDelegatedCredentials
 from shared.app.people.lifecycle import PeopleDeps
 from shared.app.people.organizers import OrganizerDeps
-from shared.app.people.tenancy import ParkedWork
+from shared.app.people.tenancy import ParkedWork, people_in
 from shared.app.people.watching import WatchDeps
 from shared.app.planning.breaker import BreakerDeps
 from shared.app.planning.drift import DriftDeps
@@ -61,7 +61,7 @@ from shared.bootstrap.adapters import OrganizerStores, PeopleStores, RoomStores
 from shared.bootstrap.lazy import Lazy
 from shared.config import Settings
 from shared.domain.planning.coalesce import Recent
-from shared.domain.tenants.model import Tenant
+from shared.domain.tenants.model import Tenant, TenantId
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,7 +199,11 @@ class Container:
                                           else (lambda: self.tenant_store().list()), self.clock)
         # The other tenants' Graph clients, each with a token requested for its tenant, over the one session.
         self.tenant_calendars: Lazy[TenantClients] = self._port(tenant_calendars, lambda: adapters.tenant_calendars(
-            settings, self.graph_session(), self.secrets(), self.clock, self.delegated))
+            settings, self.graph_session(), self.secrets(), self.clock, self.delegated_in))
+        # Another tenant's people: their delegated credentials and Entra of their directory, one per tenant.
+        self._people_of: dict[TenantId, tuple[DelegatedCredentials, TokenAuthority]] = {}
+        # A given (fake) Entra or set of connections answers for every tenant's people.
+        self._given_authority, self._given_delegated = token_authority, delegated
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -322,7 +326,7 @@ class Container:
                                clock=self.clock, organizers=self.organizer_stores().organizers,
                                watches=self.organizer_stores().watches,
                                tenants=self.tenant_cache if self.settings.tenant_id else None,
-                               tenant_calendars=_OnFirstUse(self.tenant_calendars))
+                               tenant_calendars=_OnFirstUse(self.tenant_calendars), delegated_in=self.delegated_in)
 
     def tenants(self) -> TenantDeps:
         store = self.tenant_store()
@@ -352,7 +356,28 @@ class Container:
         stores = self.people_stores()
         return PeopleDeps(settings=self.settings, connections=stores.connections, attempts=stores.attempts,
                           authority=self.token_authority(), waiting=self.waiting(), publisher=self.publisher(),
-                          mailer=self.mailer(), clock=self.clock, telemetry=self.telemetry)
+                          mailer=self.mailer(), clock=self.clock, telemetry=self.telemetry,
+                          tenants=self.tenant_cache if self.settings.tenant_id else None,
+                          authorities=self.authority_in)
 
     def availability(self) -> AvailabilityDeps:
         return AvailabilityDeps(reader=self.schedules(), telemetry=self.telemetry)
+
+    def authority_in(self, tenant: TenantId) -> TokenAuthority:
+        """Entra of ``tenant``'s directory, where its people sign in (one per tenant)."""
+        if self._given_authority is not None:
+            return self._given_authority
+        known = self._people_of.get(tenant)
+        if known is not None:
+            return known[1]
+        return adapters.token_authority(self.settings, self.secrets(), tenant)
+
+    def delegated_in(self, tenant: TenantId) -> DelegatedCredentials:
+        """The delegated credentials of ``tenant``'s people (their rows, their directory; one per tenant)."""
+        if self._given_delegated is not None:
+            return self._given_delegated
+        known = self._people_of.get(tenant)
+        if known is None:
+            people = people_in(self.people(), tenant)
+            known = self._people_of[tenant] = (StoredDelegatedCredentials(people), people.authority)
+        return known[0]

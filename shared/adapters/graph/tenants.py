@@ -67,7 +67,7 @@ class TenantGraphClients:
     meeting calendar, room reader and subscriptions gateway, built lazily, closed with the process's session."""
 
     def __init__(self, settings: Settings, session: GraphSession, secrets: SecretStore | None, clock: Clock,
-                 delegated: Callable[[], DelegatedCredentials] | None = None) -> None:
+                 delegated: Callable[[TenantId], DelegatedCredentials] | None = None) -> None:
         self._settings = settings
         self._session = session
         self._secrets = secrets
@@ -102,14 +102,15 @@ class TenantGraphClients:
         return calendar
 
     def meetings(self, tenant: Tenant) -> MeetingCalendar:
-        """The tenant's meetings: with the app's token requested for the tenant, or the organizer's connection."""
+        """The tenant's meetings: with the app's token requested for the tenant, or the organizer's connection
+        (one of the tenant's people's)."""
         if self._delegated is None:
             raise ConfigurationError("tenants", "no delegated connections to write meetings with")
         provider = self.provider(tenant)
         meetings = self._meetings.get(tenant.id)
         if meetings is None:
             meetings = self._meetings[tenant.id] = GraphMeetingCalendar(
-                self._session, self._delegated(), app_client=self._session.client_for(provider))
+                self._session, self._delegated(tenant.id), app_client=self._session.client_for(provider))
         return meetings
 
     def _adapter(self, kind: type[A], tenant: Tenant) -> A:

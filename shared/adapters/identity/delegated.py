@@ -63,7 +63,8 @@ def client_credential(settings: Settings, secrets: SecretStore | None) -> Client
 
 
 class MsalTokenAuthority:
-    def __init__(self, settings: Settings, credential: ClientCredential) -> None:
+    def __init__(self, settings: Settings, credential: ClientCredential, tenant: str | None = None) -> None:
+        """Entra of the settings' directory, or of ``tenant``'s (a person of another tenant signs in there)."""
         if not (settings.tenant_id and settings.client_id):
             raise ConfigurationError("CALENDAR_MSGRAPH_CLIENT_ID", "and CALENDAR_MSGRAPH_TENANT_GUID are required"
                                      " to connect people")
@@ -72,7 +73,7 @@ class MsalTokenAuthority:
         logging.getLogger("msal.token_cache").setLevel(logging.INFO)
         self._settings = settings
         self._credential = credential
-        self._authority = f"{settings.auth_endpoint}/{settings.tenant_id}"
+        self._authority = f"{settings.auth_endpoint}/{tenant or settings.tenant_id}"
         self._http_cache: dict[Any, Any] = {}
         self._session: Any = None
 

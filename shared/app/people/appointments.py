@@ -42,6 +42,7 @@ from shared.domain.planning.contract import check_event
 from shared.domain.planning.model import EntityKey, Mapping, PlanningEvent
 from shared.domain.planning.plan import CreateEvent, DeleteEvent, Plan, UpdateEvent, decide, transaction_id
 from shared.domain.rooms.outbound_events import parse_graph_time
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConfigurationError, InvalidMessage, NotFound
 
 __all__ = ["AppointmentDeps", "acting_for", "is_appointment", "sync_appointment_message"]
@@ -63,6 +64,7 @@ class AppointmentDeps:
     watches: AppointmentWatchStore | None = None
     tenants: TenantLookup | None = None  # None: one tenant, the settings'
     tenant_calendars: TenantCalendars | None = None  # the other tenants' meetings (each with its own token)
+    delegated_in: Callable[[TenantId], DelegatedCredentials] | None = None  # another tenant's people
 
 
 def is_appointment(delivery: Delivery) -> bool:
@@ -94,8 +96,9 @@ async def _in_tenant(delivery: Delivery, deps: AppointmentDeps,
     # The tenant's watched organizers: a move written here is expected in its own rows.
     organizers = ScopedCalendars(deps.organizers, tenant.id) if deps.organizers is not None else None
     watches = ScopedWatches(deps.watches, tenant.id) if deps.watches is not None else None
+    delegated = deps.delegated_in(tenant.id) if deps.delegated_in is not None else deps.delegated
     return await handle(tenant.id, replace(deps, meetings=deps.tenant_calendars.meetings(tenant),
-                                           organizers=organizers, watches=watches))
+                                           organizers=organizers, watches=watches, delegated=delegated))
 
 
 async def acting_for(organizer: str, deps: AppointmentDeps) -> Acting:

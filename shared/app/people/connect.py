@@ -3,9 +3,12 @@ anonymous callback finishes it, and a reconnect mail's link starts it again.
 
 The ``state`` the browser carries is signed (HMAC), expires within minutes and works once: it names a connect
 attempt kept in Table Storage (the user, the returnUrl, MSAL's flow with the PKCE verifier, sealed), which the
-callback claims with a conditional write. The browser returns to the attempt's returnUrl (checked against
-``CONNECTOR_CONNECT_RETURN_URLS`` when it was given, so never an open redirect) with ``connection=connected`` or
-``connection=failed&error=<code>``. Codes, tokens and the state never go into a log line.
+callback claims with a conditional write. The request's optional ``tenant`` (a registered tenant's id) says whose
+person connects: the state and a reconnect link carry it (signed), so the callback keeps the connection among
+that tenant's (``shared/app/people/tenancy.py``) and signs the person in against the tenant's directory. The
+browser returns to the attempt's returnUrl (checked against ``CONNECTOR_CONNECT_RETURN_URLS`` when it was given,
+so never an open redirect) with ``connection=connected`` or ``connection=failed&error=<code>``. Codes, tokens
+and the state never go into a log line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import secrets
 from typing import Any
 
 from shared.app.people.lifecycle import PeopleDeps, record_connected
+from shared.app.people.tenancy import people_in, people_of
 from shared.app.ports.people import ConnectAttempt
 from shared.app.responses import Reply, json_reply, problem
 from shared.domain.people.cipher import Unreadable
@@ -29,6 +33,7 @@ from shared.domain.people.connections import (
     with_query,
 )
 from shared.domain.people.signing import STATE_LIFETIME, TokenRejected
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConfigurationError
 
 __all__ = ["begin", "finish", "reconnect", "start"]
@@ -53,7 +58,7 @@ def _not_configured(exc: ConfigurationError) -> Reply:
 
 
 async def start(body: bytes, deps: PeopleDeps) -> Reply:
-    """``POST /api/connections`` ``{"user", "returnUrl"}`` → ``{"authorizeUrl"}``."""
+    """``POST /api/connections`` ``{"user", "returnUrl", "tenant"?}`` → ``{"authorizeUrl"}``."""
     try:
         request = json.loads(body or b"null")
     except ValueError:
@@ -70,6 +75,10 @@ async def start(body: bytes, deps: PeopleDeps) -> Reply:
                        field="returnUrl")
     assert isinstance(return_url, str)
     try:
+        scoped = await people_of(request.get("tenant"), deps)
+        if isinstance(scoped, Reply):
+            return scoped
+        deps = scoped
         url = await begin(user.strip().lower(), return_url, deps)
     except ConfigurationError as exc:
         return _not_configured(exc)
@@ -82,7 +91,8 @@ async def begin(user: str, return_url: str, deps: PeopleDeps) -> str:
     now = deps.clock()
     expires = now + STATE_LIFETIME
     signer, cipher = deps.state_signer(), deps.cipher()
-    request = await deps.authority.begin(user, signer.sign({"n": nonce}, expires=expires), deps.redirect_uri)
+    claims = {"n": nonce, "t": deps.tenant} if deps.tenant else {"n": nonce}
+    request = await deps.authority.begin(user, signer.sign(claims, expires=expires), deps.redirect_uri)
     sealed = cipher.seal(json.dumps(request.flow).encode("utf-8"), bound_to=nonce)
     await deps.attempts.add(ConnectAttempt(nonce=nonce, user=user, return_url=return_url, flow=sealed,
                                            expires_at=expires))
@@ -111,6 +121,11 @@ async def finish(params: dict[str, str], deps: PeopleDeps) -> Reply:
     if claimed is None:
         return problem(400, "Invalid state", "no connect attempt has this state", error="state_invalid")
     attempt, first = claimed
+    if payload.get("t"):  # a person of another tenant: the tenant's rows and its directory's authority
+        try:
+            deps = people_in(deps, TenantId(str(payload["t"])))
+        except ConfigurationError as exc:
+            return _not_configured(exc)
     if not first:
         logger.warning("connect callback for %s refused: state already used", attempt.user)
         return _failed(attempt.return_url, "state_used")
@@ -164,6 +179,10 @@ async def reconnect(token: str, deps: PeopleDeps) -> Reply:
         message = "this link has expired: ask for a new one" if exc.code == "state_expired" else "invalid link"
         return problem(400, "Invalid link", message, error=exc.code.replace("state", "link"))
     user = str(payload.get("u", ""))
+    try:
+        deps = people_in(deps, TenantId(str(payload["t"])) if payload.get("t") else None)
+    except ConfigurationError as exc:
+        return _not_configured(exc)
     connection = await deps.connections.get(user)
     if connection is None or not allowed_return_url(connection.return_url, deps.settings.people.return_urls):
         return problem(404, "No connection", "start connecting from the scheduling system", error="not_connected")

@@ -104,21 +104,21 @@ class StoredDelegatedCredentials:
         for _ in range(_ATTEMPTS):
             connection = await deps.connections.get(user)
             if connection is None:
-                raise NeedsReconnect(user, "not connected")
+                raise NeedsReconnect(deps.parked_as(user), "not connected")
             if connection.state != CONNECTED:
-                raise NeedsReconnect(user, connection.reason or connection.state)
+                raise NeedsReconnect(deps.parked_as(user), connection.reason or connection.state)
             try:
                 cache = cipher.open(connection.cache, bound_to=user).decode("utf-8")
             except Unreadable as exc:
                 reason = f"the stored tokens cannot be read ({exc})"
                 await record_broken(user, reason, deps, seen=connection)
-                raise NeedsReconnect(user, reason) from None
+                raise NeedsReconnect(deps.parked_as(user), reason) from None
             result = await deps.authority.silent(cache, connection.account)
             if result.error:
                 if result.error in _REFUSED or not connection.account:
                     reason = refusal_reason(result.error, result.error_description)
                     await record_broken(user, reason, deps, seen=connection)
-                    raise NeedsReconnect(user, reason)
+                    raise NeedsReconnect(deps.parked_as(user), reason)
                 raise TransientError(f"Entra did not refresh the token of {user}: {result.error}")
             if result.cache is None and cipher.is_current(connection.cache):
                 return DelegatedToken(result.token, result.expires_on)

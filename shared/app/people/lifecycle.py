@@ -14,6 +14,7 @@ from shared.app.messaging import WaitingWork
 from shared.app.ports.clock import Clock
 from shared.app.ports.people import ConnectAttempts, ConnectionStore, ReconnectMailer, TokenAuthority
 from shared.app.ports.telemetry import Telemetry
+from shared.app.ports.tenants import TenantLookup
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.config import Settings
 from shared.domain.people.cipher import TokenCipher
@@ -26,9 +27,12 @@ from shared.domain.people.connections import (
     connection_event,
 )
 from shared.domain.people.signing import SignedToken
+from shared.domain.tenants.keys import tenant_key
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, ConfigurationError, ConnectorError, NotFound, TransientError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
 __all__ = ["PeopleDeps", "record_broken", "record_connected", "tell_gauge"]
@@ -52,6 +56,14 @@ class PeopleDeps:
     mailer: ReconnectMailer | None
     clock: Clock
     telemetry: Telemetry
+    # The people of one tenant (``shared/app/people/tenancy.py``): None is the default tenant.
+    tenant: TenantId | None = None
+    tenants: TenantLookup | None = None  # the registered tenants (None: the default tenant only)
+    authorities: Callable[[TenantId], TokenAuthority] | None = None  # Entra for another tenant's people
+
+    def parked_as(self, user: str) -> str:
+        """The key ``user``'s work is parked under (``NeedsReconnect.user``): scoped to the tenant."""
+        return tenant_key(self.tenant, user)
 
     def _keys(self) -> tuple[bytes, ...]:
         keys = self.settings.people.token_keys
@@ -75,7 +87,7 @@ class PeopleDeps:
 
     @property
     def source(self) -> str:
-        return f"urn:m365-calendar-connector:{self.settings.tenant_id or 'local'}:connections"
+        return f"urn:m365-calendar-connector:{self.tenant or self.settings.tenant_id or 'local'}:connections"
 
 
 async def record_connected(connection: Connection, deps: PeopleDeps) -> Connection:
@@ -144,7 +156,8 @@ async def _mail(connection: Connection, deps: PeopleDeps) -> None:
 
 def reconnect_link(user: str, deps: PeopleDeps, now: datetime | None = None) -> str:
     """A link that starts the connect flow again for ``user`` (signed, valid two weeks)."""
-    token = deps.link_signer().sign({"u": user}, expires=(now or deps.clock()) + RECONNECT_LINK_LIFETIME)
+    claims = {"u": user, "t": deps.tenant} if deps.tenant else {"u": user}
+    token = deps.link_signer().sign(claims, expires=(now or deps.clock()) + RECONNECT_LINK_LIFETIME)
     return f"{deps.settings.rooms.public_base_url}{RECONNECT_PATH}?token={token}"
 
 

@@ -13,14 +13,17 @@ from dataclasses import replace
 from typing import Protocol
 
 from shared.app.messaging import OutboundMessage, WaitingWork
+from shared.app.people.lifecycle import PeopleDeps
 from shared.app.ports.people import ConnectionStore
 from shared.app.ports.tenants import PurgeableStore
+from shared.app.responses import Reply, problem
 from shared.app.rooms.tenancy import _Purges
 from shared.domain.people.connections import Connection
 from shared.domain.tenants.keys import tenant_key, tenant_of_key
-from shared.domain.tenants.model import TenantId
+from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
+from shared.errors import ConfigurationError
 
-__all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting"]
+__all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting", "people_in", "people_of"]
 
 
 class ParkedWork(WaitingWork, PurgeableStore, Protocol):
@@ -57,12 +60,11 @@ class ScopedConnections(_Purges):
         return [self._out(c) for c in await self._inner.list() if tenant_of_key(c.user)[0] == self._tenant]
 
 
-class ScopedWaiting(_Purges):
-    """``WaitingWork`` of one tenant's people: parked and released under the tenant's key of the person."""
+class ScopedWaiting:
+    """``WaitingWork`` of one tenant's people: parked and released under the tenant's key of the person (the
+    settlement parks a ``NeedsReconnect`` under ``PeopleDeps.parked_as``, the same key)."""
 
-    _inner: ParkedWork
-
-    def __init__(self, inner: ParkedWork, tenant: TenantId) -> None:
+    def __init__(self, inner: WaitingWork, tenant: TenantId) -> None:
         self._inner, self._tenant = inner, tenant
 
     async def park(self, user: str, queue: str, message: OutboundMessage) -> None:
@@ -70,3 +72,36 @@ class ScopedWaiting(_Purges):
 
     async def release(self, user: str) -> int:
         return await self._inner.release(_user(self._tenant, user))
+
+
+def people_in(deps: PeopleDeps, tenant: TenantId | None) -> PeopleDeps:
+    """``deps`` acting for the people of ``tenant`` (unchanged for the default tenant, None): its rows, its
+    parked work and Entra's authority of its directory."""
+    if tenant is None or tenant == deps.tenant:
+        return deps
+    if deps.authorities is None:
+        raise ConfigurationError("tenants", f"no Entra authority for the people of tenant {tenant}")
+    return replace(deps, connections=ScopedConnections(deps.connections, tenant),
+                   waiting=ScopedWaiting(deps.waiting, tenant), authority=deps.authorities(tenant), tenant=tenant)
+
+
+async def people_of(text: object, deps: PeopleDeps) -> PeopleDeps | Reply:
+    """``deps`` for the tenant a request names (``tenant``: a registered tenant's id; absent, empty or the
+    default tenant's: the default tenant); or the answer: 400 for a malformed or unknown id, 409 for a stopped
+    tenant."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return deps
+    if not isinstance(text, str):
+        return problem(400, "Unknown tenant", "tenant must be a tenant's directory id", field="tenant")
+    try:
+        tenant_id = parse_tenant_id(text)
+    except TenantProblem as exc:
+        return problem(400, "Unknown tenant", exc.detail, field="tenant")
+    if tenant_id == (deps.settings.tenant_id or "").strip().lower():
+        return deps
+    tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
+    if tenant is None:
+        return problem(400, "Unknown tenant", f"tenant {tenant_id} is not registered", field="tenant")
+    if tenant.stopped:
+        return problem(409, "Tenant stopped", f"tenant {tenant_id} is stopped", field="tenant")
+    return deps if tenant.scope is None else people_in(deps, tenant.id)
