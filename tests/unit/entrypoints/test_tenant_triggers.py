@@ -33,7 +33,8 @@ async def test_an_operator_registers_lists_stops_and_purges_a_tenant(stage: Stag
     purged = await tenant(request("DELETE", f"/api/manage/tenants/{A}", params={"purge": "true"},
                                   route_params={"tenantId": A}))
     assert json.loads(purged.get_body())["purge"]["stores"] == [
-        "mappings", "deadletters", "rooms", "reservations", "organizers", "appointmentwatch", "tenants"]
+        "mappings", "deadletters", "rooms", "reservations", "organizers", "appointmentwatch", "connections", "waiting",
+        "tenants"]
     gone = await tenant(request("GET", f"/api/manage/tenants/{A}", route_params={"tenantId": A}))
     assert gone.status_code == 404
 
