@@ -27,7 +27,7 @@ from shared.domain.people.connections import (
     connection_event,
 )
 from shared.domain.people.signing import SignedToken
-from shared.domain.tenants.keys import tenant_key
+from shared.domain.tenants.keys import tenant_key, tenant_of_key
 from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, ConfigurationError, ConnectorError, NotFound, TransientError
 
@@ -162,11 +162,15 @@ def reconnect_link(user: str, deps: PeopleDeps, now: datetime | None = None) -> 
 
 
 async def tell_gauge(deps: PeopleDeps) -> int:
-    """Count the connections that need a reconnect and tell ``connector.connections.needs_reconnect``."""
+    """Count the connections of ``deps``' tenant that need a reconnect and tell
+    ``connector.connections.needs_reconnect`` under that tenant (each tenant has its own figure)."""
     try:
-        count = sum(1 for c in await deps.connections.list() if c.state == NEEDS_RECONNECT)
+        # The default tenant's store holds every tenant's rows; another tenant's view holds its own only.
+        count = sum(1 for c in await deps.connections.list()
+                    if c.state == NEEDS_RECONNECT and (deps.tenant is not None or tenant_of_key(c.user)[0] is None))
     except ConnectorError as exc:
         logger.warning("needs-reconnect gauge not told: %s", exc)
         return -1
-    deps.telemetry.connections_needing_reconnect(count)
+    with deps.telemetry.for_tenant(deps.tenant):
+        deps.telemetry.connections_needing_reconnect(count)
     return count

@@ -107,3 +107,20 @@ class TestPurge:
         assert record.stores == ("connections", "waiting")
         assert list(world.connections.rows) == [ANNA] and world.waiting.parked == {}
 
+
+
+class TestNeedsReconnectGauge:
+    async def test_each_tenant_reports_its_own_people_who_must_reconnect(self, world: TenantPeople) -> None:
+        from shared.app.people.lifecycle import tell_gauge
+        from shared.app.people.tenancy import people_in
+        from shared.domain.people.connections import NEEDS_RECONNECT
+
+        assert await world.connect(None) == {"connection": "connected"}
+        assert await world.connect(B) == {"connection": "connected"}
+        theirs = world.connections.rows[tenant_key(B, ANNA)]
+        world.connections.rows[tenant_key(B, ANNA)] = replace(theirs, state=NEEDS_RECONNECT)
+        assert await tell_gauge(world.deps()) == 0  # the default tenant's own people only
+        assert await tell_gauge(people_in(world.deps(), B)) == 1
+        points = {attrs["tenant"]: value
+                  for attrs, value in world.telemetry.points("connector.connections.needs_reconnect")}
+        assert points == {world.telemetry.tenant: 0, B: 1}
