@@ -41,13 +41,13 @@ async def connections_reconnect(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("connection")
 @bp.route(route="connections/{email}", methods=["GET", "DELETE"], auth_level=func.AuthLevel.FUNCTION)
 async def connection(req: func.HttpRequest) -> func.HttpResponse:
-    email, deps = req.route_params["email"], (await container()).people()
+    email, deps, tenant = req.route_params["email"], (await container()).people(), req.params.get("tenant")
     if req.method == "DELETE":
-        return _http(await status.forget(email, deps))
-    return _http(await status.status(email, deps))
+        return _http(await status.forget(email, deps, tenant))
+    return _http(await status.status(email, deps, tenant))
 
 
 @bp.function_name("manage_connections")
 @manage_route(bp, "manage/connections", ["GET"])
 async def manage_connections(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await status.list_connections((await container()).people()))
+    return _http(await status.list_connections((await container()).people(), req.params.get("tenant")))

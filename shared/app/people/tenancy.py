@@ -23,7 +23,7 @@ from shared.domain.tenants.keys import tenant_key, tenant_of_key
 from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
 from shared.errors import ConfigurationError
 
-__all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting", "people_in", "people_of"]
+__all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting", "people_asked", "people_in", "people_of"]
 
 
 class ParkedWork(WaitingWork, PurgeableStore, Protocol):
@@ -89,19 +89,35 @@ async def people_of(text: object, deps: PeopleDeps) -> PeopleDeps | Reply:
     """``deps`` for the tenant a request names (``tenant``: a registered tenant's id; absent, empty or the
     default tenant's: the default tenant); or the answer: 400 for a malformed or unknown id, 409 for a stopped
     tenant."""
-    if text is None or (isinstance(text, str) and not text.strip()):
-        return deps
-    if not isinstance(text, str):
+    if not isinstance(text, str | None):
         return problem(400, "Unknown tenant", "tenant must be a tenant's directory id", field="tenant")
+    return await _people_named(text, deps, malformed="Unknown tenant", unknown=400, stopped_refused=True,
+                               field="tenant")
+
+
+async def people_asked(text: str | None, deps: PeopleDeps) -> PeopleDeps | Reply:
+    """``deps`` for the tenant a route's ``?tenant=`` names (``GET``/``DELETE /api/connections/{email}``, the
+    operator's list; absent, empty or the default tenant's: the default tenant); or the answer: 400 for a
+    malformed id, 404 for one not registered, each naming the parameter. A stopped tenant's people are read and
+    forgotten still: neither asks Entra or Graph for anything, its rows stay until its purge, and forgetting
+    tokens is what a person or an offboarding vendor may ask for at any time."""
+    return await _people_named(text, deps, malformed="Invalid tenant", unknown=404, stopped_refused=False,
+                               parameter="tenant")
+
+
+async def _people_named(text: str | None, deps: PeopleDeps, *, malformed: str, unknown: int, stopped_refused: bool,
+                        **names: str) -> PeopleDeps | Reply:
+    if text is None or not text.strip():
+        return deps
     try:
         tenant_id = parse_tenant_id(text)
     except TenantProblem as exc:
-        return problem(400, "Unknown tenant", exc.detail, field="tenant")
+        return problem(400, malformed, exc.detail, **names)
     if tenant_id == (deps.settings.tenant_id or "").strip().lower():
         return deps
     tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
     if tenant is None:
-        return problem(400, "Unknown tenant", f"tenant {tenant_id} is not registered", field="tenant")
-    if tenant.stopped:
-        return problem(409, "Tenant stopped", f"tenant {tenant_id} is stopped", field="tenant")
+        return problem(unknown, "Unknown tenant", f"tenant {tenant_id} is not registered", **names)
+    if tenant.stopped and stopped_refused:
+        return problem(409, "Tenant stopped", f"tenant {tenant_id} is stopped", **names)
     return deps if tenant.scope is None else people_in(deps, tenant.id)

@@ -51,3 +51,15 @@ async def test_a_callback_without_state_is_a_problem_not_a_redirect(stage: Stage
     answer = await _call(people.connections_callback, request("GET", "/api/connections/callback",
                                                               params={"code": "x"}, token=None))
     assert answer.status_code == 400 and answer.mimetype == "application/problem+json"
+
+
+async def test_the_connection_routes_pass_the_tenant_parameter_on(stage: Stage) -> None:
+    _people(stage)
+    unknown = {"tenant": "33333333-3333-3333-3333-333333333333"}
+    for method in ("GET", "DELETE"):
+        answer = await _call(people.connection, request(method, "/api/connections/anna@contoso.com", params=unknown,
+                                                        route_params={"email": "anna@contoso.com"}))
+        assert answer.status_code == 404 and json.loads(answer.get_body())["parameter"] == "tenant"
+    listed = await _call(people.manage_connections, request("GET", "/api/manage/connections",
+                                                            params={"tenant": "not-a-tenant"}))
+    assert listed.status_code == 400 and json.loads(listed.get_body())["parameter"] == "tenant"
