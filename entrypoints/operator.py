@@ -69,21 +69,21 @@ async def manage_status(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_breakers")
 @manage_route(bp, "manage/breakers", ["GET"])
 async def manage_breakers(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await breakers.list_breakers((await container()).breaker_operator()))
+    return _http(await breakers.list_breakers((await container()).breaker_operator(), req.params.get("tenant")))
 
 
 @bp.function_name("manage_breaker_release")
 @manage_route(bp, "manage/breakers/{source}/release", ["POST"])
 async def manage_breaker_release(req: func.HttpRequest) -> func.HttpResponse:
     deps = (await container()).breaker_operator()
-    return _http(await breakers.decide_breaker(req.route_params["source"], "release", deps))
+    return _http(await breakers.decide_breaker(req.route_params["source"], "release", deps, req.params.get("tenant")))
 
 
 @bp.function_name("manage_breaker_discard")
 @manage_route(bp, "manage/breakers/{source}/discard", ["POST"])
 async def manage_breaker_discard(req: func.HttpRequest) -> func.HttpResponse:
     deps = (await container()).breaker_operator()
-    return _http(await breakers.decide_breaker(req.route_params["source"], "discard", deps))
+    return _http(await breakers.decide_breaker(req.route_params["source"], "discard", deps, req.params.get("tenant")))
 
 
 @bp.function_name("manage_drift_run")
@@ -96,7 +96,7 @@ async def manage_drift_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("manage_drift")
 @manage_route(bp, "manage/drift", ["GET"])
 async def manage_drift(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await drift.drift_report((await container()).drift_runs()))
+    return _http(await drift.drift_report((await container()).drift_runs(), req.params.get("tenant")))
 
 
 @bp.function_name("drift_timer")

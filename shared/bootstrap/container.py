@@ -302,7 +302,8 @@ class Container:
 
     def breaker_operator(self) -> BreakerOperatorDeps:
         return BreakerOperatorDeps(store=self.breakers(), queue=self.queue(), clock=self.clock,
-                                   telemetry=self.telemetry)
+                                   telemetry=self.telemetry, default_tenant=self.settings.tenant_id,
+                                   tenants=self._operator_tenants())
 
     def operator_access(self) -> OperatorAuth:
         return self.operator_auth()
@@ -314,7 +315,8 @@ class Container:
 
     def drift_runs(self) -> DriftRunDeps:
         return DriftRunDeps(settings=self.settings, mappings=self.mappings(), resources=self.resources(),
-                            reports=self.drift_reports(), queue=self.queue(), clock=self.clock)
+                            reports=self.drift_reports(), queue=self.queue(), clock=self.clock,
+                            tenants=self._operator_tenants())
 
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
@@ -334,7 +336,8 @@ class Container:
         rooms, organizers = self.room_stores(), self.organizer_stores()
         purgeables: tuple[PurgeableStore, ...] = (
             self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
-            organizers.watches, self.people_stores().connections, self.waiting(), store)
+            organizers.watches, self.people_stores().connections, self.waiting(), self.breakers(),
+            self.drift_reports(), rooms.own_writes, store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 
@@ -381,3 +384,9 @@ class Container:
             people = people_in(self.people(), tenant)
             known = self._people_of[tenant] = (StoredDelegatedCredentials(people), people.authority)
         return known[0]
+
+    def _operator_tenants(self) -> TenantLookup | None:
+        """Another tenant an operator names, looked up in the registry itself (not the cache)."""
+        if not self.settings.tenant_id:
+            return None
+        return self.tenant_lookup() if not self._no_registry else self.tenant_cache

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from shared.app.ports.breakers import BreakerState, HeldMessage
 from shared.domain.planning.breaker import DeleteCounts
+from shared.domain.tenants.keys import tenant_of_key
 
 
 @dataclass
@@ -15,6 +16,18 @@ class InMemoryBreakerStore:
     # (source, epoch) → {delete id: (mailbox, bucket)}
     log: dict[tuple[str, int], dict[str, tuple[str, int]]] = field(default_factory=dict)
     held_messages: dict[str, dict[str, HeldMessage]] = field(default_factory=dict)
+    purge_name: str = "breakers"
+
+    async def purge(self, tenant_id: str) -> int:
+        def gone(source: str) -> bool:
+            return tenant_of_key(source)[0] == tenant_id
+
+        removed = sum(1 for s in self.states if gone(s)) + sum(len(v) for s, v in self.held_messages.items() if gone(s))
+        removed += sum(2 * len(v) for k, v in self.log.items() if gone(k[0]))  # as the table: two rows a delete
+        self.states = {s: v for s, v in self.states.items() if not gone(s)}
+        self.log = {k: v for k, v in self.log.items() if not gone(k[0])}
+        self.held_messages = {s: v for s, v in self.held_messages.items() if not gone(s)}
+        return removed
 
     async def get(self, source: str) -> BreakerState | None:
         return self.states.get(source)

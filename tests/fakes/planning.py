@@ -8,9 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.app.ports.planning import CreatedEvent, DeadLetterRecord, DriftRun, MailboxDrift, ResourceSetting
+from shared.app.ports.planning import (
+    LAST_RUN,
+    CreatedEvent,
+    DeadLetterRecord,
+    DriftRun,
+    MailboxDrift,
+    ResourceSetting,
+)
 from shared.domain.planning.drift import TaggedEvent, start_of
 from shared.domain.planning.model import EntityKey, Mapping
+from shared.domain.tenants.keys import tenant_of_key
 from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
 
@@ -125,14 +133,14 @@ class InMemoryMappingStore:
         return self.last_written
 
     async def count_live(self, source: str) -> int:
-        return sum(1 for key, row in self.rows.items() if key.source == source and not row.deleted)
+        return sum(1 for key, row in self.rows.items() if key.partition == source and not row.deleted)
 
     async def in_mailbox(self, mailbox: str) -> list[Mapping]:
         return [m for m in self.rows.values() if m.mailbox == mailbox.lower() and not m.deleted]
 
     async def mailboxes(self, source: str | None = None) -> list[str]:
         return sorted({m.mailbox for m in self.rows.values()
-                       if m.mailbox and not m.deleted and (source is None or m.key.source == source)})
+                       if m.mailbox and not m.deleted and (source is None or m.key.partition == source)})
 
 
 @dataclass
@@ -180,17 +188,29 @@ class InMemoryDeadLetterStore:
 
 @dataclass
 class InMemoryDriftReportStore:
-    run: DriftRun | None = None
+    runs: dict[str, DriftRun] = field(default_factory=dict)
     rows: dict[str, MailboxDrift] = field(default_factory=dict)
+    purge_name: str = "drift"
 
-    async def start(self, run: DriftRun) -> None:
-        self.run = run
+    async def start(self, run: DriftRun, key: str = LAST_RUN) -> None:
+        self.runs[key] = run
 
-    async def last_run(self) -> DriftRun | None:
-        return self.run
+    async def last_run(self, key: str = LAST_RUN) -> DriftRun | None:
+        return self.runs.get(key)
 
     async def record(self, report: MailboxDrift) -> None:
         self.rows[report.mailbox] = report
 
     async def reports(self, run_id: str) -> list[MailboxDrift]:
         return sorted((r for r in self.rows.values() if r.run_id == run_id), key=lambda r: r.mailbox)
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        return _purge(self.runs, tenant_id) + _purge(self.rows, tenant_id)
+
+
+def _purge(rows: dict[str, Any], tenant_id: str) -> int:
+    """Remove the rows whose key (``tenant_key``) belongs to the tenant; how many went."""
+    gone = [key for key in rows if tenant_of_key(key)[0] == tenant_id]
+    for key in gone:
+        del rows[key]
+    return len(gone)

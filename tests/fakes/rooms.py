@@ -214,6 +214,10 @@ class InMemoryReservations:
 @dataclass
 class InMemoryOwnWrites:
     uids: dict[str, str] = field(default_factory=dict)
+    purge_name: str = "ownwrites"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.uids, tenant_id, lambda key: key)
 
     async def record(self, ical_uid: str, source_key: str) -> None:
         self.uids[ical_uid] = source_key

@@ -9,6 +9,8 @@ Table ``{prefix}breakers``:
   key (counted once), and a window is one range query of keys only, bounded by the limit (past it the breaker
   trips and nothing more is logged).
 Table ``{prefix}held``: partition = the source, one row per held message with its body (chunked) and delivery.
+Another tenant's source is ``tenant_key(tenant, source)`` (``shared.app.planning.tenancy.ScopedBreakers``); every
+row names its source (``Source``), so a tenant's purge finds its rows in both tables by that column.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.tables.stores import _encode
+from shared.adapters.tables.stores import _delete_scoped, _encode
 from shared.app.ports.breakers import BreakerState, HeldMessage
 from shared.domain.planning.breaker import DeleteCounts
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, NotFound, TransientError
 
 if TYPE_CHECKING:
@@ -42,8 +45,16 @@ def _mailbox_tag(mailbox: str) -> str:
 
 
 class TableBreakerStore:
+    purge_name = "breakers"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        """The tenant's breaker states, delete log and held messages (scans by ``Source``: purges are rare)."""
+        removed = await _delete_scoped(self._stores, await self._table(), "Source", tenant_id, "breakers of a tenant")
+        return removed + await _delete_scoped(self._stores, await self._table("held"), "Source", tenant_id,
+                                              "held deletes of a tenant")
 
     async def _table(self, suffix: str = "breakers") -> TableClient:
         return await self._stores.table(suffix)
@@ -117,7 +128,8 @@ class TableBreakerStore:
         tag = _mailbox_tag(mailbox)
         for row in (f"c~{epoch:08d}~{bucket:010d}~{delete_id}", f"m~{epoch:08d}~{tag}~{bucket:010d}~{delete_id}"):
             with suppress(ConcurrencyConflict), self._stores.errors("delete log", conflict=True):
-                await table.create_entity({"PartitionKey": partition, "RowKey": row})  # again: counted once
+                # again: counted once. The source names the row for a tenant's purge.
+                await table.create_entity({"PartitionKey": partition, "RowKey": row, "Source": source})
         first = bucket - window + 1
         return DeleteCounts(
             source=await self._count(table, partition, f"c~{epoch:08d}~{first:010d}", f"c~{epoch:08d}~{bucket:010d}~~"),

@@ -146,14 +146,24 @@ class TableReservationStore:
 
 
 class TableOwnWrites:
+    """Another tenant's iCalUIds and slot keys are ``tenant_key(tenant, key)`` (``ScopedOwnWrites``); each row
+    names its key (``Key``), so a tenant's purge finds its rows."""
+
+    purge_name = "ownwrites"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("ownwrites")
+        return await _delete_scoped(self._stores, table, "Key", tenant_id, "own writes of a tenant", partition="own")
 
     async def record(self, ical_uid: str, source_key: str) -> None:
         table = await self._stores.table("ownwrites")
         with self._stores.errors("own writes"):
-            await table.upsert_entity({"PartitionKey": "own", "RowKey": _encode(ical_uid), "SourceKey": source_key,
-                                       "RecordedAt": datetime.now(UTC).isoformat()}, mode=UpdateMode.REPLACE)
+            await table.upsert_entity({"PartitionKey": "own", "RowKey": _encode(ical_uid), "Key": ical_uid,
+                                       "SourceKey": source_key, "RecordedAt": datetime.now(UTC).isoformat()},
+                                      mode=UpdateMode.REPLACE)
 
     async def contains(self, ical_uid: str) -> bool:
         table = await self._stores.table("ownwrites")

@@ -5,22 +5,30 @@ entity's session, marked as released so it passes the breaker, and forgets it on
 overtook it (the task planned again) wins by version, so a stale delete writes nothing. Discard closes the
 breaker and forgets the held deletes: their mappings stay as they were, so the calendars keep those events
 (a later event of the entity updates or deletes them as usual).
+
+Each route acts in the tenant ``?tenant=`` names (the default tenant when absent; 400 malformed, 404 unknown):
+its breakers are a view of the store of every tenant's (``ScopedBreakers``), and a released delete goes back in
+its tenant (the held message keeps the message's tenant property).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from shared.app.messaging import PLANNING_QUEUE, MessageQueue, OutboundMessage, queue_id
+from shared.app.operator.tenant_scope import operator_tenant
 from shared.app.planning.breaker import RELEASED_PROPERTY
+from shared.app.planning.tenancy import ScopedBreakers
 from shared.app.ports.breakers import BreakerState, BreakerStore
 from shared.app.ports.clock import Clock
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
+from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, json_reply, problem
+from shared.domain.tenants.model import TenantId
 
-__all__ = ["BreakerOperatorDeps", "decide_breaker", "list_breakers"]
+__all__ = ["BreakerOperatorDeps", "breakers_of", "decide_breaker", "list_breakers"]
 
 logger = logging.getLogger(__name__)
 _BATCH = 100  # messages per send: well under a Service Bus batch's size for planning events
@@ -32,6 +40,18 @@ class BreakerOperatorDeps:
     queue: MessageQueue  # where released deletes go
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
+    default_tenant: str | None = None  # the settings' tenant
+    tenants: TenantLookup | None = None  # None: one tenant, the settings'
+    tenant: TenantId | None = None  # whose breakers ``store`` holds (None: the default tenant's)
+
+
+async def breakers_of(tenant: str | None, deps: BreakerOperatorDeps) -> BreakerOperatorDeps | Reply:
+    """``deps`` for the tenant an operator's ``?tenant=`` names (always a view: the default tenant's lists only
+    its own breakers); or the answer: 400 malformed, 404 unknown."""
+    scope = await operator_tenant(tenant, deps.default_tenant, deps.tenants)
+    if isinstance(scope, Reply):
+        return scope
+    return replace(deps, store=ScopedBreakers(deps.store, scope), tenant=scope)
 
 
 def _state_json(state: BreakerState, held: int) -> dict[str, object]:
@@ -47,7 +67,11 @@ def _state_json(state: BreakerState, held: int) -> dict[str, object]:
     }
 
 
-async def list_breakers(deps: BreakerOperatorDeps) -> Reply:
+async def list_breakers(deps: BreakerOperatorDeps, tenant: str | None = None) -> Reply:
+    scoped = await breakers_of(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     states = await deps.store.list()
     return json_reply(200, {"value": [_state_json(s, await deps.store.count_held(s.source)) for s in states]})
 
@@ -65,15 +89,20 @@ def source_of(segment: str) -> str | None:
     return source
 
 
-async def decide_breaker(segment: str, decision: str, deps: BreakerOperatorDeps) -> Reply:
+async def decide_breaker(segment: str, decision: str, deps: BreakerOperatorDeps, tenant: str | None = None) -> Reply:
     """``decision``: "release" or "discard"."""
+    scoped = await breakers_of(tenant, deps)
+    if isinstance(scoped, Reply):
+        return scoped
+    deps = scoped
     source = source_of(segment)
     store = deps.store
     if source is None or (await store.get(source) is None and not await store.count_held(source)):
         return problem(404, "Not found", f"no breaker for source {source or segment!r}")
     state = await store.reset(source, decision="released" if decision == "release" else "discarded",
                               at=deps.clock())
-    deps.telemetry.breaker_tripped(source, False)
+    with deps.telemetry.for_tenant(deps.tenant):
+        deps.telemetry.breaker_tripped(source, False)
     held = await store.held(source)
     if decision == "release":
         for start in range(0, len(held), _BATCH):

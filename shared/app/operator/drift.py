@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.app.messaging import PLANNING_QUEUE, MessageQueue
 from shared.app.operator.deadletters import mailbox_address
+from shared.app.operator.tenant_scope import operator_tenant
 from shared.app.planning.drift import scan_job
+from shared.app.planning.tenancy import ScopedDriftReports
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import DriftReportStore, DriftRun, MappingStore, ResourceStore
+from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, json_reply, problem
 from shared.config import Settings
 from shared.errors import ConfigurationError, TransientError
@@ -35,6 +38,7 @@ class DriftRunDeps:
     reports: DriftReportStore
     queue: MessageQueue
     clock: Clock
+    tenants: TenantLookup | None = None  # None: one tenant, the settings'
 
 
 async def start_drift_run(deps: DriftRunDeps, *, trigger: str, mailbox: str | None = None,
@@ -75,8 +79,13 @@ async def request_drift_run(deps: DriftRunDeps, *, mailbox: str | None, source: 
     return json_reply(202, run.as_dict())
 
 
-async def drift_report(deps: DriftRunDeps) -> Reply:
-    """``GET /api/manage/drift``: the last run and, per mailbox scanned so far, what it found and did."""
+async def drift_report(deps: DriftRunDeps, tenant: str | None = None) -> Reply:
+    """``GET /api/manage/drift[?tenant=]``: the tenant's last run (the default tenant's when none is named; 400
+    malformed, 404 unknown) and, per mailbox scanned so far, what it found and did."""
+    scope = await operator_tenant(tenant, deps.settings.tenant_id, deps.tenants)
+    if isinstance(scope, Reply):
+        return scope
+    deps = replace(deps, reports=ScopedDriftReports(deps.reports, scope))
     run = await deps.reports.last_run()
     if run is None:
         return json_reply(200, {"run": None, "found": {}, "done": {}, "mailboxes": []})

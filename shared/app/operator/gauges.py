@@ -19,6 +19,7 @@ from shared.app.ports.breakers import BreakerState, BreakerStore
 from shared.app.ports.operator import HealthProbes, QueueStats
 from shared.app.ports.planning import DeadLetterStore
 from shared.app.ports.telemetry import Telemetry
+from shared.domain.tenants.keys import tenant_of_key
 
 __all__ = ["GaugeDeps", "refresh_gauges", "tell_breakers", "tell_queues"]
 
@@ -45,8 +46,11 @@ def tell_queues(stats: Sequence[QueueStats], telemetry: Telemetry) -> None:
 
 
 def tell_breakers(states: Iterable[BreakerState], telemetry: Telemetry) -> None:
+    """Each breaker under its tenant (a state of the store of every tenant's names it by its source's key)."""
     for state in states:
-        telemetry.breaker_tripped(state.source, state.tripped)
+        tenant, source = tenant_of_key(state.source)
+        with telemetry.for_tenant(tenant):
+            telemetry.breaker_tripped(source, state.tripped)
 
 
 async def refresh_gauges(deps: GaugeDeps) -> None:

@@ -7,6 +7,7 @@ The status is ``ok`` when every entry is, else ``degraded``; each entry has ``st
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.app.operator.tenant_report import in_tenant
 from shared.app.ports.breakers import BreakerStore
 from shared.app.ports.operator import QueueStats
 from shared.app.responses import Reply, json_reply
+from shared.domain.tenants.keys import tenant_of_key
 from shared.schemas import openapi_document
 
 __all__ = ["health_reply", "status_document", "status_reply", "version"]
@@ -81,7 +83,8 @@ def _tell_gauges(deps: DoctorDeps, found: Findings) -> None:
 
 async def _breakers(store: BreakerStore | None, deps: DoctorDeps) -> list[dict[str, Any]]:
     """Each source whose mass-deletion breaker ever tripped: tripped (deletes held for an operator) or closed;
-    ``unknown`` as one entry when the store cannot be read."""
+    ``unknown`` as one entry when the store cannot be read. The deployment's report lists every tenant's (another
+    tenant's source led by its id, ``tenant_key``), one tenant's report only the tenant's."""
     if store is None:
         return []
     try:
@@ -89,6 +92,10 @@ async def _breakers(store: BreakerStore | None, deps: DoctorDeps) -> list[dict[s
     except Exception as exc:  # the status reports a dependency it cannot read, it does not fail
         return [{"source": None, "state": "unknown", "detail": type(exc).__name__}]
     tell_breakers(states, deps.telemetry)
+    if deps.tenant is not None:  # one tenant's report: its own breakers (the default tenant's keys are unscoped)
+        scope = None if deps.tenant == (deps.settings.tenant_id or "").strip().lower() else deps.tenant
+        keyed = [(tenant_of_key(s.source), s) for s in states]
+        states = [replace(s, source=source) for (tenant, source), s in keyed if tenant == scope]
     return [{"source": s.source, "state": "tripped" if s.tripped else "closed",
              "since": _iso(s.since) if s.tripped else None, "reason": s.reason if s.tripped else None}
             for s in states]

@@ -15,7 +15,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from shared.app.messaging import Delivery
+from shared.app.messaging import TENANT_PROPERTY, Delivery, tenant_of
 from shared.app.ports.breakers import BreakerState, BreakerStore, HeldMessage
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import MappingStore
@@ -34,7 +34,7 @@ RELEASED_PROPERTY = "connector-breaker-released"
 @dataclass(frozen=True)
 class BreakerDeps:
     store: BreakerStore
-    mappings: MappingStore  # counts the source's live entities for the "most of what it had" rule
+    mappings: MappingStore  # counts the source's live entities (its tenant's) for the "most of what it had" rule
     limits: BreakerLimits
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
@@ -57,7 +57,7 @@ async def admit_delete(key: EntityKey, mailbox: str, body: bytes, delivery: Deli
         had = None
         if might_trip_by_share(counts, limits):
             # Live now (this entity included) plus the window's earlier deletes: what the source had.
-            had = await deps.mappings.count_live(key.source) + counts.source - 1
+            had = await deps.mappings.count_live(key.partition) + counts.source - 1
         reason = trip_reason(counts, mailbox, limits, had)
         if reason is None:
             return True
@@ -67,11 +67,15 @@ async def admit_delete(key: EntityKey, mailbox: str, body: bytes, delivery: Deli
                      "releases or discards them (GET /api/manage/breakers)", key.source, state.reason)
     held = HeldMessage(source=key.source, id=held_id(delivery), message_id=delivery.message_id,
                        session_id=delivery.session_id, subject=key.subject, mailbox=mailbox,
-                       body=body.decode("utf-8"), held_at=now)
+                       body=body.decode("utf-8"), held_at=now,
+                       # A release queues it again in its tenant (``acting_tenant`` reads the property).
+                       application_properties={TENANT_PROPERTY: tenant} if (tenant := tenant_of(delivery)) else {})
     await store.hold(held)
     after = await store.get(key.source)
-    # This instance tells connector.breakers.tripped what it found (a breaker tripped here or elsewhere).
-    deps.telemetry.breaker_tripped(key.source, after is not None and after.tripped)
+    # This instance tells connector.breakers.tripped what it found (a breaker tripped here or elsewhere), under
+    # the message's tenant.
+    with deps.telemetry.for_tenant(tenant_of(delivery)):
+        deps.telemetry.breaker_tripped(key.source, after is not None and after.tripped)
     if after is None or not after.tripped:
         # An operator decided while this one was being held, and may have missed it: it goes on instead.
         await store.unhold(key.source, held.id)

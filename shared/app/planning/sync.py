@@ -40,11 +40,13 @@ from typing import Any
 from shared.app.messaging import PLANNING_QUEUE, Delivery, Settlement, tenant_of
 from shared.app.planning.breaker import BreakerDeps, admit_delete
 from shared.app.planning.drift import DRIFT_PROPERTY
+from shared.app.planning.tenancy import ScopedBreakers
 from shared.app.ports.clock import Clock
 from shared.app.ports.planning import CalendarGateway, CreatedEvent, MappingStore, ResourceStore, TenantCalendars
 from shared.app.ports.rooms import OwnWrites
 from shared.app.ports.telemetry import NO_TELEMETRY, Outcome, Telemetry
 from shared.app.ports.tenants import TenantLookup
+from shared.app.rooms.tenancy import ScopedOwnWrites
 from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.planning.coalesce import APPLY, Recent, Wait
@@ -104,7 +106,7 @@ async def _sync(body: bytes, delivery: Delivery, deps: SyncDeps) -> str:
         raise _invalid(f"the message body is not JSON: {exc}") from None
     drift = delivery.application_properties.get(DRIFT_PROPERTY)
     if drift == "remove":
-        return await _remove_orphan(raw, delivery, deps)
+        return await _remove_orphan(raw, delivery, *await _for_tenant(delivery, deps))
     checked = check_event(raw, 0, settings.time_zone)
     if isinstance(checked, list):
         raise _invalid("; ".join(f"{v.path}: {v.message}" for v in checked))
@@ -168,13 +170,17 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
 
 async def _for_tenant(delivery: Delivery, deps: SyncDeps) -> tuple[str | None, SyncDeps]:
     """The scope of the message's keys and the deps acting in its tenant (``acting_tenant``: the tenant's own
-    calendar gateway, so every Graph request carries a token requested for that tenant)."""
+    calendar gateway, so every Graph request carries a token requested for that tenant; its own writes and its
+    breakers)."""
     tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
     if tenant is None:
         return None, deps
     if deps.tenant_calendars is None:
         raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
-    return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant))
+    breaker = deps.breaker
+    return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant),
+                              own_writes=ScopedOwnWrites(deps.own_writes, tenant.id),
+                              breaker=breaker and replace(breaker, store=ScopedBreakers(breaker.store, tenant.id)))
 
 
 def _removes(plan: Plan) -> bool:
@@ -244,14 +250,14 @@ async def _create(calendar: CalendarGateway, mailbox: str, content: dict[str, An
         raise
 
 
-async def _remove_orphan(raw: object, delivery: Delivery, deps: SyncDeps) -> str:
+async def _remove_orphan(raw: object, delivery: Delivery, scope: str | None, deps: SyncDeps) -> str:
     """Drift repair found an event of ours that no mapping points to: delete it, unless the entity's row has
     come to point to it since (this runs in the entity's session, after any live event queued before)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("mailbox"), str) or not isinstance(raw.get("eventId"), str):
         raise _invalid("a drift removal names the mailbox and the event id")
     mailbox, event_id = raw["mailbox"], raw["eventId"]
     key = parse_source_key(str(raw.get("sourceKey") or ""))
-    mapping = await deps.mappings.get(key) if key is not None else None
+    mapping = await deps.mappings.get(replace(key, tenant=scope)) if key is not None else None
     if mapping is not None and mapping.mailbox == mailbox and mapping.event_id == event_id:
         return "adopted meanwhile"
     with contextlib.suppress(NotFound):

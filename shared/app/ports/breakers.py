@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from shared.app.ports.tenants import PurgeableStore
 from shared.domain.planning.breaker import DeleteCounts
 
 __all__ = ["BreakerState", "BreakerStore", "HeldMessage"]
@@ -45,7 +46,10 @@ class HeldMessage:
     application_properties: dict[str, str] = field(default_factory=dict)
 
 
-class BreakerStore(Protocol):
+class BreakerStore(PurgeableStore, Protocol):
+    """Every tenant's breakers: another tenant's source is ``tenant_key(tenant, source)`` (a view scopes it,
+    ``shared.app.planning.tenancy``); a tenant's state, delete log and held messages go with its purge."""
+
     async def get(self, source: str) -> BreakerState | None:
         """The source's breaker; None before it ever tripped."""
         ...

@@ -15,8 +15,8 @@ from shared.domain.planning.drift import TaggedEvent
 from shared.domain.planning.model import EntityKey, Mapping
 from shared.domain.tenants.model import Tenant
 
-__all__ = ["CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "DriftRun", "DriftReportStore",
-           "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore", "TenantCalendars"]
+__all__ = ["LAST_RUN", "CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "DriftReportStore",
+           "DriftRun", "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore", "TenantCalendars"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ class MappingStore(PurgeableStore, Protocol):
         ...
 
     async def count_live(self, source: str) -> int:
-        """How many of ``source``'s entities a calendar holds now (tombstones excluded). May be up to a minute
+        """How many of ``source``'s entities a calendar holds now (tombstones excluded; another tenant's source is
+        named by its partition, ``EntityKey.partition``). May be up to a minute
         old (the Table adapter counts a partition, so it caches); only the mass-deletion breaker asks."""
         ...
 
@@ -181,12 +182,17 @@ class MailboxDrift:
                 "done": self.done, "error": self.error}
 
 
-class DriftReportStore(Protocol):
-    """The last drift run and its report per mailbox (Table Storage)."""
+LAST_RUN = "last"  # the key of the default tenant's last drift run (another's: ``tenant_key(tenant, LAST_RUN)``)
 
-    async def start(self, run: DriftRun) -> None: ...
 
-    async def last_run(self) -> DriftRun | None: ...
+class DriftReportStore(PurgeableStore, Protocol):
+    """The last drift run and its report per mailbox (Table Storage), of every tenant: another tenant's run is
+    kept under ``tenant_key(tenant, LAST_RUN)`` and its mailboxes as ``tenant_key(tenant, mailbox)`` (a view
+    scopes them, ``shared.app.planning.tenancy``); they go with the tenant's purge."""
+
+    async def start(self, run: DriftRun, key: str = LAST_RUN) -> None: ...
+
+    async def last_run(self, key: str = LAST_RUN) -> DriftRun | None: ...
 
     async def record(self, report: MailboxDrift) -> None: ...
 

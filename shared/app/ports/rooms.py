@@ -132,8 +132,9 @@ class ReservationStore(PurgeableStore, Protocol):
     async def save(self, state: ReservationState) -> None: ...
 
 
-class OwnWrites(Protocol):
-    """iCalUIds of meetings the connector created, so a room's auto-accepted copy is known as ours."""
+class OwnWrites(PurgeableStore, Protocol):
+    """iCalUIds of meetings the connector created, so a room's auto-accepted copy is known as ours. Another
+    tenant's are kept as ``tenant_key(tenant, ical_uid)`` (``shared.app.rooms.tenancy.ScopedOwnWrites``)."""
 
     async def record(self, ical_uid: str, source_key: str) -> None: ...
 

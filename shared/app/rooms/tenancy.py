@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer
-from shared.app.ports.rooms import ReservationStore, Room
+from shared.app.ports.rooms import OwnWrites, ReservationStore, Room
 from shared.app.ports.tenants import PurgeableStore
 from shared.app.responses import Reply, problem
 from shared.domain.people.watching import AppointmentWatch
@@ -25,7 +25,7 @@ from shared.domain.tenants.model import Tenant, TenantId, TenantProblem, parse_t
 if TYPE_CHECKING:
     from shared.app.rooms.subscriptions import SubscriptionDeps
 
-__all__ = ["ScopedCalendars", "ScopedReservations", "ScopedWatches", "for_operator", "in_tenant",
+__all__ = ["ScopedCalendars", "ScopedOwnWrites", "ScopedReservations", "ScopedWatches", "for_operator", "in_tenant",
            "subscribing_for", "unscoped"]
 
 C = TypeVar("C", Room, Organizer)  # a watched calendar
@@ -102,6 +102,22 @@ class ScopedReservations(_Purges):
 
     async def save(self, state: ReservationState) -> None:
         await self._inner.save(replace(state, room=in_tenant(self._tenant, state.room)))
+
+
+class ScopedOwnWrites(_Purges):
+    """``OwnWrites`` of one tenant: the iCalUIds and slot keys of the bookings the connector made in its rooms,
+    so only a notification of the tenant's own room is known as the connector's write."""
+
+    _inner: OwnWrites
+
+    def __init__(self, inner: OwnWrites, tenant: TenantId) -> None:
+        self._inner, self._tenant = inner, tenant
+
+    async def record(self, ical_uid: str, source_key: str) -> None:
+        await self._inner.record(tenant_key(self._tenant, ical_uid), source_key)
+
+    async def contains(self, ical_uid: str) -> bool:
+        return await self._inner.contains(tenant_key(self._tenant, ical_uid))
 
 
 class ScopedWatches(_Purges):

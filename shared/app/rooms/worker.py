@@ -20,7 +20,7 @@ from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, ReservationStore, Room, RoomGraph, RoomStore
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle, queue_work
-from shared.app.rooms.tenancy import ScopedReservations, ScopedWatches, subscribing_for
+from shared.app.rooms.tenancy import ScopedOwnWrites, ScopedReservations, ScopedWatches, subscribing_for
 from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
 from shared.app.tenants.acting import tenant_named
 from shared.config import Settings
@@ -112,7 +112,8 @@ async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps:
         organizers = replace(organizers, organizers=scoped.organizers, graph=graph, subscribing=scoped,
                              watches=ScopedWatches(organizers.watches, tenant.id))
     return replace(deps, rooms=scoped.rooms, reservations=ScopedReservations(deps.reservations, tenant.id),
-                   graph=graph, subscribing=scoped, organizers=organizers)
+                   own_writes=ScopedOwnWrites(deps.own_writes, tenant.id), graph=graph, subscribing=scoped,
+                   organizers=organizers)
 
 
 async def process_event(room: Room, event_id: str, deps: WorkerDeps, *, deleted: bool = False,
