@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 from shared.app.credentials.runtime import LEASE_NAME, CredentialRuntime
 from shared.app.ports.credentials import SecretVersion
-from shared.app.ports.telemetry import Telemetry
 from shared.domain.credentials import certificates
 from shared.domain.credentials.policy import (
     OWN_MARK,
@@ -235,7 +234,7 @@ async def _settled(runtime: CredentialRuntime, action: str, detail: str, end: da
     if rotated:
         fields["last_rotation"] = now
     await runtime.state.update(**fields)
-    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
+    _metric(end, now, runtime)
     return RotationOutcome(action, detail, end, in_use.key_id if rotated and in_use else None, removed)
 
 
@@ -251,16 +250,19 @@ async def _impossible(runtime: CredentialRuntime, end: datetime | None, problem:
                        left, problem, fix)
         fields["last_warned"] = now
     await runtime.state.update(**fields)
-    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
+    _metric(end, now, runtime)
     return RotationOutcome("impossible", f"{problem}; {fix}", end)
 
 
-def _metric(end: datetime | None, now: datetime, kind: str, telemetry: Telemetry) -> None:
+def _metric(end: datetime | None, now: datetime, runtime: CredentialRuntime) -> None:
     left = days_left(end, now)
     if left is not None:
-        telemetry.credential_days_left(kind, left)  # connector.credential.days_left
+        # connector.credential.days_left, each tenant's credential its own series
+        with runtime.telemetry.for_tenant(runtime.tenant):
+            runtime.telemetry.credential_days_left(runtime.settings.credential.kind, left)
         # A log-based metric (Application Insights: customDimensions.metric); alert on it below 14.
-        metrics.info("credential_days_left=%d", left, extra={"metric": "credential_days_left", "value": left})
+        metrics.info("credential_days_left=%d", left, extra={"metric": "credential_days_left", "value": left,
+                                                             "tenant": runtime.tenant})
 
 
 def _of(runtime: CredentialRuntime) -> str:
