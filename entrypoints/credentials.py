@@ -11,8 +11,8 @@ from entrypoints._bindings import note_past_due
 from entrypoints._bindings import to_http_response as _http
 from entrypoints._deps import container
 from entrypoints._operator import manage_route
-from shared.app.credentials import status as manage
-from shared.app.credentials.rotation import rotate
+from shared.app.credentials import tenants as manage
+from shared.app.credentials.tenants import rotate_all
 from shared.app.responses import problem
 
 bp = func.Blueprint()
@@ -23,14 +23,15 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(arg_name="timer", schedule="%CALENDAR_MSGRAPH_ROTATE_SCHEDULE%", use_monitor=True)
 async def rotate_credentials(timer: func.TimerRequest) -> None:
     note_past_due(timer, "credential rotation", logger)
-    outcome = await rotate((await container()).credentials())
-    logger.info("credential rotation: %s (%s)", outcome.action, outcome.detail)
+    for each in await rotate_all((await container()).tenant_credentials()):
+        logger.info("credential rotation of %s: %s (%s)", f"tenant {each.tenant}" if each.tenant else
+                    "the default tenant", each.outcome.action, each.outcome.detail)
 
 
 @bp.function_name("manage_credentials")
 @manage_route(bp, "manage/credentials", ["GET"])
 async def manage_credentials(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await manage.credential_status((await container()).credentials()))
+    return _http(await manage.credential_status_in(req.params.get("tenant"), (await container()).tenant_credentials()))
 
 
 @bp.function_name("manage_credentials_rotate")
@@ -39,4 +40,5 @@ async def manage_credentials_rotate(req: func.HttpRequest) -> func.HttpResponse:
     revoke_old = (req.params.get("revokeOld") or "false").lower()
     if revoke_old not in ("true", "false"):  # a typo must not mean "keep the leaked credential"
         return _http(problem(400, "Invalid revokeOld", f"revokeOld must be true or false, not {revoke_old!r}"))
-    return _http(await manage.rotate_now((await container()).credentials(), revoke_old=revoke_old == "true"))
+    return _http(await manage.rotate_now_in(req.params.get("tenant"), (await container()).tenant_credentials(),
+                                            revoke_old=revoke_old == "true"))

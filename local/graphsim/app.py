@@ -15,6 +15,7 @@ from . import (
     graph_people,
     identity,
     operator_tokens,
+    principals,
     tenants,
 )
 from .applications import ApplicationsApi
@@ -37,6 +38,7 @@ def build_app(state: SimState, signer: auth.Signer | None = None) -> Starlette:
         *graph_people.build_routes(state),  # its authorize route ahead of the {tenant} wildcards too
         *control_people.build_routes(state, signer),
         *ApplicationsApi(state, signer).routes(),  # ahead of the /v1.0 catch-all
+        *principals.build_routes(state, signer),  # a tenant's service principal and its passwords
         Route("/v1.0", pipeline.handle, methods=methods),
         Route("/v1.0/{path:path}", pipeline.handle, methods=methods),
         *tenants.build_routes(state),  # several tenants: consent, their users and secrets

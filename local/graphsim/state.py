@@ -19,6 +19,7 @@ from . import events as ev_mod
 from .appcreds import CredentialStore
 from .errors import GraphError
 from .features import SimFeatures
+from .principals import PrincipalPasswords
 from .tenants import Tenancy
 from .throttle import Throttle, ThrottleConfig
 
@@ -91,6 +92,7 @@ class SimState(SimFeatures):
         self._token_requests: dict[str, int] = {}
         self._init_features()  # rooms, subscriptions, delta (features.py)
         self.tenancy = Tenancy(self._lock, self.apps)  # several directories (tenants.py)
+        self.principals = PrincipalPasswords(self._lock, self.tenancy)  # their service principals' passwords
 
     # -- clock: tests may replace it to move throttle windows without waiting
     @property

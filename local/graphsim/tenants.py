@@ -62,6 +62,7 @@ class Tenancy:
         self._guests: dict[tuple[str, str], _Guest] = {}  # (tenant, client id)
         self._owners: dict[str, str] = {}  # user id (lower) → tenant
         self._answers: dict[str, tuple[str, str] | None] = {}
+        self.expired: Any = lambda tenant_id, client_id, secret: False  # principals.py: a password's end date
 
     # -- directories, apps, consent
     def add_tenant(self, tenant_id: str) -> None:
@@ -117,10 +118,22 @@ class Tenancy:
                 guest.secrets.clear()
 
     def secret_works(self, tenant_id: str, client_id: str, secret: str) -> bool:
-        """True when ``secret`` is a password of the app's service principal in that tenant."""
+        """True when ``secret`` is an unexpired password of the app's service principal in that tenant."""
         with self._lock:
             guest = self._guests.get((tenant_id.lower(), client_id))
-            return guest is not None and any(hmac.compare_digest(s.encode(), secret.encode()) for s in guest.secrets)
+            return (guest is not None and any(hmac.compare_digest(s.encode(), secret.encode()) for s in guest.secrets)
+                    and not self.expired(tenant_id, client_id, secret))
+
+    def secrets_of(self, tenant_id: str, client_id: str) -> list[str]:
+        with self._lock:
+            guest = self._guests.get((tenant_id.lower(), client_id))
+            return list(guest.secrets) if guest else []
+
+    def remove_secret(self, tenant_id: str, client_id: str, secret: str) -> None:
+        with self._lock:
+            guest = self._guests.get((tenant_id.lower(), client_id))
+            if guest is not None and secret in guest.secrets:
+                guest.secrets.remove(secret)
 
     def answer_consent(self, tenant_id: str, error: str | None = None, description: str | None = None) -> None:
         """How the tenant's administrator answers the next consent requests (None: grants)."""

@@ -45,9 +45,9 @@ from shared.app.ports.rooms import (
     WebhookSender,
 )
 from shared.app.ports.telemetry import Telemetry
-from shared.app.ports.tenants import TenantRegistryStore
+from shared.app.ports.tenants import PurgeableStore, TenantRegistryStore
 from shared.config import Settings
-from shared.domain.tenants.model import TenantId
+from shared.domain.tenants.model import Tenant, TenantId
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -294,3 +294,29 @@ def tenant_calendars(settings: Settings, session: GraphSession, secrets: SecretS
     from shared.adapters.graph.tenants import TenantGraphClients
 
     return TenantGraphClients(settings, session, secrets, clock, delegated)
+
+
+def tenant_credentials(settings: Settings, tenant: Tenant, provider: CredentialProvider, session: GraphSession,
+                       ) -> tuple[Settings, ApplicationGateway, TokenProbe]:
+    """What rotating another tenant's credential needs besides its provider: the settings as its credential sees
+    them (its directory, secret name and policy), its app's service principal in its directory (the credential
+    a customer's administrator issued lives there) and a token probe requesting tokens in its directory."""
+    from shared.adapters.graph.applications import GraphApplicationGateway
+    from shared.adapters.graph.tenants import tenant_settings
+    from shared.adapters.identity.factory import AzureIdentityFactory, IdentityTokenProbe
+
+    scoped = tenant_settings(settings, tenant)
+    gateway = GraphApplicationGateway(scoped, provider, http=session.http, resource="servicePrincipals")
+    return scoped, gateway, IdentityTokenProbe(scoped, AzureIdentityFactory(scoped))
+
+
+def tenant_credential_state(tables: TableStores, tenant: TenantId) -> CredentialStateStore:
+    from shared.adapters.tables.credentials import TableCredentialStateStore
+
+    return TableCredentialStateStore(tables, tenant)
+
+
+def credential_rows(tables: TableStores) -> PurgeableStore:
+    from shared.adapters.tables.credentials import TableCredentialRows
+
+    return TableCredentialRows(tables)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import shared.bootstrap.adapters as adapters
 from shared.app.credentials.health import CredentialHealth, WorkerPause
 from shared.app.credentials.runtime import CredentialRuntime, OutboundWebhookSecret
+from shared.app.credentials.tenants import TenantCredentialDeps
 from shared.app.messaging import MessageQueue, Settlement, TracedQueue
 from shared.app.operator.breakers import BreakerOperatorDeps
 from shared.app.operator.deadletters import OperatorDeps
@@ -123,7 +124,8 @@ class Container:
                  token_authority: TokenAuthority | None = None, mailer: ReconnectMailer | None = None,
                  schedules: ScheduleReader | None = None,
 
-                 tenant_calendars: TenantClients | None = None) -> None:
+                 tenant_calendars: TenantClients | None = None,
+                 tenant_credential_state: Callable[[TenantId], CredentialStateStore] | None = None) -> None:
         self.settings = settings
         # Spans and metrics (OpenTelemetry; no-op until configure_exporters sets the providers).
         self.telemetry: Telemetry = telemetry or adapters.telemetry(settings)
@@ -204,6 +206,12 @@ class Container:
         self._people_of: dict[TenantId, tuple[DelegatedCredentials, TokenAuthority]] = {}
         # A given (fake) Entra or set of connections answers for every tenant's people.
         self._given_authority, self._given_delegated = token_authority, delegated
+        # Each other tenant's credential state row (keyed by the tenant), for its own rotation.
+        self._tenant_credential_state = tenant_credential_state or (
+            lambda tenant: adapters.tenant_credential_state(self._tables(), tenant))
+        # A tenant's credential rows (its state row and its lease), which its purge removes.
+        self.credential_rows: Lazy[PurgeableStore] = self._lazy(lambda: adapters.credential_rows(self._tables()),
+                                                                owned=False)
 
     def _lazy(self, build: Callable[[], T], *, owned: bool = True) -> Lazy[T]:
         return Lazy(build, owned=owned, opened=self._opened.append)
@@ -337,7 +345,7 @@ class Container:
         purgeables: tuple[PurgeableStore, ...] = (
             self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
             organizers.watches, self.people_stores().connections, self.waiting(), self.breakers(),
-            self.drift_reports(), rooms.own_writes, store)
+            self.drift_reports(), rooms.own_writes, self.credential_rows(), store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 
@@ -390,3 +398,23 @@ class Container:
         if not self.settings.tenant_id:
             return None
         return self.tenant_lookup() if not self._no_registry else self.tenant_cache
+
+    def credentials_in(self, tenant: Tenant) -> CredentialRuntime:
+        """A registered tenant's credential runtime: its provider, its Key Vault secret and rotation policy, its
+        app's service principal in its directory, its own lease and state row."""
+        provider = self.tenant_calendars().provider(tenant)
+        settings, applications, probe = adapters.tenant_credentials(self.settings, tenant, provider,
+                                                                    self.graph_session())
+        return CredentialRuntime(settings=settings, provider=provider, secrets=self.secrets(),
+                                 applications=applications, probe=probe, lease=self.lease(),
+                                 state=self._tenant_credential_state(tenant.id), clock=self.clock,
+                                 telemetry=self.telemetry, tenant=tenant.id)
+
+    def tenant_credentials(self) -> TenantCredentialDeps:
+        """Every tenant's credential: the timer's ``rotate_all`` and the credential routes' ``?tenant=``."""
+        multi = bool(self.settings.tenant_id) and not self._no_registry
+        return TenantCredentialDeps(
+            settings=self.settings, default=self.credentials,
+            registered=(lambda: self.tenant_store().list()) if multi else _no_rows,
+            runtime_for=self.credentials_in,
+            tenants=(self.tenant_lookup() if multi else self.tenant_cache) if self.settings.tenant_id else None)

@@ -42,6 +42,10 @@ class TestRows:
         assert await store.get(B) is None
         assert [t.id for t in await store.list()] == [A]
 
+    async def test_a_tenant_s_rotation_policy_reads_back(self, store: Any) -> None:
+        await store.save(contoso(credential=CredentialRef("secret", "contoso-graph", 14, 90)))
+        assert (await store.get(A)).credential == CredentialRef("secret", "contoso-graph", 14, 90)
+
     async def test_a_federated_tenant_keeps_no_secret_name(self, store: Any) -> None:
         await store.save(contoso(credential=CredentialRef("federated")))
         assert (await store.get(A)).credential == CredentialRef("federated")

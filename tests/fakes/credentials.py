@@ -288,3 +288,21 @@ class FakeState:
     async def update(self, **fields: Any) -> None:
         self.writes += 1
         self.state = CredentialState(**{**self.state.as_fields(), **fields})
+
+
+@dataclass
+class FakeTenantCredentialRows:
+    """Each other tenant's credential state row, and (with the one lease) its purge: both keyed by tenant."""
+
+    lease: FakeLease
+    states: dict[str, FakeState] = field(default_factory=dict)
+    purge_name: str = "credentials"
+
+    def state_of(self, tenant: str) -> FakeState:
+        return self.states.setdefault(tenant, FakeState())
+
+    async def purge(self, tenant_id: str) -> int:
+        gone = [name for name in self.lease.holders if name.startswith(f"{tenant_id} ")]
+        for name in gone:
+            del self.lease.holders[name]
+        return len(gone) + (self.states.pop(tenant_id, None) is not None)

@@ -28,10 +28,21 @@ OWNED_BY_FIX = ("grant the app the Microsoft Graph application permission Applic
                 "--id <appId> --owner-object-id <service principal object id>")
 
 
+PRINCIPAL_FIX = ("in that tenant, grant the app the Microsoft Graph application permission "
+                 "Application.ReadWrite.OwnedBy (admin consent) and make its service principal there an owner of "
+                 "itself, or let the tenant's administrator rotate the credential and put it into Key Vault")
+
+
 class GraphApplicationGateway:
-    def __init__(self, settings: Settings, credential: Any, *, http: httpx.AsyncClient | None = None) -> None:
+    """``resource``: ``applications`` (the app registration, in its home tenant) or ``servicePrincipals`` (the
+    app's service principal in the tenant the credential's token is requested for: a credential a customer's
+    administrator issued for the app in their directory, usable there only)."""
+
+    def __init__(self, settings: Settings, credential: Any, *, http: httpx.AsyncClient | None = None,
+                 resource: str = "applications") -> None:
         assert settings.client_id
-        self._base = f"{settings.graph_endpoint}/applications(appId='{settings.client_id}')"
+        self._base = f"{settings.graph_endpoint}/{resource}(appId='{settings.client_id}')"
+        self._fix = PRINCIPAL_FIX if resource == "servicePrincipals" else OWNED_BY_FIX
         self._scopes = settings.scopes
         self._credential = credential
         self._owns_http = http is None
@@ -86,7 +97,7 @@ class GraphApplicationGateway:
                 await self._credential.invalidate(token.token)
                 continue
             if response.status_code >= 400:
-                raise classify(response)
+                raise classify(response, self._fix)
             if response.status_code == 204 or not response.content:
                 return {}
             document: dict[str, Any] = response.json()
@@ -101,7 +112,7 @@ def _code(response: httpx.Response) -> str:
         return ""
 
 
-def classify(response: httpx.Response) -> ConnectorError:
+def classify(response: httpx.Response, fix: str = OWNED_BY_FIX) -> ConnectorError:
     """Graph's answer to an application call → the connector's error, naming the fix."""
     try:
         error = response.json().get("error") or {}
@@ -111,7 +122,7 @@ def classify(response: httpx.Response) -> ConnectorError:
     detail = f"Graph answered {response.status_code} {code}: {message}".strip()
     status = response.status_code
     if status == 403:
-        return Forbidden(f"the app may not manage its own credentials ({detail}); {OWNED_BY_FIX}")
+        return Forbidden(f"the app may not manage its own credentials ({detail}); {fix}")
     if status == 404:
         return NotFound(f"the app registration was not found ({detail})")
     if status in (429, 503, 504):

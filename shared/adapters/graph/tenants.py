@@ -36,14 +36,17 @@ A = TypeVar("A", bound=GraphAdapter)
 
 
 def tenant_settings(settings: Settings, tenant: Tenant) -> Settings:
-    """The settings as the tenant's credential sees them: its directory, its credential kind and secret name, no
-    client secret from the app settings (that one is the default tenant's)."""
+    """The settings as the tenant's credential sees them: its directory, its credential kind and secret name, its
+    rotation policy (the settings' where it has none), no client secret from the app settings (that one is the
+    default tenant's)."""
     ref = tenant.credential
     credential = settings.credential
     if ref is not None:
+        before, lifetime = ref.rotation_days(credential.rotate_days_before, credential.lifetime_days)
         credential = replace(credential, kind=ref.kind,
                              client_secret_name=ref.secret_name or credential.client_secret_name,
-                             certificate_name=ref.secret_name or credential.certificate_name)
+                             certificate_name=ref.secret_name or credential.certificate_name,
+                             rotate_days_before=before, lifetime_days=lifetime)
     return replace(settings, tenant_id=tenant.id, client_secret=None, credential=credential)
 
 

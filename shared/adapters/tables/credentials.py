@@ -1,6 +1,7 @@
 """Table Storage adapters for the rotation lease and the shared credential state (table
 ``{prefix}credentials``). The lease is a blob-lease-like row: taken by insert or by an ETag-guarded
-replace of a lapsed row, so of two instances racing, exactly one wins."""
+replace of a lapsed row, so of two instances racing, exactly one wins. Another tenant than the default has its
+own state row and lease row, keyed ``tenant_key(tenant, ...)``; ``TableCredentialRows`` purges them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.app.ports.credentials import CredentialState
+from shared.domain.tenants.keys import tenant_key
+from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict, ConnectorError, NotFound
 
 if TYPE_CHECKING:
     from shared.adapters.tables.stores import TableStores
 
-__all__ = ["TableCredentialStateStore", "TableRotationLease"]
+__all__ = ["TableCredentialRows", "TableCredentialStateStore", "TableRotationLease"]
 
 TABLE_SUFFIX = "credentials"
 _STATE_KEY = ("state", "graph")
@@ -74,11 +77,17 @@ class TableRotationLease(_Table):
 
 
 class TableCredentialStateStore(_Table):
+    """The credential state of the default tenant (``tenant`` None: the row it always had) or of another."""
+
+    def __init__(self, stores: TableStores, tenant: str | None = None) -> None:
+        super().__init__(stores)
+        self._key = (_STATE_KEY[0], tenant_key(tenant, _STATE_KEY[1]))
+
     async def get(self) -> CredentialState:
         table = await self.table()
         try:
             with self._stores.errors("credential state"):
-                entity = await table.get_entity(*_STATE_KEY)
+                entity = await table.get_entity(*self._key)
         except NotFound:
             return CredentialState()
         names = CredentialState.__dataclass_fields__
@@ -90,8 +99,21 @@ class TableCredentialStateStore(_Table):
         unknown = set(fields) - set(CredentialState.__dataclass_fields__)
         assert not unknown, unknown
         # Table Storage has no null: an empty string clears a field (read back as None).
-        entity = {"PartitionKey": _STATE_KEY[0], "RowKey": _STATE_KEY[1],
+        entity = {"PartitionKey": self._key[0], "RowKey": self._key[1],
                   **{k: ("" if v is None else v) for k, v in fields.items()}}
         table = await self.table()
         with self._stores.errors("credential state"):
             await table.upsert_entity(entity, mode=UpdateMode.MERGE)
+
+
+class TableCredentialRows(_Table):
+    """A tenant's rows of the credentials table (its state row and its rotation lease), for its purge."""
+
+    purge_name = "credentials"
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        from shared.adapters.tables.stores import _delete_scoped
+
+        table = await self.table()
+        return sum([await _delete_scoped(self._stores, table, "RowKey", tenant_id, "credential rows of a tenant",
+                                         partition=partition) for partition in ("state", "lease")])

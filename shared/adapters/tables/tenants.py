@@ -56,6 +56,9 @@ class TableTenantStore:
             "Sources": json.dumps(list(tenant.sources)), "State": tenant.state,
             "CredentialKind": credential.kind if credential else "",
             "SecretName": (credential.secret_name or "") if credential else "",
+            # 0: the settings' rotation policy.
+            "RotateDaysBefore": (credential.rotate_days_before or 0) if credential else 0,
+            "LifetimeDays": (credential.lifetime_days or 0) if credential else 0,
             **_consent_fields(tenant.consent),
         }
         etag = await self._stores.write_if(table, entity, tenant.etag, "tenant")
@@ -116,7 +119,8 @@ def _consent_fields(consent: Consent) -> dict[str, Any]:
 
 def _tenant(entity: Any) -> Tenant:
     kind = entity.get("CredentialKind") or None
-    credential = CredentialRef(kind, entity.get("SecretName") or None) if kind else None
+    credential = CredentialRef(kind, entity.get("SecretName") or None, entity.get("RotateDaysBefore") or None,
+                               entity.get("LifetimeDays") or None) if kind else None
     at = entity.get("ConsentAt") or None
     consent = Consent(entity.get("ConsentStatus") or "unknown", datetime.fromisoformat(at) if at else None,
                       entity.get("ConsentError") or None, entity.get("ConsentDescription") or None)

@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.app.credentials.runtime import CredentialRuntime
+from shared.app.credentials.runtime import LEASE_NAME, CredentialRuntime
 from shared.app.ports.credentials import SecretVersion
-from shared.app.ports.telemetry import Telemetry
 from shared.domain.credentials import certificates
 from shared.domain.credentials.policy import (
     OWN_MARK,
@@ -32,16 +31,15 @@ from shared.domain.credentials.policy import (
 )
 from shared.errors import ConnectorError, Forbidden, NotFound, RejectedByGraph, TransientError
 
-__all__ = ["RotationOutcome", "rotate"]
+__all__ = ["LEASE_NAME", "RotationOutcome", "rotate"]
 
 logger = logging.getLogger(__name__)
 metrics = logging.getLogger("shared.credentials.metrics")
-LEASE_NAME = "graph-credential"
 
 
 @dataclass(frozen=True)
 class RotationOutcome:
-    action: str  # rotated | not-due | busy | impossible | nothing-to-rotate | failed
+    action: str  # rotated | not-due | busy | impossible | nothing-to-rotate | skipped | failed
     detail: str
     expires_on: datetime | None = None
     new_key_id: str | None = None
@@ -62,20 +60,20 @@ async def rotate(runtime: CredentialRuntime, *, force: bool = False, revoke_old:
         return await _impossible(runtime, None, "rotation needs the credential in Key Vault",
                                  "set CALENDAR_MSGRAPH_KEY_VAULT_URL and keep the client secret there")
     holder = uuid.uuid4().hex
-    if not await runtime.lease.acquire(LEASE_NAME, holder, runtime.clock(),
+    if not await runtime.lease.acquire(runtime.lease_name, holder, runtime.clock(),
                                        runtime.propagation_timeout.total_seconds() + 300):
-        logger.info("credential rotation skipped: another instance is rotating")
+        logger.info("credential rotation%s skipped: another instance is rotating", _of(runtime))
         return RotationOutcome("busy", "another instance is rotating the credential now")
     try:
         if kind == "certificate":
             return await _rotate_certificate(runtime, force=force, revoke_old=revoke_old)
         return await _rotate_secret(runtime, force=force, revoke_old=revoke_old)
     except ConnectorError as exc:
-        logger.warning("credential rotation failed: %s", exc)
+        logger.warning("credential rotation%s failed: %s", _of(runtime), exc)
         await runtime.state.update(problem=f"rotation failed: {exc}", last_checked=runtime.clock())
         return RotationOutcome("failed", str(exc))
     finally:
-        await runtime.lease.release(LEASE_NAME, holder)
+        await runtime.lease.release(runtime.lease_name, holder)
 
 
 async def _rotate_secret(runtime: CredentialRuntime, *, force: bool, revoke_old: bool) -> RotationOutcome:
@@ -236,7 +234,7 @@ async def _settled(runtime: CredentialRuntime, action: str, detail: str, end: da
     if rotated:
         fields["last_rotation"] = now
     await runtime.state.update(**fields)
-    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
+    _metric(end, now, runtime)
     return RotationOutcome(action, detail, end, in_use.key_id if rotated and in_use else None, removed)
 
 
@@ -248,19 +246,27 @@ async def _impossible(runtime: CredentialRuntime, end: datetime | None, problem:
     fields: dict[str, object] = {"problem": f"rotation impossible: {problem}", "fix": fix, "last_checked": now,
                                  "expires_on": end}
     if warning_due(end, now, state.last_warned, runtime.policy):
-        logger.warning("Graph credential expires in %s days and cannot be rotated: %s. Fix: %s", left, problem, fix)
+        logger.warning("Graph credential%s expires in %s days and cannot be rotated: %s. Fix: %s", _of(runtime),
+                       left, problem, fix)
         fields["last_warned"] = now
     await runtime.state.update(**fields)
-    _metric(end, now, runtime.settings.credential.kind, runtime.telemetry)
+    _metric(end, now, runtime)
     return RotationOutcome("impossible", f"{problem}; {fix}", end)
 
 
-def _metric(end: datetime | None, now: datetime, kind: str, telemetry: Telemetry) -> None:
+def _metric(end: datetime | None, now: datetime, runtime: CredentialRuntime) -> None:
     left = days_left(end, now)
     if left is not None:
-        telemetry.credential_days_left(kind, left)  # connector.credential.days_left
+        # connector.credential.days_left, each tenant's credential its own series
+        with runtime.telemetry.for_tenant(runtime.tenant):
+            runtime.telemetry.credential_days_left(runtime.settings.credential.kind, left)
         # A log-based metric (Application Insights: customDimensions.metric); alert on it below 14.
-        metrics.info("credential_days_left=%d", left, extra={"metric": "credential_days_left", "value": left})
+        metrics.info("credential_days_left=%d", left, extra={"metric": "credential_days_left", "value": left,
+                                                             "tenant": runtime.tenant})
+
+
+def _of(runtime: CredentialRuntime) -> str:
+    return f" of tenant {runtime.tenant}" if runtime.tenant else ""
 
 
 def _fix(exc: Exception) -> str:

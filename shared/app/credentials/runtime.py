@@ -22,10 +22,12 @@ from shared.app.ports.credentials import (
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.config import Settings
 from shared.domain.credentials.policy import RotationPolicy
+from shared.domain.tenants.keys import tenant_key
 
-__all__ = ["CredentialRuntime", "OutboundWebhookSecret", "WEBHOOK_SECRET_TTL"]
+__all__ = ["LEASE_NAME", "CredentialRuntime", "OutboundWebhookSecret", "WEBHOOK_SECRET_TTL"]
 
 WEBHOOK_SECRET_TTL = timedelta(minutes=5)
+LEASE_NAME = "graph-credential"  # the default tenant's rotation lease; another tenant's is keyed by it
 
 
 @dataclass
@@ -42,6 +44,13 @@ class CredentialRuntime:
     # How long rotation waits for a new credential to work everywhere (Entra replication).
     propagation_timeout: timedelta = timedelta(minutes=5)
     telemetry: Telemetry = NO_TELEMETRY
+    # Whose credential this is: None for the default tenant (the settings'), else a registered tenant's, rotated
+    # under its own lease and recorded in its own state row (``tenant_key(tenant, ...)``).
+    tenant: str | None = None
+
+    @property
+    def lease_name(self) -> str:
+        return tenant_key(self.tenant, LEASE_NAME)
 
     @property
     def policy(self) -> RotationPolicy:

@@ -53,6 +53,7 @@ async def status_document(runtime: CredentialRuntime) -> dict[str, Any]:
     paused = state.unavailable_since is not None and (state.available_at is None
                                                       or state.available_at < state.unavailable_since)
     document: dict[str, Any] = {
+        "tenant": runtime.tenant,
         "kind": settings.kind,
         "source": source,
         "keyVault": settings.key_vault_url,

@@ -138,6 +138,9 @@ async def put_tenant(segment: str, body: bytes, deps: TenantDeps) -> Reply:
         wanted = parse_tenant(segment, payload)
     except TenantProblem as exc:
         return problem(400, "Invalid tenant", exc.detail, pointer=exc.pointer)
+    policy = _policy_problem(wanted, deps.settings)
+    if policy is not None:
+        return policy
     conflicts = source_conflicts(wanted, await all_tenants(deps.settings, deps.store))
     if conflicts:
         source, other = conflicts[0]
@@ -158,6 +161,19 @@ async def put_tenant(segment: str, body: bytes, deps: TenantDeps) -> Reply:
                 len(saved.sources))
     shown = await known_tenant(saved.id, deps) or saved
     return json_reply(200 if existing else 201, await tenant_json(shown, deps))
+
+
+def _policy_problem(tenant: Tenant, settings: Settings) -> Reply | None:
+    """A rotation policy that, with the settings' for what the tenant leaves out, rotates before it is due."""
+    ref = tenant.credential
+    if ref is None or (ref.rotate_days_before is None) == (ref.lifetime_days is None):
+        return None  # neither (the settings' policy) or both (checked together when parsed)
+    before, lifetime = ref.rotation_days(settings.credential.rotate_days_before, settings.credential.lifetime_days)
+    if before < lifetime:
+        return None
+    member = "rotateDaysBefore" if ref.rotate_days_before is not None else "lifetimeDays"
+    return problem(400, "Invalid tenant", f"rotateDaysBefore ({before}) must be less than lifetimeDays ({lifetime}; "
+                                          "the settings' for the one not given)", pointer=f"/credential/{member}")
 
 
 async def delete_tenant(segment: str, deps: TenantDeps, *, purge: bool) -> Reply:

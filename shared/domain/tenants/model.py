@@ -26,6 +26,7 @@ CONSENT_STATUSES = ("unknown", "granted", "denied")
 MAX_SOURCES = 100
 _MAX_SOURCE = 700  # base64url of a source is a Table key elsewhere (at most 1 KiB)
 _MAX_NAME = 256
+_POLICY_MEMBERS = ("rotateDaysBefore", "lifetimeDays")
 
 
 class TenantProblem(ValueError):
@@ -55,9 +56,17 @@ class CredentialRef:
 
     kind: str
     secret_name: str | None = None
+    # The tenant's own rotation policy (None: the settings'), for a credential the connector rotates.
+    rotate_days_before: int | None = None
+    lifetime_days: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "secretName": self.secret_name}
+        return {"kind": self.kind, "secretName": self.secret_name, "rotateDaysBefore": self.rotate_days_before,
+                "lifetimeDays": self.lifetime_days}
+
+    def rotation_days(self, days_before: int, lifetime_days: int) -> tuple[int, int]:
+        """The days before expiry and the lifetime of the tenant's rotation, the given ones where it has none."""
+        return (self.rotate_days_before or days_before, self.lifetime_days or lifetime_days)
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,15 @@ def _secret_name(value: Any, pointer: str) -> str:
     return value
 
 
+def _days(raw: Mapping[str, Any], name: str, minimum: int, maximum: int) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise TenantProblem(f"/credential/{name}", f"must be a whole number of days from {minimum} to {maximum}")
+    return value
+
+
 def _credential(body: Mapping[str, Any]) -> CredentialRef:
     raw = body.get("credential")
     if not isinstance(raw, Mapping):
@@ -143,15 +161,21 @@ def _credential(body: Mapping[str, Any]) -> CredentialRef:
     kind = raw.get("kind")
     if kind not in CREDENTIAL_KINDS:
         raise TenantProblem("/credential/kind", f"must be one of {', '.join(CREDENTIAL_KINDS)}")
-    unknown = set(raw) - {"kind", "secretName"}
+    unknown = set(raw) - {"kind", "secretName", *_POLICY_MEMBERS}
     if unknown:
         raise TenantProblem(f"/credential/{sorted(unknown)[0]}", "is not a member of a tenant's credential")
     if kind == "federated":
-        # A federated credential is the managed identity's token: there is no secret to name.
-        if raw.get("secretName") is not None:
-            raise TenantProblem("/credential/secretName", "must be absent for a federated credential")
+        # A federated credential is the managed identity's token: there is no secret to name, nothing to rotate.
+        for member in ("secretName", *_POLICY_MEMBERS):
+            if raw.get(member) is not None:
+                raise TenantProblem(f"/credential/{member}", "must be absent for a federated credential")
         return CredentialRef("federated")
-    return CredentialRef(kind, _secret_name(raw.get("secretName"), "/credential/secretName"))
+    # The same bounds as the settings' CALENDAR_MSGRAPH_ROTATE_DAYS_BEFORE and ..._CREDENTIAL_LIFETIME_DAYS.
+    before = _days(raw, "rotateDaysBefore", 1, 700)
+    lifetime = _days(raw, "lifetimeDays", 2, 730)
+    if before is not None and lifetime is not None and before >= lifetime:
+        raise TenantProblem("/credential/rotateDaysBefore", f"must be less than lifetimeDays ({lifetime})")
+    return CredentialRef(kind, _secret_name(raw.get("secretName"), "/credential/secretName"), before, lifetime)
 
 
 def parse_tenant(tenant_id: str, body: Any) -> Tenant:

@@ -16,6 +16,7 @@ from shared.bootstrap import Container
 from shared.bootstrap.adapters import PeopleStores
 from shared.bootstrap.lazy import Lazy
 from tests.fakes.connections import FakeAuthority, InMemoryConnectAttempts, InMemoryConnectionStore, InMemoryWaitingWork
+from tests.fakes.credentials import FakeTenantCredentialRows
 from tests.fakes.operator import OPERATOR_TOKEN, StaticOperatorAuth
 from tests.fakes.tenants import InMemoryTenantStore
 from tests.support.credential_fakes import CredentialWorld
@@ -41,6 +42,7 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     container.people_stores = Lazy.given(PeopleStores(InMemoryConnectionStore(), InMemoryConnectAttempts()))
     container.waiting = Lazy.given(InMemoryWaitingWork(world.queue))
     container.token_authority = Lazy.given(FakeAuthority())
+    container.credential_rows = Lazy.given(FakeTenantCredentialRows(creds.lease))
 
     async def provider() -> Container:
         return container

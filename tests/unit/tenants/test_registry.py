@@ -211,3 +211,27 @@ class TestConsent:
         unsigned = replace(deps, settings=replace(deps.settings, rooms=RoomSettings()))
         reply = await consent.consent_url(DEFAULT, unsigned)
         assert reply.status == 503 and "CONNECTOR_CLIENT_STATE_KEY" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize(("credential", "pointer"), [
+    ({"kind": "secret", "secretName": "x", "rotateDaysBefore": 0}, "/credential/rotateDaysBefore"),
+    ({"kind": "secret", "secretName": "x", "rotateDaysBefore": "30"}, "/credential/rotateDaysBefore"),
+    ({"kind": "secret", "secretName": "x", "lifetimeDays": 731}, "/credential/lifetimeDays"),
+    ({"kind": "secret", "secretName": "x", "lifetimeDays": True}, "/credential/lifetimeDays"),
+    ({"kind": "secret", "secretName": "x", "rotateDaysBefore": 60, "lifetimeDays": 60}, "/credential/rotateDaysBefore"),
+    ({"kind": "secret", "secretName": "x", "lifetimeDays": 20}, "/credential/lifetimeDays"),  # the settings' 30 days
+    ({"kind": "federated", "lifetimeDays": 90}, "/credential/lifetimeDays"),
+])
+async def test_a_tenant_s_rotation_policy_is_validated_naming_the_field(deps: TenantDeps, credential: dict[str, Any],
+                                                                       pointer: str) -> None:
+    payload = json.dumps({"displayName": "Contoso", "credential": credential}).encode()
+    reply = await registry.put_tenant(A, payload, deps)
+    assert reply.status == 400 and json.loads(reply.body)["pointer"] == pointer
+
+
+async def test_a_tenant_s_rotation_policy_is_kept_and_shown(deps: TenantDeps) -> None:
+    payload = json.dumps({"displayName": "Contoso", "credential": {
+        "kind": "certificate", "secretName": "contoso-cert", "rotateDaysBefore": 14, "lifetimeDays": 90}}).encode()
+    assert (await registry.put_tenant(A, payload, deps)).status == 201
+    shown = json.loads((await registry.get_tenant(A, deps)).body)["credential"]
+    assert shown == {"kind": "certificate", "secretName": "contoso-cert", "rotateDaysBefore": 14, "lifetimeDays": 90}
