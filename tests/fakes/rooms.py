@@ -18,7 +18,7 @@ from shared.app.ports.rooms import (
     SubscriptionInfo,
 )
 from shared.domain.rooms.outbound_events import ReservationState
-from shared.domain.tenants.keys import tenant_of_key
+from shared.domain.tenants.keys import tenant_key, tenant_of_key
 from shared.errors import ConcurrencyConflict, NotFound, PermanentError, TransientError
 
 ANNA = "anna@contoso.com"
@@ -252,8 +252,9 @@ class InMemoryLog:
         page = self._log(log)[start:start + limit]
         return page, str(start + len(page)).zfill(20)
 
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.items if e["type"] == type_]
+    def of_type(self, type_: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The events of ``type_`` in the log of ``tenant`` (None: the default tenant's)."""
+        return [e for e in self._log(tenant_key(tenant, DEFAULT_LOG)) if e["type"] == type_]
 
 
 @dataclass
