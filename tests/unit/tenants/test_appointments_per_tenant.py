@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.app.messaging import PLANNING_QUEUE, Delivery
-from shared.app.ports.rooms import DEFAULT_LOG
 from shared.app.people.appointments import sync_appointment_message
+from shared.app.ports.rooms import DEFAULT_LOG
 from shared.app.tenants.routing import CachedTenants
 from shared.bootstrap import Container
 from shared.bootstrap.lazy import Lazy
