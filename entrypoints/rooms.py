@@ -60,7 +60,7 @@ async def subscription_renewal(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%CONNECTOR_USERS_DIRECTORY_SCHEDULE%", use_monitor=True)
 async def users_directory(timer: func.TimerRequest) -> None:
     note_past_due(timer, "users directory", logger)
-    await upkeep.sync_users_directory((await container()).upkeep())
+    await upkeep.sync_every_directory((await container()).upkeep())
 
 
 @bp.function_name("manage_rooms")
@@ -94,7 +94,8 @@ async def manage_room_backfill(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("reservations_feed")
 @bp.route(route="reservations", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def reservations_feed(req: func.HttpRequest) -> func.HttpResponse:
-    return _http(await publisher.pull(req.params.get("since") or None, (await container()).publisher()))
+    return _http(await publisher.pull_of(req.params.get("tenant"), req.params.get("since") or None,
+                                         (await container()).publisher()))
 
 
 @bp.function_name("graph_event_grid")

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from . import events as ev_mod
 from . import recurrence, zones
+from .directory_tenants import of_callers_tenant
 from .errors import GraphError, json_response
 from .state import SimState
 
@@ -145,6 +146,7 @@ class DeltaHandlers:
             data = {"kind": "users", "select": select}
             position = self.state.user_journal_position()
             items = [render_user(u, select) for u in self.state.users()]
+        items = of_callers_tenant(self.state, request, items)
         context = f"{base}/v1.0/$metadata#users" + (f"({','.join(select)})" if select else "")
         return self._serve(request, link, context, items, data | {"position": position}, "users")
 

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from . import events as ev_mod
 from . import meetings, recurrence, zones
+from .directory_tenants import of_callers_tenant
 from .errors import GraphError, json_response
 from .filters import FilterError, matches_event, parse_event_filter, parse_expand, parse_user_filter
 from .state import SimState
@@ -125,7 +126,7 @@ class GraphHandlers:
         return json_response(200, body | self._render_user(user, _select(request)))
 
     async def _users_get(self, request: Request, p: dict[str, str], base: str) -> Response:
-        users = self.state.users()
+        users = of_callers_tenant(self.state, request, self.state.users())
         raw = request.query_params.get("$filter")
         if raw:
             try:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from . import eventgrid
 from . import subscriptions as subs
 from .delta import DeltaHandlers
+from .directory_tenants import of_callers_tenant, room_mailbox
 from .errors import GraphError, json_response
 from .graph import Route, _json_body
 from .graph import match_route as graph_match_route
@@ -96,7 +97,8 @@ class RoomHandlers(DeltaHandlers):
             raise GraphError(400, "BadRequest", "Invalid $top value.")
         size = max(1, min(int(top_raw) if top_raw else PLACES_PAGE, 1000))
         skip = int(skip_raw) if skip_raw.isdigit() else 0
-        rooms = sorted(self.state.rooms(), key=lambda r: r["emailAddress"].lower())
+        rooms = sorted(of_callers_tenant(self.state, request, self.state.rooms(), room_mailbox(self.state)),
+                       key=lambda r: r["emailAddress"].lower())
         page = [{"@odata.type": "#microsoft.graph.room"} | r for r in rooms[skip: skip + size]]
         body: dict[str, Any] = {"@odata.context": f"{base}/v1.0/$metadata#places/microsoft.graph.room",
                                 "value": page}

@@ -269,7 +269,8 @@ class Container:
     def publisher(self) -> PublisherDeps:
         stores = self.room_stores()
         return PublisherDeps(settings=self.settings, log=stores.log, outbox=stores.outbox, webhook=self.webhook(),
-                             queue=self.queue(), settle=self.settlement(), clock=self.clock)
+                             queue=self.queue(), settle=self.settlement(), clock=self.clock,
+                             tenants=self.tenant_cache if self.settings.tenant_id else None)
 
     def registration(self) -> RegistrationDeps:
         return RegistrationDeps(settings=self.settings, rooms=self.room_stores().rooms, graph=self.room_graph(),
@@ -279,7 +280,8 @@ class Container:
         stores = self.room_stores()
         return UpkeepDeps(settings=self.settings, rooms=stores.rooms, users=stores.users, graph=self.room_graph(),
                           subscribing=self.subscribing(), publisher=self.publisher(), clock=self.clock,
-                          telemetry=self.telemetry, gauges=self.gauges())
+                          telemetry=self.telemetry, gauges=self.gauges(),
+                          registered=self.tenant_cache.all if self.settings.tenant_id else None)
 
     def worker(self) -> WorkerDeps:
         stores = self.room_stores()
@@ -345,7 +347,8 @@ class Container:
         purgeables: tuple[PurgeableStore, ...] = (
             self.mappings(), self.deadletters(), rooms.rooms, rooms.reservations, organizers.organizers,
             organizers.watches, self.people_stores().connections, self.waiting(), self.breakers(),
-            self.drift_reports(), rooms.own_writes, self.credential_rows(), store)
+            self.drift_reports(), rooms.own_writes, self.credential_rows(), rooms.users,
+            rooms.log, rooms.outbox, store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
                           clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
 

@@ -21,6 +21,7 @@ from shared.app.ports.rooms import (
     UserStore,
 )
 from shared.app.rooms.tenancy import ScopedCalendars, ScopedReservations
+from shared.app.rooms.tenant_streams import ScopedEventLog, ScopedOutbox, ScopedUsers
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.domain.tenants.model import TenantId
 from shared.errors import ConcurrencyConflict
@@ -183,3 +184,44 @@ class TestTenants:
         assert await of_a.get("r@contoso.com", "E1") is None
         assert await of_b.get("r@contoso.com", "E1") is not None
         assert await tables.reservations.get("r@contoso.com", "E1") is not None
+
+    async def test_event_logs_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        of_a, of_b = ScopedEventLog(tables.log, self.A), ScopedEventLog(tables.log, self.B)
+        for store, name in ((tables.log, "default"), (of_a, "a"), (of_b, "b")):
+            await store.append([{"id": f"{name}1", "type": "user.created", "subject": "user/1"}])
+        for store, name in ((tables.log, "default"), (of_a, "a"), (of_b, "b")):
+            assert [e["id"] for e in (await store.read(None, 10))[0]] == [f"{name}1"]
+        assert await of_a.purge(self.A) == 1
+        assert (await of_a.read(None, 10))[0] == []
+        assert [e["id"] for e in (await of_b.read(None, 10))[0]] == ["b1"]
+        assert [e["id"] for e in (await tables.log.read(None, 10))[0]] == ["default1"]
+
+    async def test_outbound_streams_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        of_a, of_b = ScopedOutbox(tables.outbox, self.A), ScopedOutbox(tables.outbox, self.B)
+        for store, name in ((tables.outbox, "default"), (of_a, "a"), (of_b, "b")):
+            await store.add("users", [{"id": name, "type": "user.created", "subject": "user/1"}])
+        head = await of_a.head("users")
+        assert head is not None and head.stream == "users" and head.event["id"] == "a"
+        await of_a.save(replace(head, attempts=2))
+        again = await of_a.head("users")
+        assert again is not None and again.attempts == 2
+        assert await tables.outbox.purge(self.A) == 1
+        assert await of_a.head("users") is None
+        for store, name in ((tables.outbox, "default"), (of_b, "b")):
+            item = await store.head("users")
+            assert item is not None and item.event["id"] == name
+            await store.remove(item)
+            assert await store.head("users") is None
+
+    async def test_users_directories_of_two_tenants_and_a_purge_of_one(self, tables: Stores) -> None:
+        of_a, of_b = ScopedUsers(tables.users, self.A), ScopedUsers(tables.users, self.B)
+        for store, name in ((tables.users, "default"), (of_a, "a"), (of_b, "b")):
+            await store.put("u1", {"id": "u1", "mail": f"{name}@contoso.com", "enabled": True})
+            await store.set_cursor(DirectoryCursor(delta_link=f"https://graph/users/delta?$deltatoken={name}"))
+        for store, name in ((tables.users, "default"), (of_a, "a"), (of_b, "b")):
+            assert await store.get("u1") == {"id": "u1", "mail": f"{name}@contoso.com", "enabled": True}
+            assert (await store.cursor()).delta_link == f"https://graph/users/delta?$deltatoken={name}"
+        assert await of_a.purge(self.A) == 2  # the user and the cursor
+        assert await of_a.get("u1") is None and await of_a.cursor() == DirectoryCursor()
+        assert await of_b.get("u1") is not None and (await of_b.cursor()).delta_link
+        assert await tables.users.get("u1") is not None and (await tables.users.cursor()).delta_link

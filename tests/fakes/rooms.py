@@ -8,9 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.app.ports.rooms import DeltaPage, DirectoryCursor, OutboxItem, Room, SubscriptionInfo
+from shared.app.ports.rooms import (
+    DEFAULT_DIRECTORY,
+    DEFAULT_LOG,
+    DeltaPage,
+    DirectoryCursor,
+    OutboxItem,
+    Room,
+    SubscriptionInfo,
+)
 from shared.domain.rooms.outbound_events import ReservationState
-from shared.domain.tenants.keys import tenant_of_key
+from shared.domain.tenants.keys import tenant_key, tenant_of_key
 from shared.errors import ConcurrencyConflict, NotFound, PermanentError, TransientError
 
 ANNA = "anna@contoso.com"
@@ -228,24 +236,40 @@ class InMemoryOwnWrites:
 
 @dataclass
 class InMemoryLog:
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)  # the default tenant's log
+    others: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # another tenant's logs, by name
+    purge_name: str = "eventlog"
 
-    async def append(self, events: list[dict[str, Any]]) -> None:
-        self.items.extend(events)
+    def _log(self, log: str) -> list[dict[str, Any]]:
+        return self.items if log == DEFAULT_LOG else self.others.setdefault(log, [])
 
-    async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    async def purge(self, tenant_id: str) -> int:
+        gone = [log for log in self.others if tenant_of_key(log)[0] == tenant_id]
+        return sum(len(self.others.pop(log)) for log in gone)
+
+    async def append(self, events: list[dict[str, Any]], log: str = DEFAULT_LOG) -> None:
+        self._log(log).extend(events)
+
+    async def read(self, since: str | None, limit: int,
+                   log: str = DEFAULT_LOG) -> tuple[list[dict[str, Any]], str | None]:
         start = int(since) if since else 0
-        page = self.items[start:start + limit]
+        page = self._log(log)[start:start + limit]
         return page, str(start + len(page)).zfill(20)
 
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.items if e["type"] == type_]
+    def of_type(self, type_: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The events of ``type_`` in the log of ``tenant`` (None: the default tenant's)."""
+        return [e for e in self._log(tenant_key(tenant, DEFAULT_LOG)) if e["type"] == type_]
 
 
 @dataclass
 class InMemoryUsers:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    position: DirectoryCursor = field(default_factory=DirectoryCursor)
+    position: DirectoryCursor = field(default_factory=DirectoryCursor)  # the default tenant's cursor
+    positions: dict[str, DirectoryCursor] = field(default_factory=dict)  # another tenant's, by name
+    purge_name: str = "users"
+
+    async def purge(self, tenant_id: str) -> int:
+        return _purge(self.rows, tenant_id, lambda key: key) + _purge(self.positions, tenant_id, lambda key: key)
 
     async def get(self, user_id: str) -> dict[str, Any] | None:
         return self.rows.get(user_id)
@@ -256,17 +280,25 @@ class InMemoryUsers:
         else:
             self.rows[user_id] = row
 
-    async def cursor(self) -> DirectoryCursor:
-        return self.position
+    async def cursor(self, directory: str = DEFAULT_DIRECTORY) -> DirectoryCursor:
+        return self.position if directory == DEFAULT_DIRECTORY else self.positions.get(directory, DirectoryCursor())
 
-    async def set_cursor(self, cursor: DirectoryCursor) -> None:
-        self.position = cursor
+    async def set_cursor(self, cursor: DirectoryCursor, directory: str = DEFAULT_DIRECTORY) -> None:
+        if directory == DEFAULT_DIRECTORY:
+            self.position = cursor
+        else:
+            self.positions[directory] = cursor
 
 
 @dataclass
 class InMemoryOutbox:
     rows: dict[str, list[OutboxItem]] = field(default_factory=dict)
     _keys: itertools.count = field(default_factory=lambda: itertools.count(1))
+    purge_name: str = "outbox"
+
+    async def purge(self, tenant_id: str) -> int:
+        gone = [stream for stream in self.rows if tenant_of_key(stream)[0] == tenant_id]
+        return sum(len(self.rows.pop(stream)) for stream in gone)
 
     async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
         items = [OutboxItem(stream, f"{next(self._keys):020d}", event) for event in events]

@@ -13,7 +13,7 @@ from typing import Any
 from azure.data.tables import UpdateMode
 
 from shared.adapters.tables.stores import TableStores, _delete_scoped, _encode
-from shared.app.ports.rooms import BackfillJob, DirectoryCursor, OutboxItem, Room
+from shared.app.ports.rooms import DEFAULT_DIRECTORY, DEFAULT_LOG, BackfillJob, DirectoryCursor, OutboxItem, Room
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.domain.tenants.model import TenantId
 from shared.errors import NotFound
@@ -176,23 +176,31 @@ class TableOwnWrites:
 
 
 class TableEventLog:
-    """Row keys sort in publication order: microseconds since the epoch, then a counter."""
+    """One partition per log (the default tenant's ``log``, another's led by its id); row keys sort in publication
+    order: microseconds since the epoch, then a counter."""
+
+    purge_name = "eventlog"
 
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
         self._keys = _OrderedKeys()
 
-    async def append(self, events: list[dict[str, Any]]) -> None:
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("eventlog")
+        return await _delete_scoped(self._stores, table, "PartitionKey", tenant_id, "event log of a tenant")
+
+    async def append(self, events: list[dict[str, Any]], log: str = DEFAULT_LOG) -> None:
         table = await self._stores.table("eventlog")
         with self._stores.errors("event log"):
             for event in events:
-                await table.create_entity({"PartitionKey": "log", "RowKey": self._keys.next(),
+                await table.create_entity({"PartitionKey": log, "RowKey": self._keys.next(),
                                            "EventId": event["id"], "Event": json.dumps(event, ensure_ascii=False)})
 
-    async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    async def read(self, since: str | None, limit: int,
+                   log: str = DEFAULT_LOG) -> tuple[list[dict[str, Any]], str | None]:
         table = await self._stores.table("eventlog")
-        query = "PartitionKey eq 'log'" + (" and RowKey gt @since" if since else "")
-        parameters = {"since": since} if since else None
+        query = "PartitionKey eq @log" + (" and RowKey gt @since" if since else "")
+        parameters = {"log": log, **({"since": since} if since else {})}
         items: list[dict[str, Any]] = []
         last = since
         with self._stores.errors("event log"):
@@ -207,9 +215,15 @@ class TableEventLog:
 class TableOutbox:
     """One partition per stream; rows in publication order, removed once the webhook took them."""
 
+    purge_name = "outbox"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
         self._keys = _OrderedKeys()
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("outbox")
+        return await _delete_scoped(self._stores, table, "Stream", tenant_id, "outbound streams of a tenant")
 
     async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
         table = await self._stores.table("outbox")
@@ -244,8 +258,19 @@ class TableOutbox:
 
 
 class TableUserStore:
+    """Users in partition ``user`` (column ``User``: the key, another tenant's led by its id), each directory's
+    cursor in partition ``cursor``."""
+
+    purge_name = "users"
+
     def __init__(self, stores: TableStores) -> None:
         self._stores = stores
+
+    async def purge(self, tenant_id: TenantId) -> int:
+        table = await self._stores.table("users")
+        users = await _delete_scoped(self._stores, table, "User", tenant_id, "users of a tenant", partition="user")
+        return users + await _delete_scoped(self._stores, table, "RowKey", tenant_id, "directory cursor of a tenant",
+                                            partition="cursor")
 
     async def get(self, user_id: str) -> dict[str, Any] | None:
         table = await self._stores.table("users")
@@ -264,25 +289,25 @@ class TableUserStore:
             return
         data = {k: v for k, v in row.items() if k != "enabled"}
         with self._stores.errors("users"):
-            await table.upsert_entity({"PartitionKey": "user", "RowKey": _encode(user_id),
+            await table.upsert_entity({"PartitionKey": "user", "RowKey": _encode(user_id), "User": user_id,
                                        "Enabled": bool(row["enabled"]), "Data": json.dumps(data, ensure_ascii=False)},
                                       mode=UpdateMode.REPLACE)
 
-    async def cursor(self) -> DirectoryCursor:
+    async def cursor(self, directory: str = DEFAULT_DIRECTORY) -> DirectoryCursor:
         table = await self._stores.table("users")
         try:
             with self._stores.errors("directory cursor"):
-                e = await table.get_entity("cursor", "delta")
+                e = await table.get_entity("cursor", directory)
         except NotFound:
             return DirectoryCursor()
         return DirectoryCursor(delta_link=e.get("DeltaLink") or None, next_link=e.get("NextLink") or None,
                                round_id=e.get("Round") or None, baseline=bool(e.get("Baseline")),
                                step=int(e.get("Step") or 0), updated_at=_when(e.get("UpdatedAt")))
 
-    async def set_cursor(self, cursor: DirectoryCursor) -> None:
+    async def set_cursor(self, cursor: DirectoryCursor, directory: str = DEFAULT_DIRECTORY) -> None:
         table = await self._stores.table("users")
         with self._stores.errors("directory cursor"):
-            await table.upsert_entity({"PartitionKey": "cursor", "RowKey": "delta",
+            await table.upsert_entity({"PartitionKey": "cursor", "RowKey": directory,
                                        "DeltaLink": cursor.delta_link or "", "NextLink": cursor.next_link or "",
                                        "Round": cursor.round_id or "", "Baseline": cursor.baseline, "Step": cursor.step,
                                        "UpdatedAt": _iso(cursor.updated_at)}, mode=UpdateMode.REPLACE)

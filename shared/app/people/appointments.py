@@ -29,6 +29,7 @@ from shared.app.ports.planning import MappingStore, TenantCalendars
 from shared.app.ports.tenants import TenantLookup
 from shared.app.rooms.publisher import PublisherDeps
 from shared.app.rooms.tenancy import ScopedCalendars, ScopedWatches
+from shared.app.rooms.tenant_streams import publishing_in
 from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.people.appointments import (
@@ -98,7 +99,8 @@ async def _in_tenant(delivery: Delivery, deps: AppointmentDeps,
     watches = ScopedWatches(deps.watches, tenant.id) if deps.watches is not None else None
     delegated = deps.delegated_in(tenant.id) if deps.delegated_in is not None else deps.delegated
     return await handle(tenant.id, replace(deps, meetings=deps.tenant_calendars.meetings(tenant),
-                                           organizers=organizers, watches=watches, delegated=delegated))
+                                           organizers=organizers, watches=watches, delegated=delegated,
+                                           publisher=publishing_in(deps.publisher, tenant.id)))
 
 
 async def acting_for(organizer: str, deps: AppointmentDeps) -> Acting:

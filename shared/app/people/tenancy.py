@@ -18,6 +18,7 @@ from shared.app.ports.people import ConnectionStore
 from shared.app.ports.tenants import PurgeableStore
 from shared.app.responses import Reply, problem
 from shared.app.rooms.tenancy import _Purges
+from shared.app.rooms.tenant_streams import publishing_in
 from shared.domain.people.connections import Connection
 from shared.domain.tenants.keys import tenant_key, tenant_of_key
 from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
@@ -76,13 +77,14 @@ class ScopedWaiting:
 
 def people_in(deps: PeopleDeps, tenant: TenantId | None) -> PeopleDeps:
     """``deps`` acting for the people of ``tenant`` (unchanged for the default tenant, None): its rows, its
-    parked work and Entra's authority of its directory."""
+    parked work, its log and streams and Entra's authority of its directory."""
     if tenant is None or tenant == deps.tenant:
         return deps
     if deps.authorities is None:
         raise ConfigurationError("tenants", f"no Entra authority for the people of tenant {tenant}")
     return replace(deps, connections=ScopedConnections(deps.connections, tenant),
-                   waiting=ScopedWaiting(deps.waiting, tenant), authority=deps.authorities(tenant), tenant=tenant)
+                   waiting=ScopedWaiting(deps.waiting, tenant), authority=deps.authorities(tenant), tenant=tenant,
+                   publisher=publishing_in(deps.publisher, tenant))
 
 
 async def people_of(text: object, deps: PeopleDeps) -> PeopleDeps | Reply:

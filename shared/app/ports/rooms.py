@@ -10,7 +10,8 @@ from shared.app.ports.tenants import PurgeableStore
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.domain.tenants.model import Tenant
 
-__all__ = ["BackfillJob", "DeltaPage", "DirectoryCursor", "EventLog", "Outbox", "OutboxItem", "OwnWrites", "Room",
+__all__ = ["BackfillJob", "DEFAULT_DIRECTORY", "DEFAULT_LOG", "DeltaPage", "DirectoryCursor", "EventLog", "Outbox",
+           "OutboxItem", "OwnWrites", "Room",
            "RoomGraph", "RoomStore", "ReservationStore", "SubscriptionGateway", "SubscriptionInfo", "TenantRoomClients",
            "UserStore", "WebhookSender"]
 
@@ -141,12 +142,18 @@ class OwnWrites(PurgeableStore, Protocol):
     async def contains(self, ical_uid: str) -> bool: ...
 
 
-class EventLog(Protocol):
-    """Published CloudEvents in publication order, for the pull API."""
+DEFAULT_LOG = "log"  # the name of the default tenant's event log; another's is ``tenant_key(tenant, DEFAULT_LOG)``
+DEFAULT_DIRECTORY = "delta"  # the name of the default tenant's directory cursor; another's likewise
 
-    async def append(self, events: list[dict[str, Any]]) -> None: ...
 
-    async def read(self, since: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]: ...
+class EventLog(PurgeableStore, Protocol):
+    """Published CloudEvents in publication order, for the pull API: one log per tenant (``log``), the default
+    tenant's named ``DEFAULT_LOG`` (``rooms.tenant_streams`` scopes the name for another tenant)."""
+
+    async def append(self, events: list[dict[str, Any]], log: str = DEFAULT_LOG) -> None: ...
+
+    async def read(self, since: str | None, limit: int,
+                   log: str = DEFAULT_LOG) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -160,8 +167,9 @@ class OutboxItem:
     not_before: datetime | None = None  # the next attempt's time after a failure
 
 
-class Outbox(Protocol):
-    """Events on their way to the webhook, per stream (a room, or the users), oldest first."""
+class Outbox(PurgeableStore, Protocol):
+    """Events on their way to the webhook, per stream (a room, or the users), oldest first; another tenant's
+    streams are named ``tenant_key(tenant, stream)``."""
 
     async def add(self, stream: str, events: list[dict[str, Any]]) -> str:
         """Append ``events`` in order; returns the key of the first."""
@@ -176,18 +184,20 @@ class Outbox(Protocol):
     async def remove(self, item: OutboxItem) -> None: ...
 
 
-class UserStore(Protocol):
+class UserStore(PurgeableStore, Protocol):
+    """Every tenant's users directory: another tenant's users and cursor keyed ``tenant_key(tenant, ...)``."""
+
     async def get(self, user_id: str) -> dict[str, Any] | None: ...
 
     async def put(self, user_id: str, row: dict[str, Any] | None) -> None:
         """Store the row, or forget the user when ``row`` is None."""
         ...
 
-    async def cursor(self) -> DirectoryCursor:
-        """Where the users delta stands (all fields empty before the first round)."""
+    async def cursor(self, directory: str = DEFAULT_DIRECTORY) -> DirectoryCursor:
+        """Where the users delta of ``directory`` stands (all fields empty before the first round)."""
         ...
 
-    async def set_cursor(self, cursor: DirectoryCursor) -> None: ...
+    async def set_cursor(self, cursor: DirectoryCursor, directory: str = DEFAULT_DIRECTORY) -> None: ...
 
 
 class WebhookSender(Protocol):

@@ -8,6 +8,9 @@ first: a failed delivery keeps the event at the head and blocks the later ones o
 with exponential backoff (a scheduled message wakes the stream), until it is delivered or, refused for
 good or after ``WEBHOOK_MAX_ATTEMPTS``, dead-lettered with the reason; then the rest go on. ``webhook-id`` is the
 CloudEvent id on every attempt, so receivers deduplicate.
+
+Each tenant has its own log and streams (``rooms.tenant_streams``): another tenant's wake messages name it, their
+session is led by its id, and the pull API reads a tenant's log with ``?tenant=``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from shared.app.messaging import (
     OUTBOUND_QUEUE,
+    TENANT_PROPERTY,
     WEBHOOK_MAX_ATTEMPTS,
     Delivery,
     MessageQueue,
@@ -31,11 +35,15 @@ from shared.app.messaging import (
 )
 from shared.app.ports.clock import Clock
 from shared.app.ports.rooms import EventLog, Outbox, OutboxItem, WebhookSender
+from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, json_reply, problem
+from shared.app.rooms.tenant_streams import feed_of, publishing_in
 from shared.config import Settings
+from shared.domain.tenants.keys import tenant_queue_id
+from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
 from shared.errors import PermanentError
 
-__all__ = ["PublisherDeps", "deliver", "publish", "pull", "stream_of"]
+__all__ = ["PublisherDeps", "deliver", "publish", "pull", "pull_of", "stream_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ class PublisherDeps:
     queue: MessageQueue
     settle: Settlement
     clock: Clock
+    tenant: TenantId | None = None  # whose log and streams (None: the default tenant's)
+    tenants: TenantLookup | None = None  # the registry, for a reader's ``?tenant=`` (None: one tenant)
 
 
 def stream_of(event: dict[str, Any]) -> str:
@@ -82,10 +92,13 @@ async def publish(events: list[dict[str, Any]], deps: PublisherDeps) -> None:
 
 
 async def _wake(stream: str, deps: PublisherDeps, *id_parts: str, at: datetime | None = None) -> None:
-    """Queue a message that makes the worker drain ``stream`` (now, or at ``at``)."""
+    """Queue a message that makes the worker drain ``stream`` (now, or at ``at``); another tenant's names it."""
+    tenant = deps.tenant
+    body = {"stream": stream, **({"tenant": tenant} if tenant else {})}
     await deps.queue.send(OUTBOUND_QUEUE, [OutboundMessage(
-        body=json.dumps({"stream": stream}).encode("utf-8"), message_id=queue_id(stream, *id_parts),
-        session_id=queue_id(stream), content_type="application/json", scheduled_enqueue_time=at)])
+        body=json.dumps(body).encode("utf-8"), message_id=tenant_queue_id(tenant, stream, *id_parts),
+        session_id=tenant_queue_id(tenant, stream), content_type="application/json", scheduled_enqueue_time=at,
+        application_properties={TENANT_PROPERTY: tenant} if tenant else {})])
 
 
 async def deliver(body: bytes, delivery: Delivery, deps: PublisherDeps) -> str:
@@ -102,7 +115,12 @@ async def _deliver(body: bytes, delivery: Delivery, deps: PublisherDeps) -> str:
     except ValueError:
         message = None
     if isinstance(message, dict) and isinstance(message.get("stream"), str) and "id" not in message:
-        return await _drain(message["stream"], deps)
+        try:
+            tenant = parse_tenant_id(message["tenant"]) if message.get("tenant") else None
+        except TenantProblem:
+            await deps.settle.dead_letter(OUTBOUND_QUEUE, body, delivery, "the stream's tenant is malformed")
+            return "dead-lettered"
+        return await _drain(message["stream"], publishing_in(deps, tenant))
     if not (isinstance(message, dict) and "id" in message and "subject" in message):
         await deps.settle.dead_letter(OUTBOUND_QUEUE, body, delivery, "not a CloudEvent")
         return "dead-lettered"
@@ -162,7 +180,8 @@ async def _attempt(item: OutboxItem, sender: WebhookSender, deps: PublisherDeps)
 async def _give_up(item: OutboxItem, reason: str, deps: PublisherDeps) -> None:
     """Dead-letter the head (a replay posts it on its own) and let the rest of the stream go on."""
     body = json.dumps(item.event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    delivery = Delivery(queue_id(item.event["id"]), item.attempts + 1, queue_id(item.stream))
+    delivery = Delivery(queue_id(item.event["id"]), item.attempts + 1, tenant_queue_id(deps.tenant, item.stream),
+                        {TENANT_PROPERTY: deps.tenant} if deps.tenant else {})
     await deps.settle.dead_letter(OUTBOUND_QUEUE, body, delivery, reason)
     await deps.outbox.remove(item)
 
@@ -201,3 +220,10 @@ async def pull(since: str | None, deps: PublisherDeps, limit: int = PULL_LIMIT) 
         return problem(400, "Invalid cursor", "since must be a cursor returned as next by this endpoint")
     items, next_cursor = await deps.log.read(since, limit)
     return json_reply(200, {"items": items, "next": next_cursor or since or ""})
+
+
+async def pull_of(tenant: str | None, since: str | None, deps: PublisherDeps) -> Reply:
+    """``GET /api/reservations?tenant=&since=``: the log of the tenant named (the default tenant's when none is);
+    400 for a malformed tenant id, 404 for one not registered."""
+    scoped = await feed_of(tenant, deps)
+    return scoped if isinstance(scoped, Reply) else await pull(since, scoped)

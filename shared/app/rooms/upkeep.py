@@ -1,11 +1,12 @@
 """Timers: keep every watched calendar's subscription alive (rooms, organizers), and publish users who joined
-or left."""
+or left, in each active tenant's own directory (read with the tenant's Graph client, kept in its rows)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,14 +19,16 @@ from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import Calendar, SubscriptionDeps, ensure_subscription, kind_of, queue_work
 from shared.app.rooms.tenancy import subscribing_for, unscoped
+from shared.app.rooms.tenant_streams import ScopedUsers, publishing_in
 from shared.config import Settings
 from shared.domain.rooms.directory import decide_user
 from shared.domain.rooms.notifications import RoomWork
 from shared.domain.rooms.outbound_events import cloud_event
-from shared.domain.tenants.model import TenantId
+from shared.domain.tenants.model import Tenant, TenantId
 from shared.errors import ConnectorError, NotFound
 
-__all__ = ["DIRECTORY_SESSION", "UpkeepDeps", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_users_directory"]
+__all__ = ["DIRECTORY_SESSION", "UpkeepDeps", "USERS_PAGES_PER_STEP", "renew_subscriptions", "sync_every_directory",
+           "sync_users_directory", "upkeep_in"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,43 @@ class UpkeepDeps:
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
     gauges: GaugeDeps | None = None  # told again by the subscription timer (never fails it)
+    registered: Callable[[], Awaitable[list[Tenant]]] | None = None  # every registered tenant (None: one tenant)
+
+
+def upkeep_in(deps: UpkeepDeps, tenant: Tenant) -> UpkeepDeps:
+    """``deps`` acting in ``tenant`` (itself for the default tenant): its users directory rows and cursor, its
+    Graph client (its own directory), its rooms, its log and streams."""
+    if tenant.scope is None:
+        return deps
+    subscribing = subscribing_for(deps.subscribing, tenant)
+    assert deps.subscribing.tenant_clients is not None  # subscribing_for raised otherwise
+    return replace(deps, rooms=subscribing.rooms, users=ScopedUsers(deps.users, tenant.id),
+                   graph=deps.subscribing.tenant_clients.room_graph(tenant), subscribing=subscribing,
+                   publisher=publishing_in(deps.publisher, tenant.id))
+
+
+async def sync_every_directory(deps: UpkeepDeps) -> dict[str, dict[str, int]]:
+    """The timer: one step of the users directory of every active tenant, the default tenant's first, each with its
+    own Graph client. One tenant's failure is logged and never stops another's; the first is raised once every
+    tenant had its turn (the timer's invocation is marked failed)."""
+    tenants: list[Tenant | None] = [None]
+    if deps.registered is not None:
+        try:
+            tenants += [t for t in await deps.registered() if not t.default and not t.stopped]
+        except ConnectorError as exc:
+            logger.warning("users directory: the tenants could not be listed (%s); the default tenant's only", exc)
+    counts: dict[str, dict[str, int]] = {}
+    failed: list[Exception] = []
+    for tenant in tenants:
+        name = tenant.id if tenant is not None else "default"
+        try:
+            counts[name] = await sync_users_directory(upkeep_in(deps, tenant) if tenant is not None else deps)
+        except Exception as exc:  # noqa: BLE001 - logged here, the first raised after the others
+            logger.warning("users directory of tenant %s failed: %s", name, exc, extra={"tenant": name})
+            failed.append(exc)
+    if failed:
+        raise failed[0]
+    return counts
 
 
 async def renew_subscriptions(deps: UpkeepDeps) -> dict[str, int]:
@@ -164,8 +204,8 @@ async def sync_users_directory(deps: UpkeepDeps, work: RoomWork | None = None) -
         await deps.users.set_cursor(cursor)  # a crash resumes from the page after this one
     cursor = replace(cursor, step=cursor.step + 1)
     await deps.users.set_cursor(cursor)
-    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id),
-                     deps.subscribing.queue)
+    await queue_work(RoomWork("directory", DIRECTORY_SESSION, step=cursor.step, chain=cursor.round_id,
+                              tenant=deps.subscribing.tenant), deps.subscribing.queue)
     logger.info("users directory: step %d of round %s read %d change(s), published %d; continuing",
                 cursor.step - 1, cursor.round_id, counts["read"], counts["published"])
     return counts
@@ -185,7 +225,7 @@ async def _users_page(deps: UpkeepDeps, link: str | None) -> DeltaPage:
 
 async def _apply_users_page(deps: UpkeepDeps, page: DeltaPage, *, baseline: bool) -> tuple[int, int]:
     """Publish a page's transitions, then store the rows: a page read again repeats the same events."""
-    source = f"urn:m365-calendar-connector:{deps.settings.tenant_id or 'local'}:directory"
+    source = f"urn:m365-calendar-connector:{deps.subscribing.tenant or deps.settings.tenant_id or 'local'}:directory"
     events = []
     rows: dict[str, dict[str, Any] | None] = {}
     for item in page.events:

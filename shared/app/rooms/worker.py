@@ -21,7 +21,8 @@ from shared.app.ports.rooms import BackfillJob, DeltaPage, OwnWrites, Reservatio
 from shared.app.rooms.publisher import PublisherDeps, publish
 from shared.app.rooms.subscriptions import SubscriptionDeps, from_old_subscription, on_lifecycle, queue_work
 from shared.app.rooms.tenancy import ScopedOwnWrites, ScopedReservations, ScopedWatches, subscribing_for
-from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory
+from shared.app.rooms.tenant_streams import publishing_in
+from shared.app.rooms.upkeep import UpkeepDeps, sync_users_directory, upkeep_in
 from shared.app.tenants.acting import tenant_named
 from shared.config import Settings
 from shared.domain.rooms import outbound_events as reservations
@@ -69,10 +70,10 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
         work = RoomWork.from_json(body)
     except (ValueError, TypeError) as exc:
         raise InvalidMessage(f"invalid room work item: {exc}") from None
+    deps = await in_tenant(work.tenant, deps)
     if work.kind == "directory":
         counts = await sync_users_directory(deps.upkeep, work)
         return f"directory step: {counts['read']} read, {counts['published']} published"
-    deps = await in_tenant(work.tenant, deps)
     if work.calendar == ORGANIZER:
         if deps.organizers is None:
             logger.warning("work for organizer %s dropped: organizers are not wired in", work.room)
@@ -97,9 +98,10 @@ async def handle_work(body: bytes, deps: WorkerDeps) -> str:
 
 
 async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps:
-    """The worker's dependencies acting in the work's tenant (from its clientState): the tenant's stores and Graph
-    clients; unchanged for the default tenant. A stopped or unregistered tenant's work goes to the dead-letter list
-    (``tenant_named``), to be replayed once the tenant is active again."""
+    """The worker's dependencies acting in the work's tenant (from its clientState, or a directory step's): the
+    tenant's stores, log, streams, directory and Graph clients; unchanged for the default tenant. A stopped or
+    unregistered tenant's work goes to the dead-letter list (``tenant_named``), to be replayed once the tenant is
+    active again."""
     subscribing = deps.subscribing
     tenant = await tenant_named(tenant_id or None, deps.settings, subscribing.tenants)
     if tenant is None or tenant.scope is None:
@@ -108,12 +110,14 @@ async def in_tenant(tenant_id: str | None, deps: WorkerDeps) -> WorkerDeps:
     assert subscribing.tenant_clients is not None  # subscribing_for raised otherwise
     graph = subscribing.tenant_clients.room_graph(tenant)
     organizers = deps.organizers
+    publisher = publishing_in(deps.publisher, tenant.id)
     if organizers is not None and scoped.organizers is not None:
         organizers = replace(organizers, organizers=scoped.organizers, graph=graph, subscribing=scoped,
-                             watches=ScopedWatches(organizers.watches, tenant.id))
+                             watches=ScopedWatches(organizers.watches, tenant.id),
+                             publisher=publishing_in(organizers.publisher, tenant.id))
     return replace(deps, rooms=scoped.rooms, reservations=ScopedReservations(deps.reservations, tenant.id),
                    own_writes=ScopedOwnWrites(deps.own_writes, tenant.id), graph=graph, subscribing=scoped,
-                   organizers=organizers)
+                   organizers=organizers, publisher=publisher, upkeep=upkeep_in(deps.upkeep, tenant))
 
 
 async def process_event(room: Room, event_id: str, deps: WorkerDeps, *, deleted: bool = False,

@@ -34,7 +34,8 @@ async def test_an_operator_registers_lists_stops_and_purges_a_tenant(stage: Stag
                                   route_params={"tenantId": A}))
     assert json.loads(purged.get_body())["purge"]["stores"] == [
         "mappings", "deadletters", "rooms", "reservations", "organizers", "appointmentwatch", "connections", "waiting",
-        "breakers", "drift", "ownwrites", "credentials", "tenants"]
+        "breakers", "drift", "ownwrites", "credentials",
+        "users", "eventlog", "outbox", "tenants"]
     gone = await tenant(request("GET", f"/api/manage/tenants/{A}", route_params={"tenantId": A}))
     assert gone.status_code == 404
 

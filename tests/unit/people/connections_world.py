@@ -78,8 +78,8 @@ class PeopleWorld:
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
-    def events(self, type_: str) -> list[dict[str, Any]]:
-        return self.log.of_type(type_)
+    def events(self, type_: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self.log.of_type(type_, tenant)
 
 
 def location(reply: Reply) -> dict[str, str]:

@@ -55,7 +55,8 @@ class TestConnectForATenant:
     async def test_the_connection_is_kept_among_the_tenants_and_its_event_names_it(self, world: TenantPeople) -> None:
         assert await world.connect(B) == {"connection": "connected"}
         assert list(world.connections.rows) == [tenant_key(B, ANNA)]
-        [event] = world.events("connection.connected")
+        assert world.events("connection.connected") == []  # not in the default tenant's log: in its own
+        [event] = world.events("connection.connected", B)
         assert B in event["source"] and event["subject"] == f"connection/{ANNA}"
         # The same person of the default tenant: a row of its own, as before there were tenants.
         assert await world.connect(None) == {"connection": "connected"}
