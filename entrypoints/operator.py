@@ -90,7 +90,7 @@ async def manage_breaker_discard(req: func.HttpRequest) -> func.HttpResponse:
 @manage_route(bp, "manage/drift/run", ["POST"])
 async def manage_drift_run(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await drift.request_drift_run((await container()).drift_runs(), mailbox=req.params.get("mailbox"),
-                                               source=req.params.get("source")))
+                                               source=req.params.get("source"), tenant=req.params.get("tenant")))
 
 
 @bp.function_name("manage_drift")
@@ -103,4 +103,4 @@ async def manage_drift(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="%CONNECTOR_DRIFT_SCHEDULE%", use_monitor=True)
 async def drift_timer(timer: func.TimerRequest) -> None:
     note_past_due(timer, "drift repair", logger)
-    await drift.start_drift_run((await container()).drift_runs(), trigger="timer")
+    await drift.start_drift_runs((await container()).drift_runs(), trigger="timer")

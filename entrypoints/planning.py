@@ -29,7 +29,7 @@ async def planning_events(req: func.HttpRequest) -> func.HttpResponse:
                               is_sessions_enabled=True)
 async def planning_sync(msg: func.ServiceBusMessage) -> None:
     received, deps = delivery(msg), await container()
-    if drift.is_scan(received):  # a drift run's job for one mailbox (session drift~{mailbox})
+    if drift.is_scan(received):  # a drift run's job for one mailbox of a tenant (session drift~{mailbox})
         outcome = await drift.scan_mailbox_message(msg.get_body(), received, deps.drift())
     elif appointments.is_appointment(received):  # appointment.* and its join-link read-backs (people)
         outcome = await appointments.sync_appointment_message(msg.get_body(), received, deps.appointments())

@@ -209,6 +209,8 @@ class Container:
         # Each other tenant's credential state row (keyed by the tenant), for its own rotation.
         self._tenant_credential_state = tenant_credential_state or (
             lambda tenant: adapters.tenant_credential_state(self._tables(), tenant))
+        # What the tenant view reads them from (with fake stores and no registry, there is no Table Storage).
+        self._tenant_state_rows = self._tenant_credential_state if tenant_credential_state or not no_registry else None
         # A tenant's credential rows (its state row and its lease), which its purge removes.
         self.credential_rows: Lazy[PurgeableStore] = self._lazy(lambda: adapters.credential_rows(self._tables()),
                                                                 owned=False)
@@ -321,12 +323,16 @@ class Container:
     def drift(self) -> DriftDeps:
         return DriftDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),
                          resources=self.resources(), reports=self.drift_reports(), queue=self.queue(),
-                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry)
+                         settle=self.settlement(), clock=self.clock, telemetry=self.telemetry,
+                         tenants=self.tenant_cache if self.settings.tenant_id else None,
+                         tenant_calendars=_OnFirstUse(self.tenant_calendars))
 
     def drift_runs(self) -> DriftRunDeps:
+        multi = bool(self.settings.tenant_id) and not self._no_registry
         return DriftRunDeps(settings=self.settings, mappings=self.mappings(), resources=self.resources(),
                             reports=self.drift_reports(), queue=self.queue(), clock=self.clock,
-                            tenants=self._operator_tenants())
+                            tenants=self._operator_tenants(),
+                            registered=(lambda: self.tenant_store().list()) if multi else None)
 
     def gauges(self) -> GaugeDeps:
         return GaugeDeps(deadletters=self.deadletters(), health=self.health(), breakers=self.breakers(),
@@ -350,7 +356,8 @@ class Container:
             self.drift_reports(), rooms.own_writes, self.credential_rows(), rooms.users,
             rooms.log, rooms.outbox, store)
         return TenantDeps(settings=self.settings, store=store, nonces=store, purgeables=purgeables,
-                          clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate)
+                          clock=self.clock, credential_state=self.state(), changed=self.tenant_cache.invalidate,
+                          credential_state_of=self._tenant_state_rows)
 
     def tenant_lookup(self) -> TenantLookup:
         return RegisteredTenants(self.settings, self.tenant_store())

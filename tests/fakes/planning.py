@@ -138,9 +138,10 @@ class InMemoryMappingStore:
     async def in_mailbox(self, mailbox: str) -> list[Mapping]:
         return [m for m in self.rows.values() if m.mailbox == mailbox.lower() and not m.deleted]
 
-    async def mailboxes(self, source: str | None = None) -> list[str]:
+    async def mailboxes(self, source: str | None = None, *, tenant: TenantId | None = None) -> list[str]:
         return sorted({m.mailbox for m in self.rows.values()
-                       if m.mailbox and not m.deleted and (source is None or m.key.partition == source)})
+                       if m.mailbox and not m.deleted and (m.key.tenant or None) == (tenant or None)
+                       and (source is None or m.key.source == source)})
 
 
 @dataclass

@@ -24,6 +24,7 @@ from shared.adapters.azure_errors import azure_errors
 from shared.app.ports.planning import DeadLetterRecord, ResourceSetting
 from shared.config import Settings
 from shared.domain.planning.model import EntityKey, Mapping, Version
+from shared.domain.tenants.keys import tenant_key
 from shared.domain.tenants.model import TenantId
 from shared.errors import ConnectorError, NotFound
 
@@ -210,14 +211,19 @@ class TableMappingStore:
             return [self._mapping(e, EntityKey(e["Source"], e["Subject"], e.get("Tenant") or None))
                     async for e in table.query_entities(query, parameters={"mailbox": mailbox.lower()})]
 
-    async def mailboxes(self, source: str | None = None) -> list[str]:
+    async def mailboxes(self, source: str | None = None, *, tenant: TenantId | None = None) -> list[str]:
+        """The default tenant's rows have no Tenant property (a filter cannot ask for its absence): they are told
+        apart here; another tenant's are asked for by it."""
         table = await self._stores.table("mappings")
         query, parameters = "Deleted eq false", {}
         if source is not None:  # one partition
-            query, parameters = "PartitionKey eq @pk and Deleted eq false", {"pk": _encode(source)}
+            query, parameters = "PartitionKey eq @pk and Deleted eq false", {"pk": _encode(tenant_key(tenant, source))}
+        elif tenant:
+            query, parameters = "Tenant eq @t and Deleted eq false", {"t": tenant}
         with self._stores.errors("mailboxes of the mappings"):
             found = {str(e["Mailbox"]) async for e in table.query_entities(
-                query, parameters=parameters, select=["Mailbox"]) if e.get("Mailbox")}
+                query, parameters=parameters, select=["Mailbox", "Tenant"])
+                if e.get("Mailbox") and (e.get("Tenant") or None) == (tenant or None)}
         return sorted(found)
 
     async def save(self, mapping: Mapping) -> Mapping:

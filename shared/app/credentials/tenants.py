@@ -17,10 +17,11 @@ from typing import Any
 from shared.app.credentials import status as manage
 from shared.app.credentials.rotation import RotationOutcome, rotate
 from shared.app.credentials.runtime import CredentialRuntime
+from shared.app.operator.tenant_scope import operator_acting_tenant
 from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, problem
 from shared.config import Settings
-from shared.domain.tenants.model import Tenant, TenantProblem, parse_tenant_id
+from shared.domain.tenants.model import Tenant
 
 __all__ = ["TenantCredentialDeps", "TenantRotation", "credential_status_in", "rotate_all", "rotate_now_in",
            "shares_default_credential"]
@@ -98,21 +99,7 @@ async def _guarded(tenant: str | None, run: Callable[[], Awaitable[RotationOutco
 async def _tenant_named(text: str | None, deps: TenantCredentialDeps) -> Tenant | None | Reply:
     """The registered tenant ``?tenant=`` names (None: the default tenant, also without one): 400 malformed, 404
     unknown, 409 stopped, each naming the parameter."""
-    if text is None or not text.strip():
-        return None
-    try:
-        tenant_id = parse_tenant_id(text)
-    except TenantProblem as exc:
-        return problem(400, "Invalid tenant", f"tenant: {exc.detail}", parameter="tenant")
-    if tenant_id == (deps.settings.tenant_id or "").strip().lower():
-        return None
-    tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
-    if tenant is None:
-        return problem(404, "Unknown tenant", f"tenant: no tenant {tenant_id} is registered", parameter="tenant")
-    if tenant.stopped:
-        return problem(409, "Tenant stopped", f"tenant: tenant {tenant_id} is stopped; PUT it to start it again",
-                       parameter="tenant")
-    return None if tenant.default else tenant
+    return await operator_acting_tenant(text, deps.settings.tenant_id, deps.tenants)
 
 
 async def credential_status_in(text: str | None, deps: TenantCredentialDeps) -> Reply:

@@ -6,6 +6,10 @@ repair into the entity's own session, where the sync worker handles it like a re
 event (version fencing still holds: a newer event wins), so it never competes with live sync for an entity.
 An orphan to adopt gets a mapping row by an insert, which fails harmlessly if live sync wrote one meanwhile.
 In "report" mode a scan only counts. Each scan stores its report and logs it as one structured line.
+
+A run is of one tenant. Another tenant's jobs and repairs carry it (``TENANT_PROPERTY``, ids led by it as at
+ingest), and its scan acts in it (``acting_tenant``): it lists only the tenant's mappings, reads calendars with the
+tenant's Graph client and records into the tenant's reports. The default tenant's ids and keys are unchanged.
 """
 
 from __future__ import annotations
@@ -14,22 +18,33 @@ import contextlib
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from shared.app.messaging import (
     PLANNING_QUEUE,
+    TENANT_PROPERTY,
     Delivery,
     MessageQueue,
     OutboundMessage,
     Settlement,
-    queue_id,
     source_tag,
+    tenant_of,
 )
+from shared.app.planning.tenancy import ScopedDriftReports, ScopedMappings
 from shared.app.ports.clock import Clock
-from shared.app.ports.planning import CalendarGateway, DriftReportStore, MailboxDrift, MappingStore, ResourceStore
+from shared.app.ports.planning import (
+    CalendarGateway,
+    DriftReportStore,
+    MailboxDrift,
+    MappingStore,
+    ResourceStore,
+    TenantCalendars,
+)
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
+from shared.app.ports.tenants import TenantLookup
+from shared.app.tenants.acting import acting_tenant
 from shared.config import Settings
 from shared.domain.planning.contract import check_event
 from shared.domain.planning.drift import (
@@ -42,7 +57,9 @@ from shared.domain.planning.drift import (
 )
 from shared.domain.planning.model import EntityKey, Mapping
 from shared.domain.planning.render import desired_state
-from shared.errors import ConcurrencyConflict, InvalidMessage
+from shared.domain.tenants.keys import tenant_queue_id
+from shared.domain.tenants.model import TenantId
+from shared.errors import ConcurrencyConflict, ConfigurationError, InvalidMessage
 
 __all__ = ["DRIFT_PROPERTY", "DriftDeps", "is_scan", "scan_job", "scan_mailbox_message"]
 
@@ -64,32 +81,55 @@ class DriftDeps:
     settle: Settlement
     clock: Clock
     telemetry: Telemetry = NO_TELEMETRY
+    tenants: TenantLookup | None = None  # None: one tenant, the settings'
+    tenant_calendars: TenantCalendars | None = None  # the other tenants' calendars (each with its own token)
 
 
 def is_scan(delivery: Delivery) -> bool:
     return delivery.application_properties.get(DRIFT_PROPERTY) == "scan"
 
 
-def scan_job(run_id: str, mailbox: str, mode: str, source: str | None) -> OutboundMessage:
-    """The queued job of one mailbox in a run."""
+def scan_job(run_id: str, mailbox: str, mode: str, source: str | None,
+             tenant: TenantId | None = None) -> OutboundMessage:
+    """The queued job of one mailbox in a run of ``tenant`` (None: the default tenant)."""
     body = {"runId": run_id, "mailbox": mailbox, "mode": mode, "source": source}
-    return OutboundMessage(body=json.dumps(body).encode("utf-8"), message_id=queue_id("drift", run_id, mailbox),
-                           session_id=queue_id("drift", mailbox), content_type="application/json",
-                           application_properties={DRIFT_PROPERTY: "scan"})
+    return OutboundMessage(body=json.dumps(body).encode("utf-8"),
+                           message_id=tenant_queue_id(tenant, "drift", run_id, mailbox),
+                           session_id=tenant_queue_id(tenant, "drift", mailbox), content_type="application/json",
+                           application_properties=_in_tenant({DRIFT_PROPERTY: "scan"}, tenant))
+
+
+def _in_tenant(properties: dict[str, str | int], tenant: TenantId | None) -> dict[str, str | int]:
+    return {**properties, TENANT_PROPERTY: tenant} if tenant else properties
 
 
 async def scan_mailbox_message(body: bytes, delivery: Delivery, deps: DriftDeps) -> str:
     """Scan one mailbox for drift and settle the job's message; return the outcome for the log."""
-    return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _scan(body, deps))
+    return await deps.settle.settle(PLANNING_QUEUE, body, delivery, lambda: _scan(body, delivery, deps))
 
 
-async def _scan(body: bytes, deps: DriftDeps) -> str:
+async def _acting_in(delivery: Delivery, deps: DriftDeps) -> tuple[TenantId | None, DriftDeps]:
+    """The job's tenant (None: the default) and the deps acting in it: only its mappings, its Graph client, its
+    reports. Raises ``PermanentError`` (dead letter) for a stopped or unknown tenant."""
+    tenant = await acting_tenant(delivery, deps.settings, deps.tenants)
+    scope = tenant.id if tenant is not None else None
+    deps = replace(deps, mappings=ScopedMappings(deps.mappings, scope),
+                   reports=ScopedDriftReports(deps.reports, scope))
+    if tenant is None:
+        return None, deps
+    if deps.tenant_calendars is None:
+        raise ConfigurationError("tenants", f"no Graph client for tenant {tenant.id}")
+    return tenant.id, replace(deps, calendar=deps.tenant_calendars.calendar(tenant))
+
+
+async def _scan(body: bytes, delivery: Delivery, deps: DriftDeps) -> str:
     try:
         job = json.loads(body)
         run_id, mailbox, mode = str(job["runId"]), str(job["mailbox"]).lower(), str(job["mode"])
         source = job.get("source")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidMessage(f"invalid drift job: {exc}") from None
+    scope, deps = await _acting_in(delivery, deps)
     if not await deps.resources.is_active(mailbox):
         await _record(deps, run_id, mailbox, Counter(), Counter(), error="the resource opted out; not scanned")
         return "opted out"
@@ -104,14 +144,16 @@ async def _scan(body: bytes, deps: DriftDeps) -> str:
     findings = find_drift(mailbox, mapped, listed, window=window,
                           known_elsewhere=await _known_elsewhere(listed, rows, deps.mappings))
     found: Counter[str] = Counter(str(f.kind) for f in findings)
-    for kind, count in sorted(found.items()):
-        deps.telemetry.drift_found(kind, count)
+    with deps.telemetry.for_tenant(tenant_of(delivery)):
+        for kind, count in sorted(found.items()):
+            deps.telemetry.drift_found(kind, count)
     done: Counter[str] = Counter()
     if mode == "report":
         done["reported"] = len(findings)
     else:
         by_key = {row.key: row for row in rows}
-        repairs = [m for f in findings if (m := await _act(f, run_id, mailbox, by_key, deps, done)) is not None]
+        repairs = [m for f in findings
+                   if (m := await _act(f, run_id, mailbox, by_key, deps, done, scope)) is not None]
         for start in range(0, len(repairs), 100):
             await deps.queue.send(PLANNING_QUEUE, repairs[start:start + 100])
     await _record(deps, run_id, mailbox, found, done)
@@ -138,8 +180,9 @@ async def _known_elsewhere(listed: list[Any], rows: list[Mapping], mappings: Map
 
 
 async def _act(finding: Finding, run_id: str, mailbox: str, rows: dict[EntityKey, Mapping], deps: DriftDeps,
-               done: Counter[str]) -> OutboundMessage | None:
-    """Adopt an orphan here (a row insert); else the repair message for the entity's session."""
+               done: Counter[str], scope: TenantId | None) -> OutboundMessage | None:
+    """Adopt an orphan here (a row insert); else the repair message for the entity's session (of the tenant, as
+    ingest names it, so a repair never competes with the entity's live sync)."""
     key = finding.key
     if finding.adopt and key is not None:
         try:
@@ -148,17 +191,19 @@ async def _act(finding: Finding, run_id: str, mailbox: str, rows: dict[EntityKey
         except ConcurrencyConflict:
             done["skipped"] += 1  # live sync wrote the row meanwhile: it decides
         return None
-    session = queue_id(key.subject, source_tag(key.source)) if key else queue_id("drift", mailbox)
-    message_id = queue_id("drift", run_id, finding.kind, mailbox, finding.event_id)
+    session = (tenant_queue_id(scope, key.subject, source_tag(key.source)) if key
+               else tenant_queue_id(scope, "drift", mailbox))
+    message_id = tenant_queue_id(scope, "drift", run_id, finding.kind, mailbox, finding.event_id)
     if finding.kind in ("deleted", "changed") and key is not None and rows[key].applied:
         done["restored"] += 1
         return OutboundMessage(body=str(rows[key].applied).encode("utf-8"), message_id=message_id,
-                               session_id=session, application_properties={
-                                   DRIFT_PROPERTY: finding.kind, "source": key.source, "subject": key.subject})
+                               session_id=session, application_properties=_in_tenant({
+                                   DRIFT_PROPERTY: finding.kind, "source": key.source, "subject": key.subject}, scope))
     done["removed"] += 1
     body = {"mailbox": mailbox, "eventId": finding.event_id, "sourceKey": key.value if key else None}
     return OutboundMessage(body=json.dumps(body).encode("utf-8"), message_id=message_id, session_id=session,
-                           content_type="application/json", application_properties={DRIFT_PROPERTY: "remove"})
+                           content_type="application/json",
+                           application_properties=_in_tenant({DRIFT_PROPERTY: "remove"}, scope))
 
 
 async def _record(deps: DriftDeps, run_id: str, mailbox: str, found: Counter[str], done: Counter[str],

@@ -13,7 +13,7 @@ from shared.app.ports.people import MeetingCalendar
 from shared.app.ports.tenants import PurgeableStore
 from shared.domain.planning.drift import TaggedEvent
 from shared.domain.planning.model import EntityKey, Mapping
-from shared.domain.tenants.model import Tenant
+from shared.domain.tenants.model import Tenant, TenantId
 
 __all__ = ["LAST_RUN", "CalendarGateway", "CreatedEvent", "DeadLetterRecord", "DeadLetterStore", "DriftReportStore",
            "DriftRun", "MailboxDrift", "MappingStore", "ResourceSetting", "ResourceStore", "TenantCalendars"]
@@ -91,8 +91,9 @@ class MappingStore(PurgeableStore, Protocol):
         """The live rows (with an event) whose event is in ``mailbox``, with what they applied."""
         ...
 
-    async def mailboxes(self, source: str | None = None) -> list[str]:
-        """The mailboxes live rows point to (of one ``source`` only, when given), sorted."""
+    async def mailboxes(self, source: str | None = None, *, tenant: TenantId | None = None) -> list[str]:
+        """The mailboxes live rows of ``tenant`` (None: the default tenant) point to (of one ``source`` only, when
+        given), sorted."""
         ...
 
 

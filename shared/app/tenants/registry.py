@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from shared.app.credentials.tenants import shares_default_credential
 from shared.app.ports.clock import Clock
 from shared.app.ports.credentials import CredentialStateStore
 from shared.app.ports.tenants import ConsentNonces, PurgeableStore, TenantStore
@@ -51,6 +52,8 @@ class TenantDeps:
     credential_state: CredentialStateStore | None = None  # the default tenant's credential health
     # Told after this instance changed the registry, so its routing reads it again at once (others within 30 s).
     changed: Callable[[], None] = lambda: None
+    # Another tenant's own credential state row (its rotation's); None: only the default tenant's is known.
+    credential_state_of: Callable[[TenantId], CredentialStateStore] | None = None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -58,16 +61,21 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 async def _credential_health(tenant: Tenant, deps: TenantDeps) -> dict[str, Any]:
-    """What is known without a token request: the default tenant's shared credential state; nothing yet for
-    the others (their tokens are requested by the isolation work)."""
-    if not tenant.default or deps.credential_state is None:
-        return {"status": "unchecked", "lastChecked": None, "problem": None}
+    """What the tenant's credential state row knows, without a token request: the default tenant's (also for a
+    tenant that uses the app's own credential), or the tenant's own row (its rotation and checks write it)."""
+    store = deps.credential_state
+    if not tenant.default and not shares_default_credential(tenant, deps.settings):
+        store = deps.credential_state_of(tenant.id) if deps.credential_state_of is not None else None
+    unknown = {"lastChecked": None, "problem": None, "expiresOn": None, "lastRotation": None}
+    if store is None:
+        return {"status": "unchecked", **unknown}
     try:
-        state = await deps.credential_state.get()
+        state = await store.get()
     except ConnectorError as exc:
-        return {"status": "unknown", "lastChecked": None, "problem": str(exc)}
+        return {**unknown, "status": "unknown", "problem": str(exc)}
     status = "problem" if state.problem else ("ok" if state.last_checked else "unchecked")
-    return {"status": status, "lastChecked": _iso(state.last_checked), "problem": state.problem}
+    return {"status": status, "lastChecked": _iso(state.last_checked), "problem": state.problem,
+            "expiresOn": _iso(state.expires_on), "lastRotation": _iso(state.last_rotation)}
 
 
 async def tenant_json(tenant: Tenant, deps: TenantDeps) -> dict[str, Any]:
