@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.app.planning.tenancy import ScopedMappings
 from shared.app.ports.planning import (
     DeadLetterRecord,
     DeadLetterStore,
@@ -117,6 +118,20 @@ class TestMappingStore:
         assert await mappings.in_mailbox("Anna@contoso.com") == [live]
         assert await mappings.mailboxes() == ["anna@contoso.com", "ben@contoso.com"]
         assert await mappings.mailboxes(other.source) == ["ben@contoso.com"]
+
+    async def test_each_tenant_lists_only_its_own_mailboxes_and_rows(self, mappings: MappingStore) -> None:
+        """Two tenants map into a mailbox of the same address: a drift run of one sees only its own rows."""
+        default = await mappings.save(Mapping(KEY, V1, "anna@contoso.com", "e1", "h", 1))
+        theirs = await mappings.save(Mapping(replace(KEY, tenant=TENANT_B), V1, "anna@contoso.com", "e9", "h", 1))
+        await mappings.save(Mapping(EntityKey(KEY.source, "task/2", TENANT_B), V1, "bea@fabrikam.com", "e8", "h", 1))
+        assert await mappings.mailboxes() == ["anna@contoso.com"]
+        assert await mappings.mailboxes(tenant=TENANT_B) == ["anna@contoso.com", "bea@fabrikam.com"]
+        assert await mappings.mailboxes(KEY.source, tenant=TENANT_B) == ["anna@contoso.com", "bea@fabrikam.com"]
+        assert await mappings.mailboxes(KEY.source) == ["anna@contoso.com"]
+        assert await ScopedMappings(mappings, None).in_mailbox("anna@contoso.com") == [default]
+        [row] = await ScopedMappings(mappings, TENANT_B).in_mailbox("anna@contoso.com")
+        assert row == replace(theirs, key=KEY)  # the view strips its tenant from the key
+        assert await ScopedMappings(mappings, TENANT_B).get(KEY) == row
 
 
 class TestResourceStore:
