@@ -124,10 +124,10 @@ class QueuePump:
         session = received.session_id
         try:
             while received is not None:
-                await self._process(received, lambda: self._lapse(session, owner))
+                following = await self._process(received, lambda: self._lapse(session, owner), session)
                 if self._held.get(session) is not owner:
                     return
-                received = await self._next_of(session)
+                received = following or await self._next_of(session, polled=True)
         finally:
             self._lapse(session, owner)
 
@@ -135,9 +135,13 @@ class QueuePump:
         if self._held.get(session) is owner:
             del self._held[session]
 
-    async def _next_of(self, session: str) -> ReceivedMessage | None:
+    async def _next_of(self, session: str, *, polled: bool = False) -> ReceivedMessage | None:
         deadline = time.monotonic() + self._session_idle
         wait = _IDLE_MIN
+        if polled:  # the session was just looked at: wait before looking again
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), min(wait, self._session_idle))
+            wait = min(wait * 2, _IDLE_MAX)
         while not self._stopping.is_set():
             try:
                 received = await self._db(self._store.receive, self.fn.queue_name, session_id=session)
@@ -154,7 +158,10 @@ class QueuePump:
             wait = min(wait * 2, _IDLE_MAX)
         return None
 
-    async def _process(self, received: ReceivedMessage, lapsed: Callable[[], None] = lambda: None) -> None:
+    async def _process(self, received: ReceivedMessage, lapsed: Callable[[], None] = lambda: None,
+                       session: str | None = None) -> ReceivedMessage | None:
+        """Invoke the function on the message and settle it; for a session receiver (``session``), also take the
+        session's next message when one is due (None otherwise)."""
         started = time.monotonic()
         renewer = asyncio.create_task(self._renew(received.lock_token, lapsed))
         call = asyncio.create_task(self._invoke(self.fn, service_bus_message(received)))
@@ -173,8 +180,12 @@ class QueuePump:
         finally:
             self._calls.discard(call)
             renewer.cancel()
+        following = None
         try:
-            if outcome == "Succeeded":
+            if outcome == "Succeeded" and session is not None and not self._stopping.is_set():
+                following = await self._db(self._store.complete_and_receive, received.lock_token,
+                                           self.fn.queue_name, session)
+            elif outcome == "Succeeded":
                 await self._db(self._store.complete, received.lock_token)
             else:
                 await self._db(self._store.abandon, received.lock_token, error)
@@ -195,6 +206,7 @@ class QueuePump:
             received.session_id,
             received.delivery_count,
         )
+        return following
 
     async def _renew(self, lock_token: str, lapsed: Callable[[], None]) -> None:
         # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration; then the lock lapses.

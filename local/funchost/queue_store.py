@@ -35,20 +35,16 @@ __all__ = ["MAX_DELIVERY_COUNT_EXCEEDED", "LocalQueueStore", "LockLostError", "R
 
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
-# A message is deliverable when it is live, due, unlocked, and (for a session) the oldest due
-# message of a session that has nothing in flight: that is Service Bus's session FIFO.
-_RECEIVE = """
-SELECT seq FROM messages AS m
-WHERE m.queue = :queue AND m.dead = 0 AND m.enqueued_at <= :now
-  AND (m.locked_until IS NULL OR m.locked_until <= :now)
-  AND (m.session_id IS NULL OR (
-        m.seq = (SELECT MIN(o.seq) FROM messages AS o WHERE o.queue = m.queue
-                 AND o.session_id = m.session_id AND o.dead = 0 AND o.enqueued_at <= :now)
-        AND NOT EXISTS (SELECT 1 FROM messages AS l WHERE l.queue = m.queue
-                 AND l.session_id = m.session_id AND l.dead = 0 AND l.locked_until > :now)
-        {exclude}))
-ORDER BY m.seq LIMIT 1
-"""
+# A message is deliverable when it is live, due, unlocked, and (for a session) the oldest due message of a
+# session that has nothing in flight: that is Service Bus's session FIFO. The receive walks the due messages in
+# sequence order and stops at the first deliverable one, so its cost is the queue's head, not its length.
+_DUE = ("SELECT seq, session_id, locked_until FROM messages"
+        " WHERE queue = ? AND dead = 0 AND enqueued_at <= ? ORDER BY seq")
+_SESSION_HEAD = ("SELECT seq, locked_until FROM messages"
+                 " WHERE queue = ? AND dead = 0 AND session_id = ? AND enqueued_at <= ? ORDER BY seq LIMIT 1")
+# Sessions with a message in flight (the partial index over locked messages keeps this to the few in flight).
+_LOCKED_SESSIONS = ("SELECT DISTINCT session_id FROM messages"
+                    " WHERE queue = ? AND locked_until > ? AND dead = 0 AND session_id IS NOT NULL")
 
 
 class LockLostError(Exception):
@@ -74,6 +70,34 @@ class ReceivedMessage:
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def _unlocked(locked_until: float | None, now: float) -> bool:
+    return locked_until is None or locked_until <= now
+
+
+def _deliverable(db: sqlite3.Connection, queue: str, now: float, exclude_sessions: Collection[str],
+                 session_id: str | None) -> int | None:
+    """The sequence number of the next deliverable message (of ``session_id`` only, when given), or None."""
+    if session_id is not None:
+        head = db.execute(_SESSION_HEAD, (queue, session_id, now)).fetchone()
+        if head is None or not _unlocked(head[1], now):
+            return None
+        # A message scheduled earlier in the session than the one in flight can come due meanwhile.
+        busy = {row[0] for row in db.execute(_LOCKED_SESSIONS, (queue, now))}
+        return None if session_id in busy else int(head[0])
+    busy = {row[0] for row in db.execute(_LOCKED_SESSIONS, (queue, now))}
+    busy.update(exclude_sessions)
+    seen: set[str] = set()
+    for seq, session, locked_until in db.execute(_DUE, (queue, now)):
+        if session is None:
+            if _unlocked(locked_until, now):
+                return int(seq)
+        elif session not in seen:
+            seen.add(session)  # the session's oldest due message: deliverable unless the session is busy
+            if session not in busy:
+                return int(seq)
+    return None
 
 
 class LocalQueueStore(QueueFile):
@@ -105,38 +129,26 @@ class LocalQueueStore(QueueFile):
         """Peek-lock the next deliverable message (of ``session_id`` only, when given: a session receiver), or
         return None when there is none."""
         now = self._clock()
-        excluded = list(exclude_sessions)
-        marks = ", ".join(f":x{i}" for i in range(len(excluded)))
-        sql = _RECEIVE.format(exclude=(f"AND m.session_id NOT IN ({marks})" if excluded else "")
-                              + (" AND m.session_id = :session" if session_id is not None else ""))
-        params: dict[str, Any] = {"queue": queue, "now": now, "session": session_id}
-        params.update({f"x{i}": s for i, s in enumerate(excluded)})
         with self._lock:
             # Idle polling is the common case: answer it with a read, without the write lock.
-            candidate = self._db.execute(
-                "SELECT 1 FROM messages WHERE queue = :queue AND dead = 0 AND enqueued_at <= :now"
-                " AND (locked_until IS NULL OR locked_until <= :now)"
-                + (" AND session_id = :session" if session_id is not None else "") + " LIMIT 1",
-                {"queue": queue, "now": now, "session": session_id},
-            ).fetchone()
-        if candidate is None:
-            return None
+            if _deliverable(self._db, queue, now, exclude_sessions, session_id) is None:
+                return None
         with self._write() as db:
             self._expire_poison_locks(db, queue, now)
-            row = db.execute(sql, params).fetchone()
-            if row is None:
+            seq = _deliverable(db, queue, now, exclude_sessions, session_id)
+            if seq is None:
                 return None
             token = uuid.uuid4().hex
             locked_until = now + self.lock_seconds
             db.execute(
                 "UPDATE messages SET lock_token = ?, locked_until = ?,"
                 " delivery_count = delivery_count + 1 WHERE seq = ?",
-                (token, locked_until, row[0]),
+                (token, locked_until, seq),
             )
             full = db.execute(
                 "SELECT seq, message_id, session_id, body, content_type, properties,"
                 " delivery_count, enqueued_at FROM messages WHERE seq = ?",
-                (row[0],),
+                (seq,),
             ).fetchone()
         return ReceivedMessage(
             queue=queue,
@@ -182,6 +194,12 @@ class LocalQueueStore(QueueFile):
         with self._write() as db:
             seq, _ = self._locked_seq(db, lock_token)
             db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+    def complete_and_receive(self, lock_token: str, queue: str, session_id: str) -> ReceivedMessage | None:
+        """Complete the message, then peek-lock the next of ``session_id`` if one is due: what a session receiver
+        does next, in one trip to the file."""
+        self.complete(lock_token)
+        return self.receive(queue, session_id=session_id)
 
     def abandon(self, lock_token: str, description: str = "") -> None:
         """Release the lock; at the maximum delivery count the message is dead-lettered."""

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, dead, session_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_lock ON messages (lock_token);
+CREATE INDEX IF NOT EXISTS messages_in_order ON messages (queue, dead, seq);
+CREATE INDEX IF NOT EXISTS messages_in_flight ON messages (queue, locked_until) WHERE locked_until IS NOT NULL;
 CREATE TABLE IF NOT EXISTS seen_ids (
     queue TEXT NOT NULL,
     message_id TEXT NOT NULL,
@@ -62,27 +64,62 @@ CREATE INDEX IF NOT EXISTS seen_ids_by_age ON seen_ids (queue, seen_at);
 _LOOKUP_CHUNK = 500  # ids per "IN (...)": well below SQLite's limit of bound parameters
 
 
+class _Connection:
+    """The process's one connection to a queue file, guarded by a lock and shared by every ``QueueFile`` of the
+    process over that file: the function host's store and the app's publisher then wait for each other on the
+    lock, in turn, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries."""
+
+    _open: dict[Path, _Connection] = {}
+    _registry = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.users = 0
+        # isolation_level=None: we issue BEGIN ourselves. A busy timeout for the other processes on the file.
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+
+    @classmethod
+    def acquire(cls, path: Path) -> _Connection:
+        key = path.resolve()
+        with cls._registry:
+            connection = cls._open.get(key)
+            if connection is None:
+                connection = cls._open[key] = _Connection(key)
+            connection.users += 1
+            return connection
+
+    def release(self) -> None:
+        with self._registry:
+            self.users -= 1
+            if self.users == 0:
+                del self._open[self.path]
+                with self.lock:
+                    self.db.close()
+
+
 class QueueFile:
-    """One connection to the queue file, created with its schema if need be; safe across threads."""
+    """The queue file, created with its schema if need be; safe across threads and processes."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection guarded by a lock: statements are short, and sqlite3 connections must
-        # not be used by two threads at once. isolation_level=None: we issue BEGIN ourselves.
-        self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._connection: _Connection | None = _Connection.acquire(self.path)
+        # Statements are short, and an sqlite3 connection must not be used by two threads at once.
+        self._lock = self._connection.lock
+        self._db = self._connection.db
         with self._write():
             # executescript would COMMIT our transaction, hence one statement at a time.
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self._db.execute(statement)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._connection is not None:
+            self._connection.release()
+            self._connection = None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

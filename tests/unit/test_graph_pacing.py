@@ -123,6 +123,7 @@ class TestTheGateAfterA429:
             with pytest.raises(Throttled) as early:  # 2.95 s away: beyond the bound, the queue waits
                 await other.get(url("hot@x"))
             assert early.value.retry_after == pytest.approx(2.95)
+            assert early.value.refused  # never sent: its copy has nothing to look for before creating
             assert (await other.get(url("cool@x"))).status_code == 200  # the same instant, another mailbox
             await clock.advance_to(1.5)
             waiting = [asyncio.ensure_future(c.get(url("hot@x"))) for c in (worker, other) for _ in range(5)]

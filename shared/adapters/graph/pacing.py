@@ -2,19 +2,25 @@
 
 Outlook limits an app per mailbox to 4 concurrent requests and a request budget per window (10,000 per
 10 minutes today; Graph does not promise the numbers and counts refused requests too). The budget is learnt,
-never configured: each mailbox gets a token bucket (GCRA form: the earliest instant of its next request, moved
-on by ``1 / rate`` per request) whose rate comes from the mailbox's own 429s.
+never configured, from the mailbox's own 429s.
 
-Why this estimator rather than AIMD alone: AIMD (add a little on each 2xx, halve on a 429) oscillates between
-the ceiling and half of it, about 75 % of the budget, and finds the ceiling again with a 429 every cycle. A 429
-with Retry-After says more: the mailbox took every request we sent since the last reopening (or since the busy
-period began) and reopens after Retry-After, so ``requests sent / (reopen - cycle start)`` is the budget per
-window the server granted while we kept it busy, whether it counts a sliding window, fixed windows or a
-refilling bucket (the first cycle may overestimate, e.g. when it began mid-window; the next one corrects it).
-The mailbox is then paced at ``MARGIN`` of that, and a paced request answered 2xx raises the rate by
-``PROBE`` per window's worth of requests, so an underestimate heals slowly and an overestimate costs one more
-429 and a new measurement. Before its first 429 a mailbox is not paced at all: almost every mailbox never
-comes near its budget and pays nothing.
+Why this estimator rather than AIMD: AIMD (add a little on each 2xx, halve on a 429) oscillates between the
+ceiling and half of it, about 75 % of the budget, and finds the ceiling again with a 429 every cycle. A 429 with
+Retry-After says more: the mailbox took every request we sent since the last reopening (or since the busy period
+began) but the refused one and those in flight beside it (refused as well: their answers are counted off as
+they come), and it reopens after Retry-After. So the cycle from its start to the reopening, about the server's
+window, holds exactly the budget the server granted while we kept it busy, whether it counts a sliding window,
+fixed windows or a refilling bucket (a first cycle that began mid-window may overestimate; the next 429
+measures again). A paced request answered 2xx raises the budget by ``PROBE`` per window's worth of requests, so
+an underestimate heals and an overestimate costs one refusal and a new measurement. Before its first 429 a
+mailbox is not paced at all: almost every mailbox never comes near its budget and pays nothing.
+
+The pace is a mirror of that window, not an even spacing: a paced mailbox sends at most its budget in any
+cycle, so after a reopening it sends again as fast as its 4 slots allow, as the server frees the requests of the
+window before. An even spacing at the same average wastes the start of every window: 300 requests for a budget
+of 100 per 10 s then take 30 s instead of just over 20, a window more. The first cycle's requests, sent before
+there was a pace, are taken as spread evenly over it. A request that waits in the queue for its turn is promised
+a free place of the window; the first request that comes when a promise falls due takes it.
 
 After a throttling answer with Retry-After, the mailbox is closed until then for every request of the process;
 a request whose turn (closure or pace) is further away than ``max_inline_wait`` is not put to sleep: it raises
@@ -26,6 +32,7 @@ mailboxes cost a few MB at most.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -33,7 +40,7 @@ from dataclasses import dataclass, field
 
 from shared.errors import Throttled
 
-__all__ = ["IDLE_SECONDS", "MARGIN", "MAX_INLINE_WAIT", "MAX_MAILBOXES", "PROBE", "MailboxPace", "MailboxPacer"]
+__all__ = ["IDLE_SECONDS", "MAX_INLINE_WAIT", "MAX_MAILBOXES", "PROBE", "MailboxPace", "MailboxPacer"]
 
 # Waits up to 2 s happen in place: that covers Outlook's 1 s Retry-After for a concurrency breach and a few
 # paced turns of a hot mailbox, and it is shorter than the queue's own round trip for a rescheduled message
@@ -41,9 +48,7 @@ __all__ = ["IDLE_SECONDS", "MARGIN", "MAX_INLINE_WAIT", "MAX_MAILBOXES", "PROBE"
 # over. Longer waits go to the queue so a sleeping message holds neither its lock nor a worker's session
 # slot, which other mailboxes' messages need.
 MAX_INLINE_WAIT = 2.0
-MARGIN = 0.98  # pace just under the measured budget: timing jitter never tips a full window over
-PROBE = 0.01  # a paced mailbox's rate grows 1 % per window's worth of 2xx answers
-NEAR = 0.8  # a paced cycle that got at least this share of the pace was limited by the pace, not the server
+PROBE = 0.01  # a paced mailbox's budget grows 1 % per window's worth of 2xx answers
 DEFAULT_THROTTLE_WAIT = 1.0  # a 429 without Retry-After closes the mailbox this long
 BUSY_GAP = 1.0  # a mailbox with nothing sent, waiting or in flight for this long starts a new busy period
 IDLE_SECONDS = 900.0  # forgotten after 15 idle minutes: longer than Outlook's 10-minute window
@@ -59,8 +64,11 @@ class MailboxPace:
     gate: asyncio.Semaphore
     closed_until: float = 0.0  # no request before this instant (a throttling answer's Retry-After)
     rate: float | None = None  # requests per second it is paced to; None until it first throttles us
-    next_at: float = 0.0  # the earliest instant of the next paced request
-    promised: float = 0.0  # the turn after the last one promised to a request sent to the queue
+    budget: float = 0.0  # requests the server takes per cycle, as last measured (and probed upwards since)
+    learning: bool = False  # a measuring refusal closed it: the refusals of requests in flight beside it count too
+    # Instants of the requests sent, reserved or promised within the last cycle, in order (while paced).
+    slots: list[float] = field(default_factory=list)
+    promised: list[float] = field(default_factory=list)  # the turns promised to requests sent to the queue
     cycle_start: float | None = None  # since when it has been busy (or since it last reopened)
     cycle_sent: int = 0  # requests sent since cycle_start
     cycle_length: float = 0.0  # the last measured cycle, about the server's window
@@ -102,18 +110,24 @@ class MailboxPacer:
             while True:
                 now = self.clock()
                 turn = max(now, pace.closed_until)
+                promised = False
                 if pace.rate is not None:
-                    turn = max(turn, pace.next_at)
+                    promised = turn == now and self._take_promise(pace, now)
+                    paced = paced or promised  # it waited in the queue for this place
+                    if not promised:
+                        turn = max(turn, self._free_slot(pace, now))
                 wait = turn - now
                 if wait > self.max_inline_wait:
                     if pace.rate is not None:  # behind those already sent to the queue: they come back spread out
-                        turn = max(turn, pace.promised)
-                        pace.promised = turn + 1.0 / pace.rate
+                        turn = self._free_slot(pace, now, after=turn)
+                        bisect.insort(pace.slots, turn)
+                        bisect.insort(pace.promised, turn)
                         wait = turn - now
+                    # Held back before it was sent: it created nothing, so its copy need not look for what it made.
                     raise Throttled(f"Graph throttles mailbox bucket {label}: its turn is {wait:.1f} s away",
-                                    retry_after=wait)
-                if pace.rate is not None:
-                    pace.next_at = turn + 1.0 / pace.rate  # reserved before sleeping: each waiter sleeps once
+                                    retry_after=wait, refused=True)
+                if pace.rate is not None and not promised:
+                    bisect.insort(pace.slots, turn)  # reserved before sleeping: each waiter sleeps once
                     paced = paced or wait > 0
                 if wait > 0:
                     await self._sleep(wait)
@@ -143,26 +157,56 @@ class MailboxPacer:
         if status == 429 or (status in (503, 504) and retry_after is not None):
             self._throttled(pace, now, status == 429, retry_after)
         elif status is not None and 200 <= status < 300 and paced and pace.rate is not None:
-            window_requests = max(1.0, pace.rate * pace.cycle_length)
-            pace.rate *= 1.0 + PROBE / window_requests
+            pace.budget *= 1.0 + PROBE / max(1.0, pace.budget)
+            pace.rate = pace.budget / pace.cycle_length
         self._evict(now)
 
     def _throttled(self, pace: MailboxPace, now: float, learn: bool, retry_after: float | None) -> None:
         reopen = now + (DEFAULT_THROTTLE_WAIT if retry_after is None else retry_after)
-        if learn and now >= pace.closed_until and pace.cycle_start is not None and pace.cycle_sent >= MIN_CYCLE:
-            # The first refusal of an episode (the requests in flight beside it are refused too and say the same),
-            # after enough requests to measure: a 429 after a few says little about the budget.
+        if learn and now < pace.closed_until and pace.learning:
+            # Refused beside the measuring refusal: it was counted among the cycle's requests the server took.
+            pace.budget = max(1.0, pace.budget - 1)
+            pace.rate = max(MIN_RATE, pace.budget / pace.cycle_length)
+        elif learn and now >= pace.closed_until and pace.cycle_start is not None and pace.cycle_sent >= MIN_CYCLE:
+            if pace.rate is None:  # the first cycle was not recorded: take its requests as spread evenly over it
+                step = (now - pace.cycle_start) / pace.cycle_sent
+                pace.slots = [pace.cycle_start + i * step for i in range(pace.cycle_sent)]
+            # The first refusal of an episode, after enough requests to measure (a 429 after a few says little
+            # about the budget): the server took every request of the cycle but this one and those in flight
+            # beside it, which are refused as well and are taken off as their answers come in.
             length = max(reopen - pace.cycle_start, 1e-3)
-            granted = pace.cycle_sent / length
-            if pace.rate is None or granted < NEAR * pace.rate:
-                pace.rate = MARGIN * granted  # unpaced, or paced far above what the server gave: take what it gave
-            else:
-                pace.rate *= MARGIN  # the pace crept just over the ceiling while probing: step back below it
-            pace.rate = max(MIN_RATE, pace.rate)
+            pace.budget = float(pace.cycle_sent - 1)
+            pace.rate = max(MIN_RATE, pace.budget / length)
             pace.cycle_length = length
             pace.cycle_start, pace.cycle_sent = reopen, 0
+            pace.learning = True
+        else:
+            pace.learning = pace.learning and now < pace.closed_until
         pace.closed_until = max(pace.closed_until, reopen)
-        pace.next_at = max(pace.next_at, pace.closed_until)
+
+    @staticmethod
+    def _free_slot(pace: MailboxPace, now: float, after: float = 0.0) -> float:
+        """The earliest instant from ``after`` at which the mailbox has a free place in its window: fewer than
+        rate × cycle requests sent, reserved or promised since a cycle before it (later reservations count too)."""
+        assert pace.rate is not None
+        window = max(pace.cycle_length, 1e-3)
+        allowed = max(1, int(pace.budget))
+        slots = pace.slots
+        del slots[:bisect.bisect_right(slots, now - window)]
+        del pace.promised[:bisect.bisect_right(pace.promised, now - window)]
+        free = max(now, after)
+        if len(slots) - bisect.bisect_right(slots, free - window) < allowed:
+            return free
+        return slots[len(slots) - allowed] + window  # when the allowed-th newest ages out
+
+    @staticmethod
+    def _take_promise(pace: MailboxPace, now: float) -> bool:
+        """A request arriving when a promise to a queued one has fallen due takes it (its place is reserved)."""
+        due = bisect.bisect_right(pace.promised, now)
+        if due == 0:
+            return False
+        del pace.promised[due - 1]
+        return True
 
     def _evict(self, now: float) -> None:
         """Forget idle mailboxes, least recently used first; stop at the first one still in use."""

@@ -34,6 +34,10 @@ async def send_json(builder: Any, method: str, body: dict[str, Any] | None = Non
         raise ValueError(f"unsupported method {method}")
     info = RequestInformation(Method[method], builder.url_template, builder.path_parameters)
     info.configure(config)
+    # Expanded once, as the adapter would (its base URL in the template): it reads the URL several times, and each
+    # read expands the template again.
+    info.path_parameters["baseurl"] = builder.request_adapter.base_url
+    info.url = info.url
     info.headers.try_add("Accept", "application/json")
     if body is not None:
         info.set_stream_content(json.dumps(body, separators=(",", ":")).encode("utf-8"), "application/json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import time
 from contextlib import AbstractContextManager, suppress
 from dataclasses import replace
@@ -53,6 +54,20 @@ def _get_chunks(entity: dict[str, Any], name: str) -> str:
     return "".join(entity.get(f"{name}{i}", "") for i in range(int(entity.get(f"{name}Chunks") or 0)))
 
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+def _transport() -> dict[str, Any]:
+    """The table clients' transport options. aiohttp, told to trust the environment, looks for a proxy and a netrc
+    entry in a worker thread on every request (two thread hops each); with no proxy in the environment there is
+    nothing to find, so it is told not to look. A proxy set in the environment keeps the default behaviour."""
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
+        return {}
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    return {"transport": AioHttpTransport(use_env_settings=False)}
+
+
 class TableStores:
     """One service client shared by the three stores; tables are created on first use."""
 
@@ -70,14 +85,15 @@ class TableStores:
         if self._service is None:
             connection = self._settings.tables
             if connection.connection_string:
-                self._service = TableServiceClient.from_connection_string(connection.connection_string)
+                self._service = TableServiceClient.from_connection_string(connection.connection_string,
+                                                                          **_transport())
             else:
                 from azure.identity.aio import DefaultAzureCredential
 
                 self._credential = DefaultAzureCredential(
                     managed_identity_client_id=self._settings.managed_identity_client_id)
                 assert connection.endpoint is not None
-                self._service = TableServiceClient(connection.endpoint, credential=self._credential)
+                self._service = TableServiceClient(connection.endpoint, credential=self._credential, **_transport())
         return self._service
 
     async def table(self, suffix: str) -> TableClient:
