@@ -50,10 +50,11 @@ def build_routes(state: SimState, signer: Signer) -> list[Route]:
             lifetime = int(body.get("expiresIn", 3600))
         except (ValueError, KeyError, TypeError) as exc:
             return _bad(f"invalid request: {exc}")
-        tenants = sorted(state.tenants())
-        tenant = str(body.get("tenant") or (tenants[0] if len(tenants) == 1 else ""))
+        # The apps' home tenants: customer tenants that consented to a multi-tenant app are not where operators sign in.
+        homes = sorted({app.tenant_id.lower() for app in list(state.apps.values())})
+        tenant = str(body.get("tenant") or (homes[0] if len(homes) == 1 else ""))
         if not tenant:
-            return _bad("name the tenant: the simulator has more than one")
+            return _bad("name the tenant: the simulator's apps live in more than one")
         now = int(time.time())
         base = f"{request.url.scheme}://{request.url.netloc}"
         v1 = body.get("version") == "1.0"
