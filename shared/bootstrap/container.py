@@ -241,7 +241,8 @@ class Container:
 
     def ingest(self) -> IngestDeps:
         return IngestDeps(settings=self.settings, queue=self.queue(), telemetry=self.telemetry,
-                          tenants=self.tenant_cache if self.settings.tenant_id else None)
+                          tenants=self.tenant_cache if self.settings.tenant_id else None, recent=self.recent,
+                          clock=self.clock)
 
     def sync(self) -> SyncDeps:
         return SyncDeps(settings=self.settings, calendar=self.calendar(), mappings=self.mappings(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,9 @@ from shared.app.messaging import (
     OutboundMessage,
 )
 from shared.app.planning.drift import DRIFT_PROPERTY
+from shared.app.planning.ingest import ingest_planning_events
 from shared.app.planning.sync import SyncDeps, sync_planning_message
+from shared.bootstrap.container import Container
 from shared.domain.planning.coalesce import APPLY, COALESCED, Recent, Wait
 from shared.domain.planning.model import EntityKey, Version
 from shared.errors import Throttled
@@ -207,3 +210,76 @@ class TestLookupBeforeCreate:
         await sync_planning_message(copy.body, Delivery(copy.message_id, 1, "task/1", copy.application_properties),
                                     services.sync())
         assert [c[0] for c in world.calendar.calls][-2:] == ["find", "create"]
+
+
+def ingesting(world: FakeWorld, window_ms: int = 500) -> tuple[Container, Recent | None]:
+    """The container over the world with coalescing on: ingest and the sync worker share its memory."""
+    services = world.services(coalesce_window_ms=window_ms)
+    return services, services.recent
+
+
+async def ingest(services: Container, events: list[dict]) -> None:
+    reply = await ingest_planning_events(json.dumps(events).encode(), "application/cloudevents-batch+json",
+                                         services.ingest())
+    assert reply.status == 202
+
+
+class TestPutOffAtIngest:
+    async def test_ingest_queues_each_event_put_off_by_the_window_and_remembers_it(self) -> None:
+        world = FakeWorld()
+        services, recent = ingesting(world)
+        [event] = burst("task/1", 1)
+        await ingest(services, [event])
+        [(queue, message)] = world.queue.sent
+        assert queue == PLANNING_QUEUE and message.scheduled_enqueue_time == world.now + WINDOW
+        assert message.application_properties[COALESCE_PROPERTY] == 1
+        assert recent is not None and recent.get(EntityKey(event["source"], "task/1")) is not None
+
+    async def test_without_a_window_ingest_queues_the_event_due_at_once(self) -> None:
+        world = FakeWorld()
+        services, _ = ingesting(world, window_ms=0)
+        await ingest(services, burst("task/1", 1))
+        [(_, message)] = world.queue.sent
+        assert message.scheduled_enqueue_time is None and COALESCE_PROPERTY not in message.application_properties
+
+    async def test_an_event_put_off_at_ingest_costs_one_invocation_when_due(self) -> None:
+        world = FakeWorld()
+        services, _ = ingesting(world)
+        await ingest(services, burst("task/1", 1))
+        world.advance(0.5)
+        [(_, message)] = world.queue.sent
+        assert await sync_planning_message(message.body, as_delivered(message), services.sync()) == "create"
+        assert len(world.queue.sent) == 1  # nothing put off again
+
+    async def test_a_burst_put_off_at_ingest_costs_one_graph_write(self) -> None:
+        world = FakeWorld()
+        services, _ = ingesting(world)
+        for event in burst("task/1", 10):
+            await ingest(services, [event])
+            world.advance(0.02)
+        world.advance(0.5)
+        outcomes = [await sync_planning_message(m.body, as_delivered(m), services.sync()) for _, m in world.queue.sent]
+        assert outcomes == ["coalesced"] * 9 + ["create"]
+        assert world.calendar.calls == [("create", "anna@contoso.com")]
+
+    async def test_a_burst_ingested_in_another_process_is_still_written_once(self) -> None:
+        world = FakeWorld()
+        elsewhere, _ = ingesting(world)  # another instance's ingest: its memory is not the worker's
+        for event in burst("task/1", 10):
+            await ingest(elsewhere, [event])
+            world.advance(0.02)
+        world.advance(0.5)
+        worker = replace(world.services(coalesce_window_ms=500).sync(), recent=Recent(WINDOW, CAP))
+        outcomes = []
+        delivered = 0
+        while delivered < len(world.queue.sent):
+            due = [m for _, m in world.queue.sent[delivered:]]
+            delivered = len(world.queue.sent)
+            for message in due:
+                if message.scheduled_enqueue_time is not None and message.scheduled_enqueue_time > world.now:
+                    world.now = message.scheduled_enqueue_time
+                outcomes.append(await sync_planning_message(message.body, as_delivered(message), worker))
+        assert world.calendar.calls == [("create", "anna@contoso.com")]
+        assert outcomes[0] == "debounced" and outcomes.count("create") == 1
+        [held] = world.calendar.events.values()
+        assert held.content["start"]["dateTime"].startswith("2026-05-04T10")  # the newest

@@ -1,5 +1,12 @@
 """Ingest: validate every planning event of a request, route each to its tenant, then enqueue all of them or none.
 
+With coalescing on (``CONNECTOR_COALESCE_WINDOW_MS``), each event is queued already put off by the window, as
+the sync worker's first debounced copy (``COALESCE_PROPERTY`` 1, due a window after acceptance), and its arrival
+is told to the process's memory of recent events (``Recent``) once it is on the queue: a burst then costs the
+worker one invocation per event instead of two (one to put it off, one when due). A worker in another process,
+which never saw the arrival, puts the event off once more itself (``shared.app.planning.sync``), so coalescing
+holds across instances too.
+
 Routing (``shared.app.tenants.routing``): an event's tenant owns its CloudEvent ``source``; an event no tenant
 takes is refused (400, naming the source), one of a stopped tenant too (409); then nothing of the request is
 queued. The message carries its tenant (application property ``tenant``), and the ids of another tenant than the
@@ -12,14 +19,24 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.app.messaging import PLANNING_QUEUE, TENANT_PROPERTY, MessageQueue, OutboundMessage, source_tag
+from shared.app.messaging import (
+    COALESCE_PROPERTY,
+    PLANNING_QUEUE,
+    TENANT_PROPERTY,
+    MessageQueue,
+    OutboundMessage,
+    source_tag,
+)
+from shared.app.ports.clock import Clock
 from shared.app.ports.telemetry import NO_TELEMETRY, Telemetry
 from shared.app.ports.tenants import TenantLookup
 from shared.app.responses import Reply, json_reply, problem
 from shared.app.tenants.routing import Refused, route
 from shared.config import Settings
+from shared.domain.planning.coalesce import Recent
 from shared.domain.planning.contract import ContractViolation, check_event
 from shared.domain.planning.model import PlanningEvent
 from shared.domain.tenants.keys import tenant_queue_id
@@ -45,6 +62,8 @@ class IngestDeps:
     queue: MessageQueue
     telemetry: Telemetry = NO_TELEMETRY
     tenants: TenantLookup | None = None  # None: one tenant, the settings' (no routing)
+    recent: Recent | None = None  # the process's memory of recent events, shared with the sync worker
+    clock: Clock = lambda: datetime.now(UTC)
 
 
 async def ingest_planning_events(body: bytes, content_type: str | None, deps: IngestDeps) -> Reply:
@@ -101,7 +120,11 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
                            errors=[ContractViolation(i, "$.source", r.detail).as_dict() for i, r in refused])
         owners = [r if isinstance(r, Tenant) else None for r in routed]
     tags: dict[str, str] = {}
-    messages = [_message(event, body, tags, owner) for (event, body), owner in zip(checked, owners, strict=True)]
+    window = timedelta(milliseconds=deps.settings.coalesce_window_ms)
+    now = deps.clock()
+    due = now + window if window and deps.recent is not None else None
+    messages = [_message(event, body, tags, owner, due)
+                for (event, body), owner in zip(checked, owners, strict=True)]
     try:
         await deps.queue.send(PLANNING_QUEUE, messages)
     except TransientError:
@@ -115,6 +138,9 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
         logger.warning("planning events refused by the queue (%s): %s", exc.limit, exc)
         return problem(413 if "size" in exc.limit else 400, "Refused by the queue",
                        f"nothing was accepted: {exc}")
+    if due is not None and deps.recent is not None:
+        for event in events:  # only once its message is on the queue may an event supersede older ones
+            deps.recent.arrived(event.key, event.version, now)
     for (tenant, source), count in Counter((owner.id if owner else None, event.source)
                                            for event, owner in zip(events, owners, strict=True)).items():
         with deps.telemetry.for_tenant(tenant):
@@ -148,7 +174,8 @@ def _check_all(raw_events: list[Any],
     return events, violations
 
 
-def _message(event: PlanningEvent, body: bytes, tags: dict[str, str], tenant: Tenant | None) -> OutboundMessage:
+def _message(event: PlanningEvent, body: bytes, tags: dict[str, str], tenant: Tenant | None,
+             due: datetime | None) -> OutboundMessage:
     # The entity key is (source, subject): two planning systems may use the same event id or subject,
     # so both ids carry the source, or duplicate detection would drop the second system's event; and
     # another tenant's ids are led by the tenant.
@@ -159,9 +186,12 @@ def _message(event: PlanningEvent, body: bytes, tags: dict[str, str], tenant: Te
     properties: dict[str, str | int] = {"type": event.type, "source": event.source, "subject": event.subject}
     if tenant is not None:
         properties[TENANT_PROPERTY] = tenant.id
+    if due is not None:
+        properties[COALESCE_PROPERTY] = 1  # put off once already: the worker decides when it is due
     return OutboundMessage(
         body=body,
         message_id=tenant_queue_id(scope, event.id, tag),
         session_id=tenant_queue_id(scope, event.subject, tag),
         application_properties=properties,
+        scheduled_enqueue_time=due,
     )

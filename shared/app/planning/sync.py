@@ -1,16 +1,19 @@
 """Sync: one queued planning event → the planner → Graph writes → the mapping row.
 
-Coalescing by debouncing (``shared.domain.planning.coalesce``). A live event's first arrival (as ingest sent it,
-perhaps redelivered) is not applied at once: the worker remembers "entity → newest version seen, when", puts a
-marked copy on the same queue and session, due ``CONNECTOR_COALESCE_WINDOW_MS`` later, and completes the original
-(``Settlement.debounce``; a redelivered original schedules the same copy id, and duplicate detection drops it). When
-the copy is due: a newer version seen since → completed as ``coalesced`` (no table read, no Graph request); the
-entity still bursting → put off again, to the window after its last arrival, at most ``CONNECTOR_COALESCE_MAX_MS``
-after the burst began; else applied as below. A copy that lands in another process, or after a restart, finds no
-memory and is applied: correctness comes from the planner's version fencing, the memory only saves requests. What
-the worker must not put off goes straight through: drift repair, replayed dead letters, released holds, and the
-copies the settle policy makes (rescheduled, deferred, waiting). What it costs: one more queue message per event
-(the copy, plus one per further put-off), and the window's latency on every write (500 ms by default).
+Coalescing by debouncing (``shared.domain.planning.coalesce``). A live event is not applied at once: the process
+remembers "entity → newest version seen, when" and the event waits ``CONNECTOR_COALESCE_WINDOW_MS`` as a marked
+message on its session. Ingest queues it so (``COALESCE_PROPERTY`` 1, due a window after acceptance) and tells the
+memory; an event as an older ingest sent it (no marks, perhaps redelivered) is put off here instead, as a copy
+(``Settlement.debounce``; a redelivered original schedules the same copy id, and duplicate detection drops it). A
+first-round message whose arrival this process never saw (ingest ran in another instance) is remembered now and,
+if its entity is new here, put off one window more, so a burst spread over instances is still seen whole. When
+the message is due: a newer version seen since → completed as ``coalesced`` (no table read, no Graph request);
+the entity still bursting → put off again, to the window after its last arrival, at most
+``CONNECTOR_COALESCE_MAX_MS`` after the burst began; else applied as below. A later copy that lands in another
+process, or after a restart, finds no memory and is applied: correctness comes from the planner's version fencing,
+the memory only saves requests. What the worker must not put off goes straight through: drift repair, replayed
+dead letters, released holds, and the copies the settle policy makes (rescheduled, deferred, waiting). What it
+costs: the window's latency on every write (500 ms by default), and one more queue message per further put-off.
 
 Why not batches. The trigger can take messages in batches (``cardinality="many"``), but the host (Service Bus
 extension 5.x, ``ServiceBusListener.RunBatchReceiveLoopAsync`` in Azure/azure-sdk-for-net
@@ -156,6 +159,14 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
         return outcome
     if not delivery.coalesce_round or deps.recent is None:
         return None
+    if delivery.coalesce_round == 1:
+        seen = deps.recent.get(event.key)
+        if seen is None or event.version.is_newer_than(seen.newest):
+            # Put off by ingest in another process (or before this one started): its arrival is news here. The
+            # first of its entity waits a window here too, so that newer ones arriving meanwhile are seen.
+            deps.recent.arrived(event.key, event.version, now)
+            if seen is None:
+                return await deps.settle.debounce(PLANNING_QUEUE, body, delivery, now + window)
     decision = deps.recent.decide(event.key, event.version, now)
     if isinstance(decision, Wait):  # still bursting
         return await deps.settle.debounce(PLANNING_QUEUE, body, delivery, decision.until)
