@@ -210,6 +210,12 @@ class Delivery:
         return int(str(self.application_properties.get(COALESCE_PROPERTY, 0)) or 0)
 
     @property
+    def put_off_at_ingest(self) -> bool:
+        """A message as ingest queued it with coalescing on (perhaps redelivered): first round, and no copy of the
+        connector's (every copy carries its origin)."""
+        return self.coalesce_round == 1 and ORIGIN_PROPERTY not in self.application_properties
+
+    @property
     def origin(self) -> str:
         """The id of the first message of this chain of copies (rescheduled or deferred ones carry it)."""
         return str(self.application_properties.get(ORIGIN_PROPERTY) or self.message_id)

@@ -283,3 +283,16 @@ class TestPutOffAtIngest:
         assert outcomes[0] == "debounced" and outcomes.count("create") == 1
         [held] = world.calendar.events.values()
         assert held.content["start"]["dateTime"].startswith("2026-05-04T10")  # the newest
+
+    async def test_a_rescheduled_copy_of_an_ingested_event_is_not_put_off_again(self) -> None:
+        world = FakeWorld()
+        services, _ = ingesting(world)
+        await ingest(services, burst("task/1", 1))
+        [(_, message)] = world.queue.sent
+        world.advance(30)  # long after: the memory has forgotten the entity
+        rescheduled = replace(message, message_id=message.message_id + "~1", application_properties={
+            **message.application_properties, ORIGIN_PROPERTY: message.message_id, ATTEMPT_PROPERTY: 1,
+            NOTHING_CREATED_PROPERTY: 1})
+        worker = replace(services.sync(), recent=Recent(WINDOW, CAP))
+        assert await sync_planning_message(rescheduled.body, as_delivered(rescheduled), worker) == "create"
+        assert world.calendar.calls == [("create", "anna@contoso.com")]  # no lookup: nothing was created before

@@ -159,7 +159,7 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
         return outcome
     if not delivery.coalesce_round or deps.recent is None:
         return None
-    if delivery.coalesce_round == 1:
+    if delivery.put_off_at_ingest:
         seen = deps.recent.get(event.key)
         if seen is None or event.version.is_newer_than(seen.newest):
             # Put off by ingest in another process (or before this one started): its arrival is news here. The
