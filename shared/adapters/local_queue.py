@@ -222,20 +222,22 @@ def check_sendable(message: OutboundMessage) -> None:
 # An upper bound of what AMQP adds to a message beside its strings: the header, properties and annotation sections,
 # their descriptors, the data section, a scheduled time (the SDK's encoding measures about 150 bytes).
 _FIXED_OVERHEAD = 1024
-_PER_STRING_OVERHEAD = 8  # constructor and a 4-byte length, rounded up
+_PER_STRING_OVERHEAD = 8  # constructor and a 4-byte length, rounded up (also covers a 32-bit int: 5 bytes)
+_INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
 def _clearly_sendable(message: OutboundMessage) -> bool:
     """True when no limit can apply, so encoding the message as the SDK does (about 40 µs) would find nothing: ids
-    within 128 characters, only str and bool properties (numbers have ranges the SDK checks), and an upper bound of
-    the encoded size within the limit. Otherwise the SDK measures it exactly."""
+    within 128 characters, only str, bool and 32-bit int properties (wider numbers have encodings the SDK decides),
+    and an upper bound of the encoded size within the limit. Otherwise the SDK measures it exactly."""
     strings = [message.message_id, message.session_id or "", message.content_type or ""]
     for key, value in message.application_properties.items():
-        if not isinstance(value, str | bool):
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT32_MIN <= value <= _INT32_MAX:
+            return False  # the SDK's encoding decides what a wider int becomes
+        if not isinstance(value, str | int):  # bool is an int
             return False
         strings.append(key)
-        if isinstance(value, str):
-            strings.append(value)
+        strings.append(value if isinstance(value, str) else "")  # an int: at most the overhead of an empty string
     if len(message.message_id) > 128 or len(message.session_id or "") > 128:
         return False
     size = len(message.body) + _FIXED_OVERHEAD + sum(len(s.encode("utf-8")) + _PER_STRING_OVERHEAD for s in strings)

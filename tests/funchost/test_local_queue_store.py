@@ -344,19 +344,26 @@ class TestTheSendabilityShortcut:
     """``check_sendable`` skips encoding a message only when the SDK's exact check could find nothing."""
 
     @given(body_size=st.integers(200_000, 262_144), texts=st.lists(st.text(max_size=300), max_size=6),
-           message_id=st.text(min_size=1, max_size=128), session=st.none() | st.text(max_size=128))
+           numbers=st.lists(st.integers(-(2 ** 31), 2 ** 31 - 1), max_size=4),
+           message_id=st.text(min_size=1, max_size=128), session=st.none() | st.text(max_size=128),
+           scheduled=st.booleans())
     @settings(max_examples=60)
     def test_a_message_it_lets_through_is_one_the_sdk_takes(self, body_size: int, texts: list[str],
-                                                            message_id: str, session: str | None) -> None:
+                                                            numbers: list[int], message_id: str, session: str | None,
+                                                            scheduled: bool) -> None:
         from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 
         from shared.adapters.local_queue import MAX_MESSAGE_BYTES, _clearly_sendable
 
+        properties: dict[str, str | int] = {f"p{i}": t for i, t in enumerate(texts)}
+        properties |= {f"n{i}": n for i, n in enumerate(numbers)} | {"flag": True}
+        due = datetime(2030, 1, 1, tzinfo=UTC) if scheduled else None
         message = OutboundMessage(body=b"x" * body_size, message_id=message_id, session_id=session,
-                                  application_properties={f"p{i}": t for i, t in enumerate(texts)} | {"flag": True})
+                                  application_properties=properties, scheduled_enqueue_time=due)
         if _clearly_sendable(message):
             sb = ServiceBusMessage(message.body, message_id=message_id, session_id=session,
-                                   application_properties=dict(message.application_properties))
+                                   application_properties=dict(message.application_properties),
+                                   scheduled_enqueue_time_utc=due)
             ServiceBusMessageBatch(max_size_in_bytes=MAX_MESSAGE_BYTES).add_message(sb)  # raises if too large
 
     def test_an_ordinary_planning_message_takes_the_shortcut(self) -> None:
@@ -364,6 +371,10 @@ class TestTheSendabilityShortcut:
 
         assert _clearly_sendable(OutboundMessage(body=b"{}" * 2000, message_id="e" * 80, session_id="s" * 80,
                                                  application_properties={"type": "task.planned", "source": "x"}))
+        assert _clearly_sendable(OutboundMessage(  # put off by the coalescing window at ingest
+            body=b"{}" * 2000, message_id="e" * 80, session_id="s" * 80,
+            application_properties={"type": "task.planned", "source": "x", "connector-coalesce": 1},
+            scheduled_enqueue_time=datetime(2030, 1, 1, tzinfo=UTC)))
 
 
 async def test_concurrent_sends_share_writes_and_each_stays_all_or_nothing(tmp_path: Path) -> None:
