@@ -42,6 +42,7 @@ def run_in_new_loop(coro: Coroutine[Any, Any, None]) -> None:
     # Not asyncio.run: it waits for every worker thread on the way out, and a sync function
     # stuck past the shutdown grace period would then hold the process forever.
     loop = asyncio.new_event_loop()
+    sys.setswitchinterval(0.0005)
     try:
         loop.run_until_complete(coro)
     finally:
@@ -138,7 +139,7 @@ class LocalFunctionHost:
         loop = asyncio.get_running_loop()
         self._loop, self._stop_requested = loop, asyncio.Event()
         loop.set_default_executor(ThreadPoolExecutor(32, thread_name_prefix="funchost-fn"))
-        store_pool = ThreadPoolExecutor(4, thread_name_prefix="funchost-queue")
+        store_pool = ThreadPoolExecutor(1, thread_name_prefix="funchost-queue")
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._on_signal, sig)

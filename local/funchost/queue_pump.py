@@ -124,10 +124,10 @@ class QueuePump:
         session = received.session_id
         try:
             while received is not None:
-                following = await self._process(received, lambda: self._lapse(session, owner), session)
+                following, looked = await self._process(received, lambda: self._lapse(session, owner), session)
                 if self._held.get(session) is not owner:
                     return
-                received = following or await self._next_of(session, polled=True)
+                received = following or await self._next_of(session, polled=looked)
         finally:
             self._lapse(session, owner)
 
@@ -136,32 +136,38 @@ class QueuePump:
             del self._held[session]
 
     async def _next_of(self, session: str, *, polled: bool = False) -> ReceivedMessage | None:
+        """Wait up to the idle timeout for the session's next message, holding the session as the host does. The
+        file is asked when this process sent to the session, every ``_IDLE_MAX`` (a message sent by another
+        process, a scheduled one come due, an abandoned one) and once more at the end: not every few
+        milliseconds, which would cost the local host far more than Service Bus's own wait costs the host.
+        ``polled``: the session was looked at just now."""
         deadline = time.monotonic() + self._session_idle
-        wait = _IDLE_MIN
-        if polled:  # the session was just looked at: wait before looking again
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), min(wait, self._session_idle))
-            wait = min(wait * 2, _IDLE_MAX)
+        queue = self.fn.queue_name
+        seen = self._store.sends_to(queue, session)
+        looked = time.monotonic() if polled else float("-inf")
         while not self._stopping.is_set():
-            try:
-                received = await self._db(self._store.receive, self.fn.queue_name, session_id=session)
-            except Exception:
-                log.exception("Receiving from session '%s' of queue '%s' failed", session, self.fn.queue_name)
-                received = None
-            if received is not None:
-                return received
+            now = time.monotonic()
+            sent = self._store.sends_to(queue, session)
+            if sent != seen or now - looked >= _IDLE_MAX or now >= deadline:
+                seen, looked = sent, now
+                try:
+                    received = await self._db(self._store.receive, queue, session_id=session)
+                except Exception:
+                    log.exception("Receiving from session '%s' of queue '%s' failed", session, queue)
+                    received = None
+                if received is not None:
+                    return received
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), min(wait, remaining))
-            wait = min(wait * 2, _IDLE_MAX)
+                await asyncio.wait_for(self._stopping.wait(), min(_IDLE_MIN, remaining))
         return None
 
     async def _process(self, received: ReceivedMessage, lapsed: Callable[[], None] = lambda: None,
-                       session: str | None = None) -> ReceivedMessage | None:
+                       session: str | None = None) -> tuple[ReceivedMessage | None, bool]:
         """Invoke the function on the message and settle it; for a session receiver (``session``), also take the
-        session's next message when one is due (None otherwise)."""
+        session's next message when one is due, and say whether the session was looked at."""
         started = time.monotonic()
         renewer = asyncio.create_task(self._renew(received.lock_token, lapsed))
         call = asyncio.create_task(self._invoke(self.fn, service_bus_message(received)))
@@ -180,11 +186,12 @@ class QueuePump:
         finally:
             self._calls.discard(call)
             renewer.cancel()
-        following = None
+        following, looked = None, False
         try:
             if outcome == "Succeeded" and session is not None and not self._stopping.is_set():
                 following = await self._db(self._store.complete_and_receive, received.lock_token,
                                            self.fn.queue_name, session)
+                looked = True
             elif outcome == "Succeeded":
                 await self._db(self._store.complete, received.lock_token)
             else:
@@ -206,7 +213,7 @@ class QueuePump:
             received.session_id,
             received.delivery_count,
         )
-        return following
+        return following, looked
 
     async def _renew(self, lock_token: str, lapsed: Callable[[], None]) -> None:
         # Renew at a third of the lock duration, up to maxAutoLockRenewalDuration; then the lock lapses.

@@ -76,6 +76,9 @@ class _Connection:
         self.path = path
         self.lock = threading.Lock()
         self.users = 0
+        # (queue, session) → how many sends of this process reached it: what a session receiver of the local host
+        # watches while it waits for its session's next message, instead of asking the file again and again.
+        self.sends: dict[tuple[str, str | None], int] = {}
         # isolation_level=None: we issue BEGIN ourselves. A busy timeout for the other processes on the file.
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -145,6 +148,7 @@ class QueueFile:
             check_sendable(message)
         with self._write() as db:
             _insert(db, queue, messages, now, duplicate_window_seconds)
+            self._count_sends(queue, messages)
 
     def enqueue_each(self, sends: Sequence[tuple[str, Sequence[OutboundMessage]]], *,
                      now: float) -> list[Exception | None]:
@@ -163,7 +167,19 @@ class QueueFile:
             for (queue, messages), outcome in zip(sends, outcomes, strict=True):
                 if outcome is None:
                     _insert(db, queue, messages, now, DUPLICATE_WINDOW_SECONDS)
+                    self._count_sends(queue, messages)
         return outcomes
+
+    def _count_sends(self, queue: str, messages: Sequence[OutboundMessage]) -> None:
+        assert self._connection is not None
+        sends = self._connection.sends
+        for message in messages:
+            key = (queue, message.session_id)
+            sends[key] = sends.get(key, 0) + 1
+
+    def sends_to(self, queue: str, session_id: str | None) -> int:
+        """How many sends of this process reached the session so far (a count to compare, no more)."""
+        return 0 if self._connection is None else self._connection.sends.get((queue, session_id), 0)
 
 
 def _insert(db: sqlite3.Connection, queue: str, messages: Sequence[OutboundMessage], now: float,

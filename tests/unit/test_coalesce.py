@@ -296,3 +296,14 @@ class TestPutOffAtIngest:
         worker = replace(services.sync(), recent=Recent(WINDOW, CAP))
         assert await sync_planning_message(rescheduled.body, as_delivered(rescheduled), worker) == "create"
         assert world.calendar.calls == [("create", "anna@contoso.com")]  # no lookup: nothing was created before
+
+    async def test_an_ingested_event_that_waited_in_a_backlog_is_applied_even_when_forgotten(self) -> None:
+        world = FakeWorld()
+        services, _ = ingesting(world)
+        await ingest(services, burst("task/1", 1))
+        [(_, message)] = world.queue.sent
+        due = message.scheduled_enqueue_time
+        world.advance(30)  # behind a long backlog: the memory has forgotten the entity since
+        worker = replace(services.sync(), recent=Recent(WINDOW, CAP))
+        delivery = Delivery(message.message_id, 1, message.session_id, message.application_properties, due)
+        assert await sync_planning_message(message.body, delivery, worker) == "create"

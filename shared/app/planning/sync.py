@@ -164,8 +164,12 @@ async def _coalesce(event: PlanningEvent, body: bytes, delivery: Delivery, deps:
         if seen is None or event.version.is_newer_than(seen.newest):
             # Put off by ingest in another process (or before this one started): its arrival is news here. The
             # first of its entity waits a window here too, so that newer ones arriving meanwhile are seen.
-            deps.recent.arrived(event.key, event.version, now)
-            if seen is None:
+            came_due = delivery.enqueued_at or now
+            deps.recent.arrived(event.key, event.version, came_due)
+            # Only a message that came due just now: one waiting longer in a backlog outlasted any burst of its
+            # entity (and the memory forgets an entity after the cap, which is why this one may be unknown).
+            fresh = now - came_due < window
+            if seen is None and fresh:
                 return await deps.settle.debounce(PLANNING_QUEUE, body, delivery, now + window)
     decision = deps.recent.decide(event.key, event.version, now)
     if isinstance(decision, Wait):  # still bursting
