@@ -107,8 +107,14 @@ async def _ingest(body: bytes, content_type: str | None, deps: IngestDeps) -> Re
     owners: list[Tenant | None] = [None] * len(events)
     if deps.tenants is not None:
         try:
-            routed = [await route(event.source, raw.get("tenant"), deps.tenants)
-                      for raw, event in zip(raw_events, events, strict=True)]
+            # A request's events share a few sources: each (source, tenant attribute) is routed once.
+            answers: dict[str, Tenant | Refused] = {}
+            routed = []
+            for raw, event in zip(raw_events, events, strict=True):
+                key = json.dumps([event.source, raw.get("tenant")])
+                if key not in answers:
+                    answers[key] = await route(event.source, raw.get("tenant"), deps.tenants)
+                routed.append(answers[key])
         except TransientError:
             logger.warning("tenant registry not readable; the client should retry", exc_info=True)
             return problem(503, "Tenant registry unavailable", "nothing was accepted; retry later")
