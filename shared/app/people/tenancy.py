@@ -19,9 +19,10 @@ from shared.app.ports.tenants import PurgeableStore
 from shared.app.responses import Reply, problem
 from shared.app.rooms.tenancy import _Purges
 from shared.app.rooms.tenant_streams import publishing_in
+from shared.app.tenants.asked import tenant_asked
 from shared.domain.people.connections import Connection
 from shared.domain.tenants.keys import tenant_key, tenant_of_key
-from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
+from shared.domain.tenants.model import Tenant, TenantId
 from shared.errors import ConfigurationError
 
 __all__ = ["ParkedWork", "ScopedConnections", "ScopedWaiting", "people_asked", "people_in", "people_of"]
@@ -109,17 +110,6 @@ async def people_asked(text: str | None, deps: PeopleDeps) -> PeopleDeps | Reply
 
 async def _people_named(text: str | None, deps: PeopleDeps, *, malformed: str, unknown: int, stopped_refused: bool,
                         **names: str) -> PeopleDeps | Reply:
-    if text is None or not text.strip():
-        return deps
-    try:
-        tenant_id = parse_tenant_id(text)
-    except TenantProblem as exc:
-        return problem(400, malformed, exc.detail, **names)
-    if tenant_id == (deps.settings.tenant_id or "").strip().lower():
-        return deps
-    tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
-    if tenant is None:
-        return problem(unknown, "Unknown tenant", f"tenant {tenant_id} is not registered", **names)
-    if tenant.stopped and stopped_refused:
-        return problem(409, "Tenant stopped", f"tenant {tenant_id} is stopped", **names)
-    return deps if tenant.scope is None else people_in(deps, tenant.id)
+    found = await tenant_asked(text, deps.settings.tenant_id, deps.tenants, malformed=malformed, unknown=unknown,
+                               refuse_stopped=stopped_refused, **names)
+    return people_in(deps, found.id) if isinstance(found, Tenant) else found or deps

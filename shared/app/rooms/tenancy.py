@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from shared.app.ports.organizers import AppointmentWatchStore, Organizer
 from shared.app.ports.rooms import OwnWrites, ReservationStore, Room
 from shared.app.ports.tenants import PurgeableStore
-from shared.app.responses import Reply, problem
+from shared.app.responses import Reply
+from shared.app.tenants.asked import tenant_asked
 from shared.domain.people.watching import AppointmentWatch
 from shared.domain.rooms.outbound_events import ReservationState
 from shared.domain.tenants.keys import tenant_key, tenant_of_key
-from shared.domain.tenants.model import Tenant, TenantId, TenantProblem, parse_tenant_id
+from shared.domain.tenants.model import Tenant, TenantId
 
 if TYPE_CHECKING:
     from shared.app.rooms.subscriptions import SubscriptionDeps
@@ -161,18 +162,8 @@ async def for_operator(text: str | None, deps: D, subscribing: SubscriptionDeps,
     """``deps`` acting in the tenant an operator's ``?tenant=`` names (``scope`` makes them from the tenant's
     subscription dependencies); unchanged for the default tenant, also when none is named; or the answer: 400
     for a malformed or unknown id, 409 for a stopped tenant, each naming it."""
-    if text is None or not text.strip():
-        return deps
-    try:
-        tenant_id = parse_tenant_id(text)
-    except TenantProblem as exc:
-        return problem(400, "Unknown tenant", exc.detail)
-    if tenant_id == (subscribing.settings.tenant_id or "").strip().lower():
-        return deps
-    tenant = await subscribing.tenants.by_id(tenant_id) if subscribing.tenants is not None else None
-    if tenant is None:
-        return problem(400, "Unknown tenant", f"tenant {tenant_id} is not registered")
-    if tenant.stopped:
-        return problem(409, "Tenant stopped",
-                       f"tenant {tenant_id} is stopped; PUT /api/manage/tenants/{tenant_id} starts it again")
-    return deps if tenant.default else scope(subscribing_for(subscribing, tenant), tenant)
+    found = await tenant_asked(text, subscribing.settings.tenant_id, subscribing.tenants, malformed="Unknown tenant",
+                               unknown=400, refuse_stopped=True)
+    if not isinstance(found, Tenant):
+        return found or deps
+    return scope(subscribing_for(subscribing, found), found)

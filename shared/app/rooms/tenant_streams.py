@@ -20,10 +20,11 @@ from shared.app.ports.rooms import (
     OutboxItem,
     UserStore,
 )
-from shared.app.responses import Reply, problem
+from shared.app.responses import Reply
 from shared.app.rooms.tenancy import _Purges
+from shared.app.tenants.asked import tenant_asked
 from shared.domain.tenants.keys import tenant_key
-from shared.domain.tenants.model import TenantId, TenantProblem, parse_tenant_id
+from shared.domain.tenants.model import Tenant, TenantId
 
 if TYPE_CHECKING:
     from shared.app.rooms.publisher import PublisherDeps
@@ -103,15 +104,5 @@ async def feed_of(text: str | None, deps: PublisherDeps) -> PublisherDeps | Repl
     """``deps`` reading the log of the tenant a reader's ``?tenant=`` names (the default tenant's when none is
     named); 400 for a malformed id, 404 for a tenant that is not registered. A stopped tenant's log stays readable
     until it is purged."""
-    if text is None or not text.strip():
-        return deps
-    try:
-        tenant_id = parse_tenant_id(text)
-    except TenantProblem as exc:
-        return problem(400, "Invalid tenant", exc.detail)
-    if tenant_id == (deps.settings.tenant_id or "").strip().lower():
-        return deps
-    tenant = await deps.tenants.by_id(tenant_id) if deps.tenants is not None else None
-    if tenant is None:
-        return problem(404, "Unknown tenant", f"tenant {tenant_id} is not registered")
-    return deps if tenant.scope is None else publishing_in(deps, tenant.id)
+    found = await tenant_asked(text, deps.settings.tenant_id, deps.tenants)
+    return publishing_in(deps, found.id) if isinstance(found, Tenant) else found or deps
