@@ -42,6 +42,8 @@ def run_in_new_loop(coro: Coroutine[Any, Any, None]) -> None:
     # Not asyncio.run: it waits for every worker thread on the way out, and a sync function
     # stuck past the shutdown grace period would then hold the process forever.
     loop = asyncio.new_event_loop()
+    # The queue file's thread hands each answer back through the GIL: with the default 5 ms switch interval a
+    # busy event loop kept every receive and completion waiting that long (measured in the wide burst).
     sys.setswitchinterval(0.0005)
     try:
         loop.run_until_complete(coro)
@@ -139,6 +141,8 @@ class LocalFunctionHost:
         loop = asyncio.get_running_loop()
         self._loop, self._stop_requested = loop, asyncio.Event()
         loop.set_default_executor(ThreadPoolExecutor(32, thread_name_prefix="funchost-fn"))
+        # One thread: every call on the queue file takes the one connection's lock, so more threads only queue
+        # behind each other (and behind the GIL) instead of running at once.
         store_pool = ThreadPoolExecutor(1, thread_name_prefix="funchost-queue")
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
