@@ -197,6 +197,36 @@ class TestThePace:
         assert share >= 0.95
         assert budget.refused <= 10  # the requests in flight at each of a few learning episodes
 
+    async def test_a_backlog_of_three_budgets_fits_in_three_windows(self) -> None:
+        # 300 tasks for a budget of 100 per 10 s: each window's budget goes out as soon as the window frees, so the
+        # last request leaves before the third window ends (an even spacing at the learnt rate takes a fourth).
+        clock = FakeClock()
+        budget = SlidingWindowBudget(budget=100, window=10.0)
+        graph = FakeGraph(clock, budget, latency=0.1)
+        limiter = limiter_on(graph, clock)
+        tasks = list(range(300))
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            while tasks:
+                task = tasks.pop()
+                try:
+                    response = await client.get(url("hot@x"))
+                except Throttled as exc:
+                    tasks.append(task)
+                    await clock.sleep(exc.retry_after or 0.5)
+                    continue
+                if response.status_code == 429:
+                    tasks.append(task)
+                    await clock.sleep(float(response.headers["retry-after"]))
+
+        async with httpx.AsyncClient(transport=limiter) as client:
+            running = [asyncio.ensure_future(worker(client)) for _ in range(16)]
+            await clock.advance_to(60.0)
+            await asyncio.gather(*running)
+        accepted = [when for _, when, status in graph.arrivals if status < 300]
+        assert len(accepted) == 300 and max(accepted) - min(accepted) < 30.0
+        assert budget.refused <= 8
+
     async def test_the_rate_falls_when_the_budget_shrinks_and_climbs_while_paced_requests_succeed(self) -> None:
         clock = FakeClock()
         budget = SlidingWindowBudget(budget=100, window=10.0)

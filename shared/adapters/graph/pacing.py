@@ -54,7 +54,6 @@ BUSY_GAP = 1.0  # a mailbox with nothing sent, waiting or in flight for this lon
 IDLE_SECONDS = 900.0  # forgotten after 15 idle minutes: longer than Outlook's 10-minute window
 MAX_MAILBOXES = 10_000  # beyond this, idle mailboxes are forgotten least recently used first
 MIN_CYCLE = 10  # requests a cycle must hold before its 429 sets the rate
-MIN_RATE = 0.05  # requests per second: never pace slower than one request in 20 s
 
 
 @dataclass(slots=True, eq=False)
@@ -63,8 +62,7 @@ class MailboxPace:
 
     gate: asyncio.Semaphore
     closed_until: float = 0.0  # no request before this instant (a throttling answer's Retry-After)
-    rate: float | None = None  # requests per second it is paced to; None until it first throttles us
-    budget: float = 0.0  # requests the server takes per cycle, as last measured (and probed upwards since)
+    budget: float = 0.0  # requests the server takes per cycle, as last measured (probed upwards since); 0: unpaced
     learning: bool = False  # a measuring refusal closed it: the refusals of requests in flight beside it count too
     # Instants of the requests sent, reserved or promised within the last cycle, in order (while paced).
     slots: list[float] = field(default_factory=list)
@@ -74,6 +72,11 @@ class MailboxPace:
     cycle_length: float = 0.0  # the last measured cycle, about the server's window
     users: int = 0  # requests waiting or in flight
     last_used: float = field(default=0.0)
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second it is paced to; None until it first throttles us."""
+        return self.budget / self.cycle_length if self.budget else None
 
 
 class MailboxPacer:
@@ -158,7 +161,6 @@ class MailboxPacer:
             self._throttled(pace, now, status == 429, retry_after)
         elif status is not None and 200 <= status < 300 and paced and pace.rate is not None:
             pace.budget *= 1.0 + PROBE / max(1.0, pace.budget)
-            pace.rate = pace.budget / pace.cycle_length
         self._evict(now)
 
     def _throttled(self, pace: MailboxPace, now: float, learn: bool, retry_after: float | None) -> None:
@@ -166,7 +168,6 @@ class MailboxPacer:
         if learn and now < pace.closed_until and pace.learning:
             # Refused beside the measuring refusal: it was counted among the cycle's requests the server took.
             pace.budget = max(1.0, pace.budget - 1)
-            pace.rate = max(MIN_RATE, pace.budget / pace.cycle_length)
         elif learn and now >= pace.closed_until and pace.cycle_start is not None and pace.cycle_sent >= MIN_CYCLE:
             if pace.rate is None:  # the first cycle was not recorded: take its requests as spread evenly over it
                 step = (now - pace.cycle_start) / pace.cycle_sent
@@ -174,10 +175,8 @@ class MailboxPacer:
             # The first refusal of an episode, after enough requests to measure (a 429 after a few says little
             # about the budget): the server took every request of the cycle but this one and those in flight
             # beside it, which are refused as well and are taken off as their answers come in.
-            length = max(reopen - pace.cycle_start, 1e-3)
+            pace.cycle_length = max(reopen - pace.cycle_start, 1e-3)
             pace.budget = float(pace.cycle_sent - 1)
-            pace.rate = max(MIN_RATE, pace.budget / length)
-            pace.cycle_length = length
             pace.cycle_start, pace.cycle_sent = reopen, 0
             pace.learning = True
         else:
@@ -189,7 +188,7 @@ class MailboxPacer:
         """The earliest instant from ``after`` at which the mailbox has a free place in its window: fewer than
         rate × cycle requests sent, reserved or promised since a cycle before it (later reservations count too)."""
         assert pace.rate is not None
-        window = max(pace.cycle_length, 1e-3)
+        window = pace.cycle_length
         allowed = max(1, int(pace.budget))
         slots = pace.slots
         del slots[:bisect.bisect_right(slots, now - window)]
