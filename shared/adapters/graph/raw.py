@@ -34,9 +34,9 @@ async def send_json(builder: Any, method: str, body: dict[str, Any] | None = Non
         raise ValueError(f"unsupported method {method}")
     info = RequestInformation(Method[method], builder.url_template, builder.path_parameters)
     info.configure(config)
-    # Expanded once, as the adapter would (its base URL in the template): it reads the URL several times, and each
-    # read expands the template again.
-    info.path_parameters["baseurl"] = builder.request_adapter.base_url
+    # Expanded once, with the adapter's base URL: the adapter reads the URL several times, and each read expands
+    # the template again.
+    builder.request_adapter.set_base_url_for_request_information(info)
     info.url = info.url
     info.headers.try_add("Accept", "application/json")
     if body is not None:

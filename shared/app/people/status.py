@@ -17,19 +17,21 @@ __all__ = ["forget", "list_connections", "status"]
 logger = logging.getLogger(__name__)
 
 
-def _bad_email(email: str) -> Reply | None:
-    if EMAIL.fullmatch(email):
-        return None
-    return problem(400, "Invalid email", "the path must end with the person's email address", field="email")
+async def _person(email: str, tenant: str | None, deps: PeopleDeps) -> tuple[str, PeopleDeps] | Reply:
+    """The person a route's path names, with the dependencies of the tenant its ``?tenant=`` names; or the
+    answer (the email is checked first)."""
+    user = email.strip().lower()
+    if not EMAIL.fullmatch(user):
+        return problem(400, "Invalid email", "the path must end with the person's email address", field="email")
+    scoped = await people_asked(tenant, deps)
+    return scoped if isinstance(scoped, Reply) else (user, scoped)
 
 
 async def status(email: str, deps: PeopleDeps, tenant: str | None = None) -> Reply:
-    user = email.strip().lower()
-    if (bad := _bad_email(user)) is not None:
-        return bad
-    scoped = await people_asked(tenant, deps)
-    if isinstance(scoped, Reply):
-        return scoped
+    person = await _person(email, tenant, deps)
+    if isinstance(person, Reply):
+        return person
+    user, scoped = person
     connection = await scoped.connections.get(user)
     return json_reply(200, connection.status() if connection else not_connected(user))
 
@@ -38,12 +40,10 @@ async def forget(email: str, deps: PeopleDeps, tenant: str | None = None) -> Rep
     """Forget the person's tokens: the tenant's row goes (another tenant's person of the same address keeps
     theirs); their parked work stays under the tenant's key of the person until they connect again (so the
     work resumes then) or the tenant is purged."""
-    user = email.strip().lower()
-    if (bad := _bad_email(user)) is not None:
-        return bad
-    scoped = await people_asked(tenant, deps)
-    if isinstance(scoped, Reply):
-        return scoped
+    person = await _person(email, tenant, deps)
+    if isinstance(person, Reply):
+        return person
+    user, scoped = person
     await scoped.connections.delete(user)
     logger.info("connection of %s forgotten%s", user, f" in tenant {scoped.tenant}" if scoped.tenant else "")
     await tell_gauge(scoped)
