@@ -96,15 +96,9 @@ async def _guarded(tenant: str | None, run: Callable[[], Awaitable[RotationOutco
     return outcome
 
 
-async def _tenant_named(text: str | None, deps: TenantCredentialDeps) -> Tenant | None | Reply:
-    """The registered tenant ``?tenant=`` names (None: the default tenant, also without one): 400 malformed, 404
-    unknown, 409 stopped, each naming the parameter."""
-    return await operator_acting_tenant(text, deps.settings.tenant_id, deps.tenants)
-
-
 async def credential_status_in(text: str | None, deps: TenantCredentialDeps) -> Reply:
     """``GET /api/manage/credentials[?tenant=]``: the tenant's credential, its state row and its policy."""
-    tenant = await _tenant_named(text, deps)
+    tenant = await operator_acting_tenant(text, deps.settings.tenant_id, deps.tenants)
     if isinstance(tenant, Reply):
         return tenant
     return await manage.credential_status(deps.default() if tenant is None else deps.runtime_for(tenant))
@@ -113,7 +107,7 @@ async def credential_status_in(text: str | None, deps: TenantCredentialDeps) -> 
 async def rotate_now_in(text: str | None, deps: TenantCredentialDeps, *, revoke_old: bool) -> Reply:
     """``POST /api/manage/credentials/rotate[?tenant=]``. A tenant that names the app's own credential has it
     rotated with the default tenant (409 says so); a federated one has nothing to rotate."""
-    tenant = await _tenant_named(text, deps)
+    tenant = await operator_acting_tenant(text, deps.settings.tenant_id, deps.tenants)
     if isinstance(tenant, Reply):
         return tenant
     if tenant is None:
